@@ -1,0 +1,1 @@
+"""Built-in backbone plugins (installed as ``bench.backbones``), registered by entry point."""

@@ -1,0 +1,3 @@
+"""bench: benchmark speech emotion recognition with CLAP-family audio-text models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""Audio I/O in one place: decode by content, down-mix, resample, fit to the clip length.
+
+Decoding never trusts the file extension: libsndfile (WAV with any header, AIFF, FLAC, OGG,
+MP3) is tried first, then FFmpeg through PyAV for video and compressed containers (FLV, MP4,
+M4A, ...). Every failure becomes an :class:`AudioError` whose message says why, so a loader
+or a run can skip the file with that reason instead of crashing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class AudioError(Exception):
+    """A file that cannot be used as audio; ``str(err)`` is the reason, for skip reports."""
+
+
+def decode(path: Path, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+    """Return ``(samples [channels, n] float32, sample_rate)`` of a segment of the file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise AudioError(f"unreadable: {err.strerror}") from err
+    if size == 0:
+        raise AudioError("empty file (0 bytes)")
+    try:
+        return _decode_soundfile(path, offset, duration)
+    except Exception as sf_err:  # libsndfile could not parse it: let FFmpeg try
+        try:
+            return _decode_av(path, offset, duration)
+        except AudioError:
+            raise
+        except Exception as av_err:
+            raise AudioError(f"not decodable audio ({sf_err}; {av_err})") from av_err
+
+
+def _decode_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        rate = f.samplerate
+        start = int(round(offset * rate))
+        frames = -1 if duration is None else int(round(duration * rate))
+        f.seek(min(start, f.frames))
+        data = f.read(frames, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T), rate
+
+
+def _decode_av(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise AudioError("container has no audio stream")
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or stream.rate
+        channels = stream.codec_context.channels
+        chunks = []
+        for frame in container.decode(stream):
+            arr = frame.to_ndarray()
+            if arr.ndim == 1 or frame.format.is_packed:  # interleaved -> [channels, n]
+                arr = arr.reshape(-1, channels).T
+            chunks.append(_to_float(arr))
+    if not chunks:
+        raise AudioError("container holds no decodable audio frames")
+    data = np.concatenate(chunks, axis=1)
+    start = int(round(offset * rate))
+    stop = None if duration is None else start + int(round(duration * rate))
+    return np.ascontiguousarray(data[:, start:stop]), int(rate)
+
+
+def _to_float(arr: np.ndarray) -> np.ndarray:
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+    return arr.astype(np.float32)
+
+
+def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """The one resampler of the project (soxr, high quality, deterministic)."""
+    if source_rate == target_rate:
+        return wave
+    import soxr
+
+    return soxr.resample(wave, source_rate, target_rate, quality="HQ").astype(np.float32)
+
+
+def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Decode, down-mix to mono (mean of channels) and resample; reject empty or NaN audio."""
+    data, rate = decode(path, offset, duration)
+    if data.shape[1] == 0:
+        raise AudioError("no samples (zero-length audio)")
+    if not np.isfinite(data).all():
+        raise AudioError("contains NaN or infinite samples")
+    mono = data.mean(axis=0)
+    return resample(mono, rate, sample_rate)
+
+
+def fit_length(wave: np.ndarray, n_samples: int, mode: str = "zero") -> np.ndarray:
+    """Truncate from the start (never a random crop) or pad with zeros or repeats to n_samples."""
+    if len(wave) >= n_samples:
+        return wave[:n_samples]
+    if mode == "repeat" and len(wave) > 0:
+        reps = int(np.ceil(n_samples / len(wave)))
+        return np.tile(wave, reps)[:n_samples]
+    out = np.zeros(n_samples, dtype=np.float32)
+    out[: len(wave)] = wave
+    return out

@@ -1,0 +1,23 @@
+"""The `bench` command line: one Typer app assembled from one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from bench.cli import data, listing, plugin, run
+
+app = typer.Typer(
+    name="bench",
+    help="Benchmark speech emotion recognition with CLAP-family audio-text models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("run")(run.run)
+app.command("list")(listing.list_plugins)
+app.add_typer(plugin.app, name="plugin")
+app.add_typer(data.app, name="data")
+
+
+def main() -> None:
+    app()

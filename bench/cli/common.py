@@ -1,0 +1,32 @@
+"""What every command shares: the console, one-line errors, broken-plugin warnings."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from bench import registry
+from bench.audio import AudioError
+from bench.contracts import CheckpointError, DataError
+
+console = Console(stderr=True)
+out = Console()
+
+USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, FileNotFoundError, ValueError)
+
+
+def warn_broken_plugins() -> None:
+    for line in registry.problems():
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+
+
+@contextmanager
+def user_errors():
+    """Turn the errors a user can fix into one red line and exit code 2 (no traceback)."""
+    try:
+        yield
+    except USER_ERRORS as err:
+        console.print(f"[red]error:[/] {err}", highlight=False)
+        raise typer.Exit(2) from None

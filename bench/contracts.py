@@ -1,0 +1,271 @@
+"""The plugin contract: everything a backbone or dataset plugin needs from `bench`.
+
+Plugin authors import this module and nothing else from the core. A plugin is a class
+registered under the entry-point group `bench.backbones` or `bench.datasets`; `bench`
+instantiates it with no arguments (backbones may take keyword settings from the CLI).
+
+Backbone (subclass :class:`Backbone`) — a CLAP-style dual encoder split at the projections::
+
+    waveforms ─ audio_features ─▶ project_audio ─▶ joint space (embed_dim)
+    texts     ─ text_features  ─▶ project_text  ─▶ joint space
+    [context vectors] + texts ─ prompt_features ─▶ project_text
+
+The split lets the core compute the frozen parts once: the text encoder is always frozen,
+and when a backbone's audio encoder is not trained its features are computed once per clip.
+
+Dataset (subclass :class:`DatasetLoader`) — turns a folder into :class:`Utterance` records
+and splits them into :class:`Fold` objects by a named protocol.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "Backbone",
+    "CheckpointError",
+    "DataError",
+    "DatasetLoader",
+    "Fold",
+    "RequiredFile",
+    "ScanResult",
+    "Utterance",
+    "kfold",
+    "leave_one_group_out",
+]
+
+
+class DataError(Exception):
+    """A corpus root, file or label is not what the loader expects (message says what to do)."""
+
+
+class CheckpointError(Exception):
+    """A weights file is missing, truncated, of another architecture, or has mismatched keys."""
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    """A local file a plugin needs, for `bench list` and for one-line 'put X at Y' errors."""
+
+    what: str
+    path: Path | None
+    env_var: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.path is not None and Path(self.path).exists()
+
+
+class Backbone(nn.Module, abc.ABC):
+    """A contrastive audio-text model.
+
+    Identity (class attributes): ``name``, ``sample_rate`` (Hz of the waveforms it receives),
+    ``clip_seconds`` (the core truncates/pads every clip to this length), ``pad_mode``
+    ("zero" or "repeat", how the core pads short clips), ``embed_dim`` (joint space).
+
+    Waveforms arrive as a float32 tensor ``[batch, samples]``: mono, at ``sample_rate``, in
+    [-1, 1], exactly ``clip_seconds`` long. Outputs are *not* normalised; the core normalises.
+    """
+
+    name: ClassVar[str]
+    sample_rate: ClassVar[int]
+    clip_seconds: ClassVar[float]
+    embed_dim: ClassVar[int]
+    pad_mode: ClassVar[Literal["zero", "repeat"]] = "zero"
+
+    # --- audio -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def audio_features(self, waveforms: Tensor) -> Tensor:
+        """Audio encoder output before the projection, ``[B, F_audio]``."""
+
+    @abc.abstractmethod
+    def project_audio(self, features: Tensor) -> Tensor:
+        """Audio projection into the joint space, ``[B, embed_dim]``."""
+
+    def encode_audio(self, waveforms: Tensor) -> Tensor:
+        return self.project_audio(self.audio_features(waveforms))
+
+    # --- text ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def text_features(self, texts: Sequence[str]) -> Tensor:
+        """Frozen text encoder output before the projection, ``[B, F_text]``."""
+
+    @abc.abstractmethod
+    def project_text(self, features: Tensor) -> Tensor:
+        """Text projection into the joint space, ``[..., embed_dim]`` (any leading dims)."""
+
+    def encode_text(self, texts: Sequence[str]) -> Tensor:
+        return self.project_text(self.text_features(texts))
+
+    # --- soft prompts (CoOp-style) ---------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def context_width(self) -> int:
+        """Width of one token embedding of the text encoder (size of one context vector)."""
+
+    @abc.abstractmethod
+    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
+        """Encode ``[context vectors] + tokens(text)`` for every context and every text.
+
+        ``context`` is ``[S, N_p, context_width]`` (S prompts of N_p learnable vectors).
+        The vectors go in through ``inputs_embeds`` right after the start token (or at the
+        start where the encoder has none); attention mask and positions cover them.
+        Returns ``[S, len(texts), F_text]``. The text encoder stays frozen, but gradients
+        must flow into ``context``. With ``N_p == 0`` the result equals ``text_features``.
+        """
+
+    # --- training --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
+        """Trainable parameters for the fine-tune stage.
+
+        Keys: ``"audio_encoder"`` (trained at the low LR; may be empty when the encoder is
+        kept frozen) and ``"heads"`` (projections and other trainables, high LR). The text
+        encoder is never listed: it stays frozen.
+        """
+
+    init_temperature: ClassVar[float] = 0.07
+
+    # --- weights ---------------------------------------------------------------------------
+    def required_files(self) -> list[RequiredFile]:
+        """Local files this backbone needs before it can be built (none by default)."""
+        return []
+
+    def trainable_state(self) -> dict[str, Tensor]:
+        """The parameters fine-tuning may change, which is all a fine-tuned checkpoint holds."""
+        names = {id(p) for group in self.parameter_groups().values() for p in group}
+        return {k: v.detach().clone() for k, v in self.named_parameters() if id(v) in names}
+
+    def load_trainable_state(self, state: Mapping[str, Tensor]) -> None:
+        """Load a :meth:`trainable_state`; any missing or unexpected key is an error."""
+        expected = set(self.trainable_state())
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{self.name}: checkpoint does not match the model "
+                f"(missing: {sorted(missing)[:5]}, unexpected: {sorted(unexpected)[:5]})"
+            )
+        params = dict(self.named_parameters())
+        with torch.no_grad():
+            for key, value in state.items():
+                if params[key].shape != value.shape:
+                    raise CheckpointError(
+                        f"{self.name}: {key} has shape {tuple(value.shape)} in the checkpoint, "
+                        f"{tuple(params[key].shape)} in the model (another architecture?)"
+                    )
+                params[key].copy_(value)
+
+    def weights_id(self) -> str:
+        """A short hash of all weights: what produced an embedding, for records and caches."""
+        digest = hashlib.sha256()
+        for key, value in sorted(self.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------
+# Datasets
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One labelled clip. ``uid`` is unique within its corpus and stable across scans."""
+
+    uid: str
+    path: Path
+    label: str
+    speaker: str | None = None
+    gender: Literal["male", "female"] | None = None
+    session: str | None = None
+    split: str | None = None
+    offset: float = 0.0
+    duration: float | None = None
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a loader found: usable utterances and every file it skipped, with the reason."""
+
+    utterances: list[Utterance]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/test split. ``train`` may be empty (a corpus used only for evaluation)."""
+
+    name: str
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        overlap = set(self.train) & set(self.test)
+        if overlap:
+            raise DataError(f"fold {self.name}: {len(overlap)} utterances on both sides")
+
+
+class DatasetLoader(abc.ABC):
+    """A corpus as its owners distribute it.
+
+    Class attributes: ``name``; ``classes`` (canonical English label names, the order is the
+    class index); ``env_var`` (environment variable holding the corpus root);
+    ``protocols`` (names accepted by :meth:`folds`, the first is the default).
+    """
+
+    name: ClassVar[str]
+    classes: ClassVar[tuple[str, ...]]
+    env_var: ClassVar[str]
+    protocols: ClassVar[tuple[str, ...]]
+    needs_root: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def scan(self, root: Path) -> ScanResult:
+        """Turn a corpus root into utterances; raise :class:`DataError` if it is not this corpus."""
+
+    @abc.abstractmethod
+    def folds(self, utterances: Sequence[Utterance], protocol: str, seed: int = 0) -> list[Fold]:
+        """Split utterances by the named protocol (deterministic for a seed)."""
+
+    def default_root(self) -> Path | None:
+        """Where the corpus lives when no flag or environment variable says (None: nowhere)."""
+        return None
+
+    def text_label(self, label: str) -> str:
+        """The word used for a class in text prompts (``This is a [EMOTION] sound``)."""
+        return label
+
+
+def kfold(uids: Sequence[str], k: int, seed: int, prefix: str = "fold") -> list[Fold]:
+    """Random k-fold cross-validation over utterances (the paper's RAVDESS/TESS/SAVEE protocol)."""
+    order = sorted(uids)
+    random.Random(seed).shuffle(order)
+    parts = [order[i::k] for i in range(k)]
+    return [
+        Fold(f"{prefix}{i + 1}", tuple(u for j, p in enumerate(parts) if j != i for u in p), tuple(part))
+        for i, part in enumerate(parts)
+    ]
+
+
+def leave_one_group_out(
+    utterances: Iterable[Utterance], group_of: Callable[[Utterance], object], prefix: str = ""
+) -> list[Fold]:
+    """One fold per group value (speaker, session, corpus): train on the rest, test on it."""
+    by_group: dict[str, list[str]] = {}
+    for utt in utterances:
+        by_group.setdefault(str(group_of(utt)), []).append(utt.uid)
+    return [
+        Fold(f"{prefix}{group}", tuple(u for g, us in by_group.items() if g != group for u in us), tuple(test))
+        for group, test in sorted(by_group.items())
+    ]

@@ -1,0 +1,110 @@
+"""Plugin discovery through entry points; the core never imports a plugin by name.
+
+Built-in plugins are registered by this distribution's own entry points, exactly like a
+third party's. A plugin that fails to load is reported in one line (its name, entry point
+and distribution) and left out; the others keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+
+from bench.contracts import Backbone, DatasetLoader
+
+GROUPS = {"backbone": "bench.backbones", "dataset": "bench.datasets"}
+BASES = {"backbone": Backbone, "dataset": DatasetLoader}
+
+
+class PluginError(Exception):
+    """An unknown or broken plugin; the message is one line that names it and its source."""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    kind: str
+    name: str
+    target: str
+    distribution: str
+    obj: type | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+
+
+def _load(kind: str, ep: EntryPoint) -> Plugin:
+    source = dict(kind=kind, name=ep.name, target=ep.value, distribution=_distribution(ep))
+    try:
+        obj = ep.load()
+    except Exception as err:  # any import-time failure of third-party code is reported, not raised
+        return Plugin(**source, error=f"cannot load {ep.value}: {type(err).__name__}: {err}")
+    base = BASES[kind]
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        return Plugin(**source, error=f"{ep.value} is not a subclass of bench.contracts.{base.__name__}")
+    missing = [attr for attr in _identity(kind) if not hasattr(obj, attr)]
+    if missing:
+        return Plugin(**source, error=f"{ep.value} lacks required attributes {missing}")
+    if getattr(obj, "__abstractmethods__", None):
+        return Plugin(**source, error=f"{ep.value} does not implement {sorted(obj.__abstractmethods__)}")
+    return Plugin(**source, obj=obj)
+
+
+def _identity(kind: str) -> tuple[str, ...]:
+    if kind == "backbone":
+        return ("name", "sample_rate", "clip_seconds", "embed_dim")
+    return ("name", "classes", "env_var", "protocols")
+
+
+@cache
+def plugins(kind: str) -> dict[str, Plugin]:
+    """All plugins of a kind by name, broken ones included (with ``error`` set)."""
+    found: dict[str, Plugin] = {}
+    for ep in sorted(entry_points(group=GROUPS[kind]), key=lambda e: e.name):
+        plugin = _load(kind, ep)
+        if ep.name in found:
+            plugin = Plugin(
+                kind, ep.name, ep.value, plugin.distribution,
+                error=f"name already registered by {found[ep.name].distribution}",
+            )
+            found[f"{ep.name} ({plugin.distribution})"] = plugin
+            continue
+        found[ep.name] = plugin
+    return found
+
+
+def problems() -> list[str]:
+    """One line per broken plugin, for the CLI to print once."""
+    return [
+        f"{p.kind} plugin '{p.name}' from {p.distribution}: {p.error}"
+        for kind in GROUPS
+        for p in plugins(kind).values()
+        if not p.ok
+    ]
+
+
+def get(kind: str, name: str) -> type:
+    """The class registered as ``name``; a clear one-line error if it is unknown or broken."""
+    available = plugins(kind)
+    plugin = available.get(name)
+    if plugin is None:
+        names = ", ".join(n for n, p in available.items() if p.ok) or "none"
+        raise PluginError(f"unknown {kind} '{name}' (installed: {names})")
+    if not plugin.ok:
+        raise PluginError(f"{kind} plugin '{name}' from {plugin.distribution} is broken: {plugin.error}")
+    return plugin.obj
+
+
+def backbone(name: str, **settings) -> Backbone:
+    return get("backbone", name)(**settings)
+
+
+def dataset(name: str) -> DatasetLoader:
+    return get("dataset", name)()

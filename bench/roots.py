@@ -1,0 +1,59 @@
+"""Where things live on disk: corpus roots and the cache directory.
+
+A corpus root comes from, in order: the ``--data-root`` flag, the loader's environment
+variable (e.g. ``BENCH_EMODB_ROOT``), the ``[roots]`` table of a config file
+(``./bench.toml`` or ``~/.config/bench/config.toml``), or the loader's own default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from bench.contracts import DataError, DatasetLoader
+
+CONFIG_FILES = (Path("bench.toml"), Path.home() / ".config" / "bench" / "config.toml")
+
+
+def config_roots() -> dict[str, str]:
+    for path in CONFIG_FILES:
+        if path.is_file():
+            with path.open("rb") as f:
+                return dict(tomllib.load(f).get("roots", {}))
+    return {}
+
+
+def resolve_root(loader: DatasetLoader, flag: Path | None = None) -> Path | None:
+    """The corpus root, or a one-line :class:`DataError` naming every way to give it."""
+    candidates = [
+        flag,
+        os.environ.get(loader.env_var),
+        config_roots().get(loader.name),
+        loader.default_root(),
+    ]
+    for value in candidates:
+        if value:
+            root = Path(value).expanduser()
+            if loader.needs_root and not root.is_dir():
+                raise DataError(f"{loader.name}: data root {root} is not a directory")
+            return root
+    if not loader.needs_root:
+        return None
+    raise DataError(
+        f"{loader.name}: no data root; pass --data-root, set {loader.env_var}, "
+        f"or add `{loader.name} = \"/path\"` under [roots] in {CONFIG_FILES[0]} or {CONFIG_FILES[1]}"
+    )
+
+
+def cache_dir() -> Path:
+    """Platform cache directory for bench (``BENCH_CACHE_DIR`` overrides it)."""
+    env = os.environ.get("BENCH_CACHE_DIR")
+    if env:
+        path = Path(env)
+    else:
+        from platformdirs import user_cache_dir
+
+        path = Path(user_cache_dir("bench"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
