@@ -145,9 +145,20 @@ class Backbone(nn.Module, abc.ABC):
         return []
 
     def trainable_state(self) -> dict[str, Tensor]:
-        """The parameters fine-tuning may change, which is all a fine-tuned checkpoint holds."""
-        names = {id(p) for group in self.parameter_groups().values() for p in group}
-        return {k: v.detach().clone() for k, v in self.named_parameters() if id(v) in names}
+        """What fine-tuning may change, which is all a fine-tuned checkpoint holds.
+
+        That is the grouped parameters plus the persistent buffers of the modules that own
+        them: a BatchNorm layer trained in ``train()`` mode also moves its running statistics,
+        and a checkpoint (or a per-fold reset) without them would not be the trained model.
+        """
+        trained = {id(p) for group in self.parameter_groups().values() for p in group}
+        state = {k: v.detach().clone() for k, v in self.named_parameters() if id(v) in trained}
+        for prefix, module in self.named_modules():
+            if any(id(p) in trained for p in module.parameters(recurse=False)):
+                for name, buffer in module.named_buffers(recurse=False):
+                    if buffer is not None and name not in module._non_persistent_buffers_set:
+                        state[f"{prefix}.{name}" if prefix else name] = buffer.detach().clone()
+        return state
 
     def load_trainable_state(self, state: Mapping[str, Tensor]) -> None:
         """Load a :meth:`trainable_state`; any missing or unexpected key is an error."""
@@ -158,7 +169,7 @@ class Backbone(nn.Module, abc.ABC):
                 f"{self.name}: checkpoint does not match the model "
                 f"(missing: {sorted(missing)[:5]}, unexpected: {sorted(unexpected)[:5]})"
             )
-        params = dict(self.named_parameters())
+        params = {**dict(self.named_buffers()), **dict(self.named_parameters())}
         with torch.no_grad():
             for key, value in state.items():
                 if params[key].shape != value.shape:
