@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 
 
+_EMPTY_WAV_BYTES = 128  # more than a canonical WAV header and a few chunks around no samples
+
+
 class AudioError(Exception):
     """A file that cannot be used as audio; ``str(err)`` is the reason, for skip reports."""
 
@@ -27,14 +30,22 @@ def decode(path: Path, offset: float = 0.0, duration: float | None = None) -> tu
     if size == 0:
         raise AudioError("empty file (0 bytes)")
     try:
-        return _decode_soundfile(path, offset, duration)
+        data, rate = _decode_soundfile(path, offset, duration)
     except Exception as sf_err:  # libsndfile could not parse it: let FFmpeg try
         try:
             return _decode_av(path, offset, duration)
         except AudioError:
             raise
         except Exception as av_err:
-            raise AudioError(f"not decodable audio ({sf_err}; {av_err})") from av_err
+            raise AudioError(f"not decodable audio (libsndfile: {sf_err}; FFmpeg: {av_err})") from av_err
+    if data.shape[1] == 0 and size > _EMPTY_WAV_BYTES:
+        # A header that says "no data" in front of real samples (a WAV written by a streaming
+        # tool that never patched its sizes): FFmpeg reads on to the end of the file.
+        try:
+            return _decode_av(path, offset, duration)
+        except Exception:
+            pass
+    return data, rate
 
 
 def _decode_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
@@ -73,8 +84,12 @@ def _decode_av(path: Path, offset: float, duration: float | None) -> tuple[np.nd
 
 
 def _to_float(arr: np.ndarray) -> np.ndarray:
+    """PCM integers to [-1, 1): signed by full scale, unsigned (8-bit) around their midpoint."""
+    if np.issubdtype(arr.dtype, np.unsignedinteger):
+        half = float(np.iinfo(arr.dtype).max // 2 + 1)
+        return (arr.astype(np.float32) - half) / half
     if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+        return arr.astype(np.float32) / float(-np.iinfo(arr.dtype).min)
     return arr.astype(np.float32)
 
 
@@ -88,12 +103,14 @@ def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray
 
 
 def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
-    """Decode, down-mix to mono (mean of channels) and resample; reject empty or NaN audio."""
+    """Decode, down-mix to mono (mean of channels) and resample; reject empty, silent or NaN audio."""
     data, rate = decode(path, offset, duration)
     if data.shape[1] == 0:
         raise AudioError("no samples (zero-length audio)")
     if not np.isfinite(data).all():
         raise AudioError("contains NaN or infinite samples")
+    if not np.any(data):
+        raise AudioError("silent (all samples are zero)")
     mono = data.mean(axis=0)
     return resample(mono, rate, sample_rate)
 

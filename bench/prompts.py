@@ -1,0 +1,60 @@
+"""The texts of the protocol: the fine-tuning caption, the 12 soundscapes of ACPT, and the
+emotion descriptions {t_m, y_m} that ACPT and the cross-modal classifier train on.
+
+The soundscape list and the description templates are ours (the paper gives neither); the
+soundscapes cover the conditions of CLAP's pre-training data and of the fine-tuning corpora
+(acted studio speech, TV shows, web video, telephone, outdoor and indoor noise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CAPTION = "This is a {} sound"
+
+SOUNDSCAPES: dict[str, str] = {
+    "studio": "a quiet recording studio",
+    "tv-sitcom": "a TV sitcom with a laugh track",
+    "online-video": "an online video",
+    "phone-call": "a phone call",
+    "street": "a busy street with traffic",
+    "cafe": "a noisy cafe",
+    "office": "an office",
+    "car": "a moving car",
+    "wind-outdoors": "windy outdoors",
+    "reverberant-hall": "a large reverberant hall",
+    "crowd-babble": "a crowd of people talking",
+    "background-music": "a room with background music",
+}
+
+DESCRIPTION_TEMPLATES = (
+    "a {emotion} voice recorded in {place}",
+    "someone speaking in a {emotion} tone in {place}",
+    "the sound of a {emotion} person talking in {place}",
+    "{emotion} speech heard in {place}",
+)
+
+
+@dataclass(frozen=True)
+class Descriptions:
+    """Texts t_m with their class y_m and the soundscape s_m they mention."""
+
+    texts: list[str]
+    labels: list[int]
+    soundscapes: list[int]
+
+
+def descriptions(class_words: Sequence[str]) -> Descriptions:
+    texts, labels, scapes = [], [], []
+    for s, place in enumerate(SOUNDSCAPES.values()):
+        for c, word in enumerate(class_words):
+            for template in DESCRIPTION_TEMPLATES:
+                texts.append(template.format(emotion=word, place=place))
+                labels.append(c)
+                scapes.append(s)
+    return Descriptions(texts, labels, scapes)
+
+
+def captions(class_words: Sequence[str]) -> list[str]:
+    return [CAPTION.format(word) for word in class_words]

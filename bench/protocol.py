@@ -1,0 +1,317 @@
+"""The protocol: the same four stages for every backbone, over folds x seeds.
+
+Data flows one way: corpus -> utterances -> waveforms -> audio features -> stages -> result
+record. For each seed and fold the backbone starts from the same weights; the fine-tune
+stage (when on) trains on the fine-tuning corpora, where the evaluated corpus contributes
+only the fold's training part (leakage guard: fold-aware fine-tuning, one fine-tune per
+fold and seed, so its cost is folds x seeds fine-tunes). Every stage-ablation row
+(none / ACPT / fine-tune / both) is then evaluated from the same two weight states,
+because ACPT and the classifier use text only.
+
+Use from Python::
+
+    from bench.protocol import RunConfig, run
+    record = run(RunConfig(backbone="mini-clap", dataset="synth", seeds=1))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench import prompts, records, registry
+from bench.contracts import Backbone, CheckpointError, DataError, Fold, Utterance
+from bench.embed import AudioFeatures, audio_features
+from bench.metrics import scores
+from bench.progress import console
+from bench.roots import resolve_root
+from bench.stages.acpt import ACPTSettings, prompt_embeddings, train_contexts
+from bench.stages.classifier import ClassifierSettings, train_classifier
+from bench.stages.evaluate import linear_probe, nearest_prototype
+from bench.stages.finetune import FinetuneSettings, encoder_trains, finetune
+
+PROFILES = {
+    "paper": {},
+    # Fewer seeds and a shorter ACPT: the whole embedded run in minutes on two CPU cores.
+    "quick": {"seeds": 2, "acpt.iterations": 60},
+}
+
+
+@dataclass
+class RunConfig:
+    backbone: str = "mini-clap"
+    dataset: str = "synth"
+    backbone_options: dict[str, str] = field(default_factory=dict)
+    data_root: Path | None = None
+    protocol: str | None = None
+    finetune_on: list[str] | None = None
+    seeds: int = 3
+    finetune: bool = True
+    acpt: bool = True
+    classifier: bool = True
+    ablation: bool = True
+    baselines: bool = True
+    checkpoint: Path | None = None
+    device: str = "auto"
+    output: Path = Path("runs")
+    profile: str = "paper"
+    finetune_settings: FinetuneSettings = field(default_factory=FinetuneSettings)
+    acpt_settings: ACPTSettings = field(default_factory=ACPTSettings)
+    classifier_settings: ClassifierSettings = field(default_factory=ClassifierSettings)
+
+    def apply(self, overrides: dict[str, object]) -> None:
+        """Set values by dotted name: ``seeds``, ``acpt.n_tokens``, ``classifier.loss`` ..."""
+        sections = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
+        for key, value in overrides.items():
+            section, _, name = key.rpartition(".")
+            target = getattr(self, sections[section]) if section in sections else self
+            if section and section not in sections or not hasattr(target, name):
+                raise ValueError(f"unknown setting {key!r}")
+            current = getattr(target, name)
+            setattr(target, name, type(current)(value) if current is not None and not isinstance(value, type(current)) else value)
+            if dataclasses.is_dataclass(target) and hasattr(target, "__post_init__"):
+                target.__post_init__()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available here")
+    return torch.device(name)
+
+
+@dataclass
+class Corpus:
+    """A scanned corpus with the words its classes use in captions."""
+
+    name: str
+    utterances: list[Utterance]
+    classes: tuple[str, ...]
+    words: list[str]
+    skipped: list[tuple[str, str]]
+    root: Path | None
+
+    @classmethod
+    def load(cls, name: str, root: Path | None = None) -> Corpus:
+        loader = registry.dataset(name)
+        root = resolve_root(loader, root)
+        scan = loader.scan(root)
+        unknown = {u.label for u in scan.utterances} - set(loader.classes)
+        if unknown:
+            raise DataError(f"{name}: labels {sorted(unknown)} are not among its classes {loader.classes}")
+        return cls(
+            name, scan.utterances, loader.classes, [loader.text_label(c) for c in loader.classes],
+            [(str(p), reason) for p, reason in scan.skipped], root,
+        )
+
+    def label_index(self, utterances: Sequence[Utterance]) -> Tensor:
+        return torch.tensor([self.classes.index(u.label) for u in utterances])
+
+
+class Embedder:
+    """Audio embeddings for the current weights; frozen-encoder features are computed once."""
+
+    def __init__(self, backbone: Backbone, utterances: Sequence[Utterance], frozen: bool) -> None:
+        self.backbone, self.frozen = backbone, frozen
+        self.by_uid = {u.uid: u for u in utterances}
+        self.cached: AudioFeatures | None = audio_features(backbone, list(utterances)) if frozen else None
+
+    def features(self, uids: Sequence[str]) -> tuple[list[str], Tensor]:
+        """Features of the usable clips among ``uids`` (skipped files drop out)."""
+        if self.cached is None:
+            fresh = audio_features(self.backbone, [self.by_uid[u] for u in uids])
+            return fresh.uids, fresh.features
+        rows = self.cached.rows(uids)
+        return [self.cached.uids[r] for r in rows], self.cached.features[rows]
+
+    def embeddings(self, uids: Sequence[str]) -> tuple[list[str], Tensor]:
+        kept, feats = self.features(uids)
+        device = next(self.backbone.parameters()).device
+        with torch.no_grad():
+            return kept, F.normalize(self.backbone.project_audio(feats.to(device)), dim=-1)
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return self.cached.skipped if self.cached else []
+
+
+def _finetune_pool(config: RunConfig, evaluated: Corpus) -> list[Corpus]:
+    names = config.finetune_on if config.finetune_on is not None else [evaluated.name]
+    return [evaluated if name == evaluated.name else Corpus.load(name) for name in names]
+
+
+def _checkpoint_for(config: RunConfig, fold: Fold, seed: int) -> Path | None:
+    if config.checkpoint is None:
+        return None
+    if config.checkpoint.is_dir():
+        path = config.checkpoint / f"{fold.name}-seed{seed}.pt"
+        if not path.exists():
+            raise CheckpointError(f"{config.checkpoint} has no checkpoint for fold {fold.name}, seed {seed} ({path.name})")
+        return path
+    return config.checkpoint
+
+
+def _train_finetune(
+    backbone: Backbone, config: RunConfig, pool: list[Corpus], evaluated: Corpus, fold: Fold,
+    embedder: Embedder, seed: int,
+) -> dict:
+    """Fine-tune on the pool (the evaluated corpus limited to the fold's training part)."""
+    train_ids = set(fold.train)
+    utts, captions = [], []
+    words = sorted({w for corpus in pool for w in corpus.words})
+    for corpus in pool:
+        chosen = [u for u in corpus.utterances if corpus is not evaluated or u.uid in train_ids]
+        if set(fold.test) & {u.uid for u in chosen} and corpus is evaluated:
+            raise DataError(f"leakage guard: fold {fold.name} test utterances reached fine-tuning")
+        utts += chosen
+        captions += [words.index(corpus.words[corpus.classes.index(u.label)]) for u in chosen]
+    if not utts:
+        raise DataError(f"fold {fold.name}: nothing to fine-tune on (the evaluated corpus has no training part here)")
+    kept, features = embedder.features([u.uid for u in utts])
+    caption_of = dict(zip([u.uid for u in utts], captions))
+    caption_index = torch.tensor([caption_of[u] for u in kept])
+    device = next(backbone.parameters()).device
+    with torch.no_grad():
+        caption_features = backbone.text_features(prompts.captions(words))
+    if embedder.frozen:
+        features = features.to(device)
+        audio_batch = lambda idx: backbone.project_audio(features[idx.to(device)])  # noqa: E731
+    else:
+        clips = [embedder.by_uid[u] for u in kept]
+        audio_batch = lambda idx: _encode_clips(backbone, [clips[i] for i in idx.tolist()])  # noqa: E731
+    torch.manual_seed(seed)
+    history = finetune(backbone, audio_batch, caption_features, caption_index, config.finetune_settings, seed)
+    return {"clips": len(kept), "corpora": [c.name for c in pool], "loss": history}
+
+
+def _encode_clips(backbone: Backbone, clips: Sequence[Utterance]) -> Tensor:
+    from bench.embed import waveform
+
+    device = next(backbone.parameters()).device
+    waves = torch.from_numpy(np.stack([waveform(u, backbone) for u in clips])).to(device)
+    return backbone.encode_audio(waves)
+
+
+def _evaluate_state(
+    backbone: Backbone, config: RunConfig, corpus: Corpus, fold: Fold, embedder: Embedder,
+    text: dict, seed: int, tuned: bool,
+) -> list[dict]:
+    """Every row that shares this weight state: ACPT off/on x classifier, plus baselines."""
+    by_uid = {u.uid: u for u in corpus.utterances}
+    test_ids, test_emb = embedder.embeddings(fold.test)
+    test_labels = corpus.label_index([by_uid[u] for u in test_ids]).numpy()
+    n_classes = len(corpus.classes)
+    with torch.no_grad():
+        desc = F.normalize(backbone.project_text(text["descriptions"]), dim=-1)
+        caps = F.normalize(backbone.project_text(text["captions"]), dim=-1)
+    rows = []
+
+    def record(method: str, acpt: bool, predicted: Tensor, extra: dict | None = None) -> None:
+        rows.append({
+            "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": acpt, "method": method,
+            "n_test": len(test_ids), **scores(test_labels, predicted.cpu().numpy(), n_classes), **(extra or {}),
+        })
+
+    acpt_options = [True, False] if config.ablation and config.acpt else [config.acpt]
+    for use_acpt in acpt_options:
+        features, labels = [desc, caps], [text["labels"], torch.arange(n_classes)]
+        extra = {}
+        if use_acpt:
+            contexts, history = train_contexts(
+                backbone, corpus.words, desc, text["labels"].to(desc.device), text["soundscapes"].to(desc.device),
+                len(prompts.SOUNDSCAPES), config.acpt_settings, seed,
+            )
+            with torch.no_grad():
+                u = prompt_embeddings(backbone, contexts, corpus.words)
+            features.append(u.reshape(-1, u.shape[-1]))
+            labels.append(torch.arange(n_classes).repeat(u.shape[0]))
+            extra["acpt_loss"] = [history[0], history[-1]]
+        train_x = torch.cat(features)
+        train_y = torch.cat(labels).to(train_x.device)
+        if config.classifier:
+            model = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
+            with torch.no_grad():
+                predicted = model(test_emb).argmax(dim=1)
+        else:
+            prototypes = torch.stack([train_x[train_y == c].mean(0) for c in range(n_classes)])
+            predicted = nearest_prototype(test_emb, prototypes)
+        record("cross-modal", use_acpt, predicted, extra)
+    if config.baselines:
+        record("zero-shot", False, nearest_prototype(test_emb, caps))
+        train_ids, train_emb = embedder.embeddings(fold.train) if fold.train else ([], None)
+        if train_ids:
+            train_labels = corpus.label_index([by_uid[u] for u in train_ids]).to(train_emb.device)
+            record("linear-probe", False, linear_probe(train_emb, train_labels, test_emb, n_classes, seed))
+    return rows
+
+
+def run(config: RunConfig) -> dict:
+    """Run the protocol and write the result record; returns the record."""
+    started = time.time()
+    device = resolve_device(config.device)
+    corpus = Corpus.load(config.dataset, config.data_root)
+    loader = registry.dataset(config.dataset)
+    protocol = config.protocol or loader.protocols[0]
+    if protocol not in loader.protocols:
+        raise ValueError(f"{config.dataset}: unknown protocol {protocol!r} (choose from {', '.join(loader.protocols)})")
+    folds = loader.folds(corpus.utterances, protocol, seed=0)
+    pool = _finetune_pool(config, corpus) if config.finetune and config.checkpoint is None else []
+    if config.checkpoint is not None and config.checkpoint.is_file():
+        records.guard_checkpoint(config.checkpoint, corpus.name)
+
+    torch.manual_seed(0)
+    backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()
+    initial = backbone.trainable_state()
+    initial_id = backbone.weights_id()
+    frozen = not encoder_trains(backbone, config.finetune_settings)
+    everything = {u.uid: u for c in [corpus, *pool] for u in c.utterances}
+    embedder = Embedder(backbone, list(everything.values()), frozen)
+    if embedder.skipped:
+        console.print(f"[yellow]skipped {len(embedder.skipped)} unusable files[/] (listed in the record)")
+    with torch.no_grad():
+        desc = prompts.descriptions(corpus.words)
+        text = {
+            "descriptions": backbone.text_features(desc.texts),
+            "captions": backbone.text_features(prompts.captions(corpus.words)),
+            "labels": torch.tensor(desc.labels),
+            "soundscapes": torch.tensor(desc.soundscapes),
+        }
+
+    run_dir = records.new_run_dir(config.output, config.backbone, config.dataset)
+    states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
+    units, finetunes, checkpoints = [], [], {}
+    for seed in range(config.seeds):
+        for fold in folds:
+            for tuned in states:
+                backbone.load_trainable_state(initial)
+                if tuned:
+                    source = _checkpoint_for(config, fold, seed)
+                    if source is not None:
+                        backbone.load_trainable_state(records.load_checkpoint(source, backbone)["state"])
+                        checkpoints[f"{fold.name}-seed{seed}"] = records.file_sha256(source)
+                    else:
+                        info = _train_finetune(backbone, config, pool, corpus, fold, embedder, seed)
+                        path = records.save_checkpoint(
+                            run_dir / "checkpoints" / f"{fold.name}-seed{seed}.pt", backbone, config, info, fold
+                        )
+                        checkpoints[f"{fold.name}-seed{seed}"] = records.file_sha256(path)
+                        finetunes.append({"seed": seed, "fold": fold.name, **info})
+                units += _evaluate_state(backbone, config, corpus, fold, embedder, text, seed, tuned)
+
+    record = records.build(
+        config=config, backbone=backbone, initial_weights=initial_id, corpus=corpus, protocol=protocol,
+        folds=folds, units=units, finetunes=finetunes, checkpoints=checkpoints,
+        skipped=corpus.skipped + embedder.skipped, seconds=time.time() - started, device=str(device),
+    )
+    records.write(run_dir / "record.json", record)
+    record["path"] = str(run_dir / "record.json")
+    return record

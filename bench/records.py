@@ -1,0 +1,215 @@
+"""Result records and fine-tuned checkpoints: self-describing files that later commands read.
+
+A record says which code (version, git commit), config, weights (hashes), data (corpus
+fingerprint, skipped files) and package versions produced each per-unit figure. Tables
+are rendered from records, never from memory. Files are written atomically (temporary
+file, then rename), so a partial file is never read as a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.contracts import Backbone, CheckpointError, DataError, Fold
+
+SCHEMA = 1
+CHECKPOINT_FORMAT = "bench-finetuned"
+PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-clap", "msclap", "optuna")
+STAGE_ROWS = {(False, False): "none", (False, True): "ACPT", (True, False): "fine-tune", (True, True): "fine-tune + ACPT"}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(path: Path, record: dict) -> None:
+    atomic_write_bytes(path, json.dumps(record, indent=1, default=str).encode())
+
+
+def read(path: Path) -> dict:
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not a readable result record ({err})") from err
+    if record.get("schema") != SCHEMA:
+        raise DataError(f"{path}: record schema {record.get('schema')!r}, this bench reads schema {SCHEMA}")
+    return record
+
+
+def new_run_dir(output: Path, backbone: str, dataset: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(output) / f"{stamp}-{backbone}-{dataset}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def corpus_fingerprint(utterances) -> str:
+    """Hash of (uid, label, size, mtime) of every utterance: changes when the data does."""
+    digest = hashlib.sha256()
+    for utt in sorted(utterances, key=lambda u: u.uid):
+        stat = utt.path.stat() if utt.path.exists() else None
+        digest.update(f"{utt.uid}|{utt.label}|{stat.st_size if stat else -1}|{int(stat.st_mtime) if stat else 0}".encode())
+    return digest.hexdigest()[:16]
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+def save_checkpoint(path: Path, backbone: Backbone, config, info: dict, fold: Fold | None) -> Path:
+    """The trainable weights of a fine-tuned backbone plus what they were trained on."""
+    import io
+
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "schema": SCHEMA,
+        "backbone": backbone.name,
+        "backbone_options": dict(config.backbone_options),
+        "trained_on": {"corpora": info["corpora"], "fold": fold.name if fold else None, "clips": info["clips"]},
+        "evaluated_dataset": config.dataset if fold else None,
+        "state": backbone.trainable_state(),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def load_checkpoint(path: Path, backbone: Backbone | None = None) -> dict:
+    if not Path(path).is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or not a torch file: torch raises many types
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a bench fine-tuned checkpoint (write one with `bench finetune`)")
+    if backbone is not None and payload["backbone"] != backbone.name:
+        raise CheckpointError(f"{path}: checkpoint of backbone {payload['backbone']!r}, not {backbone.name!r}")
+    return payload
+
+
+def guard_checkpoint(path: Path, dataset: str) -> None:
+    """Leakage guard for a single checkpoint file: it must not have seen the evaluated corpus."""
+    trained_on = load_checkpoint(path)["trained_on"]
+    if dataset in trained_on["corpora"]:
+        raise DataError(
+            f"{path} was fine-tuned on {dataset}; evaluating it on {dataset} would leak test data. "
+            "Pass the run's checkpoints/ folder (one fold-aware checkpoint per fold) instead"
+        )
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+def summarize(units: list[dict]) -> list[dict]:
+    """Mean and std over seeds of the per-seed mean over folds, per (stage setting, method)."""
+    grouped: dict[tuple, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for unit in units:
+        grouped[(unit["finetune"], unit["acpt"], unit["method"])][unit["seed"]].append(unit)
+    rows = []
+    for (tuned, acpt, method), by_seed in grouped.items():
+        row = {"finetune": tuned, "acpt": acpt, "method": method, "row": row_name(tuned, acpt, method)}
+        for metric in ("wa", "ua", "f1"):
+            per_seed = [np.mean([u[metric] for u in units_]) for units_ in by_seed.values()]
+            row[metric] = float(np.mean(per_seed))
+            row[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+        row["seeds"] = len(by_seed)
+        row["folds"] = len(next(iter(by_seed.values())))
+        rows.append(row)
+    order = {"cross-modal": 0, "zero-shot": 1, "linear-probe": 2}
+    return sorted(rows, key=lambda r: (order[r["method"]], r["finetune"], r["acpt"]))
+
+
+def row_name(tuned: bool, acpt: bool, method: str) -> str:
+    """Stage rows are named by their stages; baselines by method (the table marks fine-tuning)."""
+    return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else method.replace("-", " ")
+
+
+def build(*, config, backbone, initial_weights, corpus, protocol, folds, units, finetunes, checkpoints,
+          skipped, seconds, device) -> dict:
+    settings = dataclasses.asdict(config)
+    return {
+        "schema": SCHEMA,
+        "kind": "bench.run",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "code": {"version": metadata.version("ser-bench"), "git_commit": git_commit()},
+        "config": settings,
+        "backbone": {
+            "name": backbone.name,
+            "initial_weights": initial_weights,
+            "files": {str(f.path): f.found for f in backbone.required_files()},
+            "finetuned_checkpoints": checkpoints,
+        },
+        "dataset": {
+            "name": corpus.name,
+            "root": str(corpus.root) if corpus.root else None,
+            "classes": list(corpus.classes),
+            "utterances": len(corpus.utterances),
+            "fingerprint": corpus_fingerprint(corpus.utterances),
+            "protocol": protocol,
+            "folds": [{"name": f.name, "train": len(f.train), "test": len(f.test)} for f in folds],
+            "skipped": [{"file": f, "reason": r} for f, r in skipped],
+        },
+        "seeds": list(range(config.seeds)),
+        "units": units,
+        "finetunes": finetunes,
+        "summary": summarize(units),
+        "versions": versions(),
+        "device": device,
+        "timings": {"total_seconds": round(seconds, 1)},
+    }

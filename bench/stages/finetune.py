@@ -1,0 +1,91 @@
+"""Stage 1, fine-tune (CLEP): contrastive audio-text training on emotion-labelled audio.
+
+Each clip is paired with ``This is a [EMOTION] sound``. The text encoder is frozen, so the
+caption features are computed once and only the text projection trains; the audio encoder
+trains at a low learning rate (1e-5) and every other trainable at 1e-3, with Adam and a
+learnable temperature, as in the paper.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench.contracts import Backbone
+from bench.losses import info_nce
+from bench.progress import bar
+
+MAX_LOGIT_SCALE = math.log(100.0)
+
+
+@dataclass
+class FinetuneSettings:
+    epochs: int = 80
+    batch_size: int = 64
+    audio_lr: float = 1e-5
+    head_lr: float = 1e-3
+    loss: str = "label-aware"  # or "plain" (the paper's literal form)
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("label-aware", "plain"):
+            raise ValueError(f"finetune.loss must be 'label-aware' or 'plain', not {self.loss!r}")
+
+
+def encoder_trains(backbone: Backbone, settings: FinetuneSettings) -> bool:
+    return bool(backbone.parameter_groups()["audio_encoder"]) and settings.audio_lr > 0
+
+
+def finetune(
+    backbone: Backbone,
+    audio_batch: Callable[[Tensor], Tensor],
+    caption_features: Tensor,
+    caption_index: Tensor,
+    settings: FinetuneSettings,
+    seed: int,
+) -> list[float]:
+    """Train in place; returns the mean loss of each epoch.
+
+    ``audio_batch(indices)`` gives the joint-space audio embeddings of those training clips
+    (the caller decides whether that runs the encoder or projects cached features);
+    ``caption_index[i]`` is the row of ``caption_features`` that describes clip i.
+    """
+    groups = backbone.parameter_groups()
+    logit_scale = torch.nn.Parameter(
+        torch.tensor(math.log(1 / backbone.init_temperature), device=caption_features.device)
+    )
+    param_groups = [{"params": [*groups["heads"], logit_scale], "lr": settings.head_lr}]
+    if encoder_trains(backbone, settings):
+        param_groups.append({"params": groups["audio_encoder"], "lr": settings.audio_lr})
+    optimizer = torch.optim.Adam(param_groups)
+    generator = torch.Generator().manual_seed(seed)
+    n = len(caption_index)
+    history = []
+    backbone.train()
+    with bar("fine-tuning", settings.epochs) as advance:
+        for _ in range(settings.epochs):
+            order = torch.randperm(n, generator=generator)
+            losses = []
+            for start in range(0, n, settings.batch_size):
+                idx = order[start : start + settings.batch_size]
+                if len(idx) < 2:
+                    continue
+                audio = F.normalize(audio_batch(idx), dim=-1)
+                rows = caption_index[idx].to(caption_features.device)
+                text = F.normalize(backbone.project_text(caption_features[rows]), dim=-1)
+                labels = rows if settings.loss == "label-aware" else None
+                loss = info_nce(audio, text, logit_scale, labels)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+                losses.append(loss.item())
+            history.append(sum(losses) / max(1, len(losses)))
+            advance()
+    backbone.eval()
+    return history
