@@ -1,0 +1,322 @@
+"""ms-clap: Microsoft CLAP, 2023 (HTSAT-tiny + GPT-2) and 2022 (CNN14 + BERT), as msclap defines them.
+
+Weights: ``CLAP_weights_2023.pth`` / ``CLAP_weights_2022.pth`` (state dict under ``model``),
+from ``checkpoint=`` or ``BENCH_MSCLAP_2023_CKPT`` / ``BENCH_MSCLAP_2022_CKPT``, else the
+Hugging Face cache of ``microsoft/msclap``. The text model's config and tokenizer come from
+``text_dir=`` (``BENCH_MSCLAP_*_TEXT``, else the cached ``gpt2`` / ``bert-base-uncased``);
+its weights are in the CLAP file. Sizes (CNN14 widths, HTSAT depths and heads) are read from
+the checkpoint's shapes, so small random-weight files in the same format build small models.
+
+What is reproduced as msclap does it:
+- front-ends: torchlibrosa STFT + log-mel with the checkpoint's own filter bank. The 2023
+  HTSAT computes its mel bank for 32 kHz (msclap's HTSAT config) although it is fed 44.1 kHz,
+  so its bands sit ~1.38x higher than their nominal frequencies: reproduced, not fixed,
+  because the weights were trained that way;
+- the HTSAT network itself is msclap's class (loaded without ``msclap/__init__``, which
+  silences every warning of the process and imports the hub client);
+- text: BERT [CLS] of 100-token max-length padding; GPT-2 with `` <|endoftext|>`` appended,
+  ``!`` (id 0) as padding to 77 tokens, pooled at the last non-zero id.
+
+What differs from msclap's ``CLAPWrapper`` (the core prepares waveforms): stereo is
+down-mixed by averaging channels (the wrapper flattens the channels into one long signal),
+and clips longer than 5 s / 7 s are cut from the start (the wrapper random-crops, so its
+embeddings change from call to call). Short clips are repeat-padded as in the wrapper.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bench.backbones._prompting import splice_context
+from bench.backbones._weights import (
+    hf_cached,
+    hf_cached_file,
+    load_state,
+    load_strict,
+    local_text_model,
+    local_tokenizer,
+    require,
+    setting_path,
+    strip_prefix,
+)
+from bench.contracts import Backbone, CheckpointError, RequiredFile
+
+SAMPLE_RATE = 44_100
+WINDOW, HOP, N_MELS, FMIN = 1024, 320, 64, 50
+GPT2_PAD_ID = 0  # msclap pads GPT-2 with "!", which is token 0
+
+
+def msclap_models() -> ModuleType:
+    """``msclap.models`` imported under a private name, skipping ``msclap/__init__``."""
+    name = "bench.backbones._msclap_models"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec("msclap")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("ms-clap needs the msclap package (pip install msclap)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    module_spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+class Projection(nn.Module):
+    """msclap's projection head: linear, then a GELU residual branch, then layer norm."""
+
+    def __init__(self, d_in: int, d_out: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(d_in, d_out, bias=False)
+        self.linear2 = nn.Linear(d_out, d_out, bias=False)
+        self.layer_norm = nn.LayerNorm(d_out)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        embed = self.linear1(x)
+        return self.layer_norm(embed + self.drop(self.linear2(F.gelu(embed))))
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(n_in, n_out, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(n_out, n_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(n_out)
+        self.bn2 = nn.BatchNorm2d(n_out)
+
+    def forward(self, x: Tensor, pool: int) -> Tensor:
+        x = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+        return F.avg_pool2d(x, pool)
+
+
+class Cnn14(nn.Module):
+    """PANNs CNN14 as msclap 2022 uses it; ``widths`` are the six conv blocks' channels."""
+
+    def __init__(self, widths: Sequence[int], out_emb: int, classes: int, fmax: int = 14_000) -> None:
+        super().__init__()
+        from torchlibrosa.stft import LogmelFilterBank, Spectrogram
+
+        self.spectrogram_extractor = Spectrogram(
+            n_fft=WINDOW, hop_length=HOP, win_length=WINDOW, window="hann", center=True, pad_mode="reflect"
+        )
+        self.logmel_extractor = LogmelFilterBank(
+            sr=SAMPLE_RATE, n_fft=WINDOW, n_mels=N_MELS, fmin=FMIN, fmax=fmax, ref=1.0, amin=1e-10, top_db=None
+        )
+        self.bn0 = nn.BatchNorm2d(N_MELS)
+        channels = [1, *widths]
+        for i in range(6):
+            setattr(self, f"conv_block{i + 1}", ConvBlock(channels[i], channels[i + 1]))
+        self.fc1 = nn.Linear(widths[-1], out_emb)
+        self.fc_audioset = nn.Linear(out_emb, classes)
+
+    def forward(self, waveforms: Tensor) -> Tensor:
+        x = self.logmel_extractor(self.spectrogram_extractor(waveforms))  # [B, 1, frames, mels]
+        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
+        for i in range(6):
+            x = getattr(self, f"conv_block{i + 1}")(x, pool=2 if i < 5 else 1)
+            x = F.dropout(x, 0.2, self.training)
+        x = x.mean(dim=3)
+        x = x.max(dim=2).values + x.mean(dim=2)
+        x = F.dropout(x, 0.5, self.training)
+        return F.dropout(F.relu(self.fc1(x)), 0.5, self.training)
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Tensor]) -> Cnn14:
+        widths = [state[f"conv_block{i}.conv1.weight"].shape[0] for i in range(1, 7)]
+        out_emb, classes = state["fc1.weight"].shape[0], state["fc_audioset.weight"].shape[0]
+        return cls(widths, out_emb, classes)
+
+
+class Htsat(nn.Module):
+    """msclap's HTSAT (a Swin transformer on the mel image), returning its latent output."""
+
+    def __init__(self, **sizes) -> None:
+        super().__init__()
+        models = msclap_models()
+        self.htsat = models.htsat.HTSAT_Swin_Transformer(config=models.config, **sizes)
+
+    def forward(self, waveforms: Tensor) -> Tensor:
+        return self.htsat(waveforms)["latent_output"]
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Tensor]) -> Htsat:
+        depths, heads, window = [], [], None
+        layer = 0
+        while f"htsat.layers.{layer}.blocks.0.norm1.weight" in state:
+            depths.append(sum(1 for k in state if k.startswith(f"htsat.layers.{layer}.blocks.") and k.endswith(".norm1.weight")))
+            table = state[f"htsat.layers.{layer}.blocks.0.attn.relative_position_bias_table"]
+            heads.append(table.shape[1])
+            window = (int(round(table.shape[0] ** 0.5)) + 1) // 2
+            layer += 1
+        if not depths:
+            raise CheckpointError("no HTSAT layers under audio_encoder.base.htsat.layers.*")
+        return cls(
+            embed_dim=state["htsat.patch_embed.proj.weight"].shape[0],
+            depths=depths,
+            num_heads=heads,
+            window_size=window,
+            num_classes=state["htsat.head.weight"].shape[0],
+        )
+
+
+class Branch(nn.Module):
+    """An encoder and its projection, named as in msclap's state dict (``base``/``projection``)."""
+
+    def __init__(self, base: nn.Module, projection: Projection) -> None:
+        super().__init__()
+        self.base = base
+        self.projection = projection
+
+
+class MsClap(Backbone):
+    """Shared by both versions; subclasses set the encoders and text conventions."""
+
+    sample_rate = SAMPLE_RATE
+    embed_dim = 1024
+    pad_mode = "repeat"
+    version: ClassVar[str]
+    text_repo: ClassVar[str]
+    text_len: ClassVar[int]
+    audio_class: ClassVar[type[nn.Module]]
+
+    def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
+        super().__init__()
+        files = self.required_files(checkpoint=checkpoint, text_dir=text_dir)
+        require(self.name, zip(files, ("checkpoint", "text_dir")))
+        ckpt, folder = files[0].path, files[1].path
+        state = load_state(ckpt, key="model")
+        audio_base = strip_prefix(state, "audio_encoder.base.")
+        try:
+            audio = self.audio_class.from_state(audio_base)
+        except KeyError as err:
+            raise CheckpointError(f"{ckpt}: no {err} under audio_encoder.base (not an {self.name} checkpoint?)") from err
+        text = local_text_model(folder)
+        joint = state.get("audio_encoder.projection.linear1.weight")
+        if joint is None:
+            raise CheckpointError(f"{ckpt}: no audio_encoder.projection (not an {self.name} checkpoint?)")
+        self.audio_encoder = Branch(audio, Projection(joint.shape[1], joint.shape[0]))
+        self.caption_encoder = Branch(text, Projection(text.config.hidden_size, joint.shape[0]))
+        self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
+        load_strict(self, state, ckpt)
+        self.caption_encoder.base.requires_grad_(False)
+        self.tokenizer = local_tokenizer(folder)
+        self.eval()
+
+    @classmethod
+    def required_files(cls, checkpoint: str | None = None, text_dir: str | None = None) -> list[RequiredFile]:
+        tag = f"BENCH_MSCLAP_{cls.version}"
+        filename = f"CLAP_weights_{cls.version}.pth"
+        return [
+            RequiredFile(filename, setting_path(checkpoint, f"{tag}_CKPT", hf_cached_file("microsoft/msclap", filename)), f"{tag}_CKPT"),
+            RequiredFile(
+                f"{cls.text_repo} config and tokenizer folder",
+                setting_path(text_dir, f"{tag}_TEXT", hf_cached(cls.text_repo)),
+                f"{tag}_TEXT",
+            ),
+        ]
+
+    @property
+    def device(self) -> torch.device:
+        return self.logit_scale.device
+
+    # --- audio -----------------------------------------------------------------------------
+    def audio_features(self, waveforms: Tensor) -> Tensor:
+        return self.audio_encoder.base(waveforms)
+
+    def project_audio(self, features: Tensor) -> Tensor:
+        return self.audio_encoder.projection(features)
+
+    # --- text ------------------------------------------------------------------------------
+    def _tokens(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        batch = self.tokenizer(
+            list(texts), padding="max_length", truncation=True, max_length=self.text_len, return_tensors="pt"
+        )
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def text_features(self, texts: Sequence[str]) -> Tensor:
+        return self.prompt_features(self._no_context(), texts)[0]
+
+    def _no_context(self) -> Tensor:
+        return torch.zeros(1, 0, self.context_width, device=self.device)
+
+    def project_text(self, features: Tensor) -> Tensor:
+        return self.caption_encoder.projection(features)
+
+    @property
+    def context_width(self) -> int:
+        return self.caption_encoder.base.config.hidden_size
+
+    def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
+        return {
+            "audio_encoder": [p for p in self.audio_encoder.base.parameters() if p.requires_grad],
+            "heads": [*self.audio_encoder.projection.parameters(), *self.caption_encoder.projection.parameters()],
+        }
+
+
+class MsClap2023(MsClap):
+    """HTSAT-tiny + GPT-2, 7 s clips; the text is pooled at its last token."""
+
+    name = "ms-clap"
+    clip_seconds = 7.0
+    version = "2023"
+    text_repo = "gpt2"
+    text_len = 77
+    audio_class = Htsat
+
+    def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
+        super().__init__(checkpoint=checkpoint, text_dir=text_dir)
+        self.tokenizer.pad_token = "!"
+        if self.tokenizer.pad_token_id != GPT2_PAD_ID:
+            raise CheckpointError(f"ms-clap: the GPT-2 tokenizer maps '!' to {self.tokenizer.pad_token_id}, not 0")
+
+    def _tokens(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        return super()._tokens([f"{text} <|endoftext|>" for text in texts])
+
+    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
+        """Context vectors go first (GPT-2 has no start token); the pooled index moves by N_p."""
+        tokens = self._tokens(texts)
+        ids = tokens["input_ids"]
+        gpt2 = self.caption_encoder.base
+        embeds, mask = splice_context(gpt2.wte(ids), tokens["attention_mask"], context, insert_at=0)
+        hidden = gpt2(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        last = (ids != GPT2_PAD_ID).sum(-1) - 1 + context.shape[1]
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last.repeat(context.shape[0])]
+        return pooled.reshape(context.shape[0], len(texts), -1)
+
+
+class MsClap2022(MsClap):
+    """CNN14 + BERT, 5 s clips; the text is the [CLS] output."""
+
+    name = "ms-clap-2022"
+    clip_seconds = 5.0
+    version = "2022"
+    text_repo = "bert-base-uncased"
+    text_len = 100
+    audio_class = Cnn14
+
+    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
+        """Context vectors go right after [CLS]; BERT's token types stay 0 as in msclap."""
+        tokens = self._tokens(texts)
+        bert = self.caption_encoder.base
+        embeds, mask = splice_context(
+            bert.embeddings.word_embeddings(tokens["input_ids"]), tokens["attention_mask"], context, insert_at=1
+        )
+        hidden = bert(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        return hidden[:, 0].reshape(context.shape[0], len(texts), -1)

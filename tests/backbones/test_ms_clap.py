@@ -1,0 +1,181 @@
+"""ms-clap against msclap itself: random weights in the official file format, same embeddings.
+
+The oracle is msclap's own ``CLAP`` model and ``CLAPWrapper`` text/audio paths, built around
+tiny local text models (msclap would fetch ``gpt2`` / ``bert-base-uncased`` from the hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from bench.backbones.ms_clap import MsClap2022, MsClap2023, msclap_models
+from bench.contracts import CheckpointError
+from tiny_text import bert_dir, gpt2_dir
+
+TEXTS = ["This is a happy sound", "This is a sad sound!", "angry"]
+TINY_HTSAT = dict(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4], num_classes=10)
+
+
+def official_clap(version: str, text_dir, tmp_path):
+    """msclap's CLAP with its text model from ``text_dir``; HTSAT shrunk with msclap's own class."""
+    from msclap.models.clap import CLAP
+    from msclap.models.htsat import HTSAT_Swin_Transformer
+    from msclap.models import config as htsat_config
+
+    torch.manual_seed(1)
+    if version == "2023":
+        clap = CLAP("HTSAT", 44100, 1024, 320, 64, 50, 8000, 10, 128, str(text_dir), 32, 1024)
+        clap.audio_encoder.base.htsat = HTSAT_Swin_Transformer(config=htsat_config, **TINY_HTSAT)
+    else:
+        clap = CLAP("Cnn14", 44100, 1024, 320, 64, 50, 14000, 10, 2048, str(text_dir), 32, 1024)
+    with torch.no_grad():  # non-trivial norm statistics, so a skipped or misnamed key shows
+        for name, buf in clap.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+    path = tmp_path / f"CLAP_weights_{version}.pth"
+    torch.save({"model": clap.state_dict()}, path)
+    return clap.eval(), path
+
+
+def official_wrapper(clap, text_dir, text_model: str):
+    """msclap's CLAPWrapper around a built model (its constructor would download)."""
+    from msclap import CLAP as CLAPWrapper
+    from transformers import AutoTokenizer
+
+    wrapper = CLAPWrapper.__new__(CLAPWrapper)
+    wrapper.clap, wrapper.use_cuda = clap, False
+    wrapper.args = argparse.Namespace(text_model=text_model, text_len=77 if "gpt" in text_model else 100)
+    wrapper.tokenizer = AutoTokenizer.from_pretrained(text_dir, local_files_only=True)
+    if "gpt" in text_model:
+        wrapper.tokenizer.add_special_tokens({"pad_token": "!"})
+        wrapper.token_keys = ["input_ids", "attention_mask"]
+    else:
+        wrapper.token_keys = ["input_ids", "token_type_ids", "attention_mask"]
+    return wrapper
+
+
+def _save_text_weights(folder):
+    from transformers import AutoConfig, AutoModel
+
+    torch.manual_seed(0)
+    AutoModel.from_config(AutoConfig.from_pretrained(folder)).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("version", ["2023", "2022"])
+def test_embeddings_equal_msclap(version, tmp_path, no_network):
+    if version == "2023":
+        text_dir, ours_class, text_model = _save_text_weights(gpt2_dir(tmp_path / "gpt2")), MsClap2023, "gpt2"
+    else:
+        text_dir, ours_class, text_model = _save_text_weights(bert_dir(tmp_path / "bert")), MsClap2022, "bert"
+    clap, ckpt = official_clap(version, text_dir, tmp_path)
+    wrapper = official_wrapper(clap, text_dir, text_model)
+    ours = ours_class(checkpoint=str(ckpt), text_dir=str(text_dir))
+
+    audio = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 44100 * 2)).astype(np.float32))
+    with torch.no_grad():
+        expected_audio = wrapper._get_audio_embeddings(audio.unsqueeze(1))
+        expected_text = wrapper.get_text_embeddings(TEXTS)
+        got_audio, got_text = ours.encode_audio(audio), ours.encode_text(TEXTS)
+    assert got_audio.shape == (2, 1024) and got_text.shape == (3, 1024)
+    torch.testing.assert_close(got_audio, expected_audio, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got_text, expected_text, rtol=1e-5, atol=1e-5)
+
+
+def test_htsat_mel_bank_is_the_32khz_one(tmp_path):
+    """msclap 2023 builds HTSAT's mel bank for 32 kHz and feeds 44.1 kHz: reproduced on purpose."""
+    models = msclap_models()
+    htsat = models.htsat.HTSAT_Swin_Transformer(config=models.config, **TINY_HTSAT)
+    expected = librosa.filters.mel(sr=32000, n_fft=1024, n_mels=64, fmin=50, fmax=14000).T
+    np.testing.assert_allclose(htsat.logmel_extractor.melW.detach().numpy(), expected, rtol=1e-6)
+    assert MsClap2023.sample_rate == 44100 and MsClap2023.clip_seconds == 7.0
+
+
+@pytest.fixture(scope="module")
+def tiny2023(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny2023")
+    text_dir = _save_text_weights(gpt2_dir(tmp / "gpt2"))
+    _, ckpt = official_clap("2023", text_dir, tmp)
+    return ckpt, text_dir
+
+
+@pytest.fixture(scope="module")
+def tiny2022_bert(tmp_path_factory):
+    return _save_text_weights(bert_dir(tmp_path_factory.mktemp("bert") / "bert"))
+
+
+def test_soft_prompts_gpt2(tiny2023):
+    ckpt, text_dir = tiny2023
+    model = MsClap2023(checkpoint=str(ckpt), text_dir=str(text_dir))
+    with torch.no_grad():
+        plain = model.text_features(TEXTS)
+        zero = model.prompt_features(torch.zeros(2, 0, model.context_width), TEXTS)
+    torch.testing.assert_close(zero, plain.expand(2, -1, -1))
+    _check_prompt_gradients(model)
+
+
+def test_soft_prompts_bert(tmp_path, tiny2022_bert):
+    model = _tiny_2022(tmp_path, tiny2022_bert)
+    _check_prompt_gradients(model)
+
+
+def _tiny_2022(tmp_path, text_dir) -> MsClap2022:
+    """A 2022 model at a fraction of CNN14's width: sizes come from the checkpoint's shapes."""
+    from bench.backbones.ms_clap import Branch, Cnn14, Projection
+
+    torch.manual_seed(2)
+    audio = Cnn14([4, 4, 8, 8, 16, 16], out_emb=16, classes=5)
+    from transformers import AutoModel
+
+    state = {f"audio_encoder.base.{k}": v for k, v in audio.state_dict().items()}
+    state.update({f"audio_encoder.projection.{k}": v for k, v in Projection(16, 1024).state_dict().items()})
+    bert = AutoModel.from_pretrained(text_dir)
+    state.update({f"caption_encoder.base.{k}": v for k, v in bert.state_dict().items()})
+    state.update({f"caption_encoder.projection.{k}": v for k, v in Projection(32, 1024).state_dict().items()})
+    state["logit_scale"] = torch.tensor(2.0)
+    path = tmp_path / "tiny_2022.pth"
+    torch.save({"model": state}, path)
+    return MsClap2022(checkpoint=str(path), text_dir=str(text_dir))
+
+
+def _check_prompt_gradients(model) -> None:
+    context = (0.02 * torch.randn(2, 3, model.context_width)).requires_grad_()
+    out = model.prompt_features(context, TEXTS[:2])
+    assert out.shape == (2, 2, model.text_features(TEXTS[:2]).shape[-1])
+    assert not torch.allclose(out[0], out[1])
+    out.sum().backward()
+    assert context.grad is not None and context.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.caption_encoder.base.parameters())
+    groups = model.parameter_groups()
+    text_params = {id(p) for p in model.caption_encoder.base.parameters()}
+    assert groups["audio_encoder"] and groups["heads"]
+    assert not text_params & {id(p) for ps in groups.values() for p in ps}
+
+
+def test_missing_files_name_what_to_put_where(tmp_path, monkeypatch):
+    monkeypatch.delenv("BENCH_MSCLAP_2023_CKPT", raising=False)
+    with pytest.raises(FileNotFoundError, match="CLAP_weights_2023.pth.*checkpoint=PATH or BENCH_MSCLAP_2023_CKPT"):
+        MsClap2023(checkpoint=str(tmp_path / "nope.pth"), text_dir=str(tmp_path))
+    found = {f.what: f.found for f in MsClap2022.required_files(checkpoint=str(tmp_path / "x.pth"), text_dir=str(tmp_path))}
+    assert list(found.values()) == [False, True]
+
+
+def test_wrong_checkpoint_is_an_error_not_a_random_model(tmp_path, tiny2023):
+    ckpt, text_dir = tiny2023
+    state = torch.load(ckpt, weights_only=True)["model"]
+    del state["caption_encoder.projection.linear2.weight"]
+    state["audio_encoder.base.extra.weight"] = torch.zeros(1)
+    broken = tmp_path / "broken.pth"
+    torch.save({"model": state}, broken)
+    with pytest.raises(CheckpointError, match="1 missing.*linear2.*1 unexpected.*extra"):
+        MsClap2023(checkpoint=str(broken), text_dir=str(text_dir))
+    torch.save(state, broken)
+    with pytest.raises(CheckpointError, match="under the key 'model'"):
+        MsClap2023(checkpoint=str(broken), text_dir=str(text_dir))
