@@ -38,3 +38,22 @@ def mean_pool(hidden: Tensor, attention_mask: Tensor) -> Tensor:
     """Mean over the positions the mask keeps (sentence-transformers pooling)."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+
+
+def splice_context_fixed_length(
+    token_embeddings: Tensor, end_index: Tensor, context: Tensor, insert_at: int = 1
+) -> tuple[Tensor, Tensor]:
+    """CLIP-style splice: context after the start token, the sequence length kept.
+
+    CLIP text towers have exactly as many position embeddings as tokens (77) and pool at the
+    end token, so the sequence is cut back to its length (dropping padding) and the end-token
+    index ``end_index`` ``[T]`` moves by N_p. Returns embeddings ``[S*T, L, W]`` and end
+    indices ``[S*T]``, context-major like :func:`splice_context`.
+    """
+    n_ctx, n_tokens, _ = context.shape
+    length = token_embeddings.shape[1]
+    if int(end_index.max()) + n_tokens >= length:
+        raise ValueError(f"a text is too long for {n_tokens} context vectors within {length} tokens")
+    mask = torch.ones(token_embeddings.shape[:2], dtype=torch.long, device=token_embeddings.device)
+    embeds, _ = splice_context(token_embeddings, mask, context, insert_at)
+    return embeds[:, :length], (end_index + n_tokens).repeat(n_ctx)
