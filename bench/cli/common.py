@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bench import registry
 from bench.audio import AudioError
@@ -19,7 +20,7 @@ USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, Fil
 
 def warn_broken_plugins() -> None:
     for line in registry.problems():
-        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
 
 
 @contextmanager
@@ -28,5 +29,5 @@ def user_errors():
     try:
         yield
     except USER_ERRORS as err:
-        console.print(f"[red]error:[/] {err}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None

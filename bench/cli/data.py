@@ -23,6 +23,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench import audio, registry
@@ -59,10 +60,10 @@ def _relative(path: Path, root: Path) -> str:
 
 def _files_table(title: str, rows: Sequence[tuple[Path, str]], root: Path) -> Table:
     table = Table(title=f"{title} ({len(rows)})")
-    table.add_column("file")
-    table.add_column("reason")
+    table.add_column("file", overflow="fold")
+    table.add_column("reason", overflow="fold")
     for path, reason in rows:
-        table.add_row(_relative(path, root), reason)
+        table.add_row(escape(_relative(path, root)), escape(reason))
     return table
 
 
@@ -91,7 +92,7 @@ def _count_table(title: str, key: str, utterances: Sequence[Utterance], classes:
         table.add_column("gender")
     table.add_column("total", justify="right")
     for name in classes:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="fold")
     rows: dict[str, Counter] = {}
     genders: dict[str, str] = {}
     for utt in utterances:
@@ -100,7 +101,7 @@ def _count_table(title: str, key: str, utterances: Sequence[Utterance], classes:
         genders[row] = utt.gender or "?"
     for row, counts in sorted(rows.items()):
         cells = [str(counts[c]) if counts[c] else "[dim]0[/]" for c in classes]
-        table.add_row(row, *([genders[row]] if gender else []), str(sum(counts.values())), *cells)
+        table.add_row(escape(row), *([genders[row]] if gender else []), str(sum(counts.values())), *cells)
     return table
 
 
@@ -109,7 +110,7 @@ def _fold_table(loader: DatasetLoader, utterances: Sequence[Utterance]) -> Table
     try:
         folds = loader.folds(utterances, protocol)
     except DataError as err:
-        return f"[yellow]folds of {protocol!r} not available:[/] {err}"
+        return f"[yellow]folds of {protocol!r} not available:[/] {escape(str(err))}"
     table = Table(title=f"Folds of the default protocol '{protocol}'")
     for name in ("fold", "train", "test"):
         table.add_column(name, justify="left" if name == "fold" else "right")
@@ -138,7 +139,7 @@ def check(
         loader, folder, result = _scan(dataset, root)
     utts = result.utterances
     classes = list(loader.classes) + sorted({u.label for u in utts} - set(loader.classes))
-    out.print(f"[bold]{loader.name}[/] at {folder}: {len(utts)} utterances, "
+    out.print(f"[bold]{loader.name}[/] at {escape(str(folder))}: {len(utts)} utterances, "
               f"{len({u.speaker for u in utts} - {None})} speakers, {len(result.skipped)} files skipped")
     totals = Counter(u.label for u in utts)
     table = Table(title="Classes")
