@@ -67,3 +67,37 @@ def clip_text_dir(folder: Path, width: int = 32, layers: int = 2, projection: in
     torch.manual_seed(0)
     CLIPTextModelWithProjection(config).save_pretrained(folder)
     return folder
+
+
+def roberta_dir(folder: Path, width: int = 32, layers: int = 1, weights: bool = False) -> Path:
+    """RoBERTa with byte-level BPE, special tokens at roberta-base's ids (<s> 0, <pad> 1, </s> 2)."""
+    import torch
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
+
+    vocab = ["<s>", "<pad>", "</s>", "<unk>", *BYTES, "<mask>"]
+    RobertaTokenizer(*_bpe_files(folder, vocab)).save_pretrained(folder)
+    config = RobertaConfig(vocab_size=len(vocab), hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
+                           intermediate_size=2 * width, max_position_embeddings=130)
+    config.save_pretrained(folder)
+    if weights:
+        torch.manual_seed(0)
+        RobertaModel(config, add_pooling_layer=False).save_pretrained(folder)
+    return folder
+
+
+def t5_dir(folder: Path, width: int = 32, layers: int = 1) -> Path:
+    """A T5 encoder config and a Unigram tokenizer over letters (pad 0, </s> 1, unk 2, as T5's)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import T5Config, T5TokenizerFast
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [(c, -2.0) for c in "\u2581" + string.ascii_letters + string.digits + string.punctuation]
+    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=2))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    T5TokenizerFast(tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+                    extra_ids=0).save_pretrained(folder)
+    T5Config(vocab_size=len(pieces), d_model=width, d_kv=width // 2, d_ff=2 * width, num_layers=layers,
+             num_heads=2).save_pretrained(folder)
+    return folder

@@ -1,0 +1,340 @@
+"""The LAION-CLAP model family (laion-clap, clep-dg, compa-clap) as one configurable backbone.
+
+A LAION-format model is ``audio_branch`` (HTSAT or CNN14, see ``_laion_audio``) +
+``text_branch`` (a Hugging Face text encoder) + two MLP projections into a 512-d joint space
+(plus ``audio_transform``/``text_transform`` and two logit scales, used only by LAION's own
+training loss and kept so checkpoints load strictly). The family members differ in front-end,
+clip length, text encoder and where their weights come from; each is a small subclass.
+
+Nothing here touches the network: weights come from a local checkpoint, the text encoder's
+config and tokenizer from a local folder (a setting, an environment variable, or the standard
+Hugging Face cache). The audio architecture is read from the checkpoint's shapes, so a
+checkpoint of another architecture is named, never half-loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
+from bench.backbones._prompting import splice_context
+from bench.contracts import Backbone, CheckpointError, RequiredFile
+
+CONTEXT_LENGTH = 77  # LAION tokenises every text to exactly 77 tokens (padding="max_length")
+FRONT_END_KEYS = ("audio_branch.spectrogram_extractor.", "audio_branch.logmel_extractor.")
+HEAD_KEYS = ("audio_projection.", "text_projection.", "audio_transform.", "text_transform.", "logit_scale_")
+
+
+@dataclass(frozen=True)
+class TextTower:
+    """One kind of text encoder: how it is built, pooled, and where soft prompts go."""
+
+    kind: str
+    hub_id: str
+    env_var: str
+    files: str
+    insert_at: int  # 1: after <s> (RoBERTa); 0: at the start (T5 has no start token)
+
+    def cached_dir(self) -> Path | None:
+        """The snapshot folder of ``hub_id`` in the local Hugging Face cache, if it is there."""
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(self.hub_id, "config.json")
+        return Path(found).parent if isinstance(found, str) else None
+
+    def build(self, config) -> nn.Module:
+        from transformers import RobertaModel, T5EncoderModel
+
+        return RobertaModel(config, add_pooling_layer=True) if self.kind == "roberta" else T5EncoderModel(config)
+
+    def pool(self, output) -> Tensor:
+        """RoBERTa: the pooler output (LAION); T5: mean over all positions, padding included (CompA)."""
+        return output.pooler_output if self.kind == "roberta" else output.last_hidden_state.mean(dim=1)
+
+
+ROBERTA = TextTower("roberta", "roberta-base", "BENCH_ROBERTA_DIR", "config.json, vocab.json, merges.txt", 1)
+FLAN_T5 = TextTower("t5", "google/flan-t5-large", "BENCH_FLAN_T5_DIR", "config.json, tokenizer.json", 0)
+
+
+def setting_path(value: str | os.PathLike | None, env_var: str | None, default: Path | None = None) -> Path | None:
+    """A path setting: the explicit value (CLI strings welcome), else the env var, else the default."""
+    chosen = value if value not in (None, "") else os.environ.get(env_var or "") or default
+    return Path(chosen).expanduser() if chosen else None
+
+
+def official_download(filename: str) -> Path | None:
+    """Where ``laion_clap.CLAP_Module.load_ckpt`` leaves a downloaded checkpoint (found without importing it)."""
+    spec = importlib.util.find_spec("laion_clap")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / filename
+
+
+def read_checkpoint(path: Path) -> dict:
+    """``torch.load`` with ``weights_only=True``; unreadable files become one-line CheckpointErrors."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or not a weights file?): {first}")
+
+
+def laion_state(path: Path) -> dict[str, Tensor]:
+    """An official LAION-CLAP checkpoint as a plain state dict.
+
+    Accepts ``{"state_dict": ...}`` or a bare dict, with or without DataParallel's ``module.``
+    prefixes. ``text_branch.embeddings.position_ids`` (saved by older transformers, a constant)
+    is dropped when present — only then, unlike the official loader's unconditional ``del``.
+    """
+    loaded = read_checkpoint(path)
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
+    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: expected a state dict (or {{'state_dict': ...}}) of tensors")
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return {k: v for k, v in state.items() if k != "text_branch.embeddings.position_ids"}
+
+
+def describe_foreign(state: Mapping[str, Tensor]) -> str:
+    """Name the model family a non-LAION state dict belongs to, as far as its keys tell."""
+    roots = sorted({k.split(".")[0] for k in state})
+    if "caption_encoder" in roots:
+        return "it looks like an MS-CLAP checkpoint"
+    if "audio" in roots and "visual" in roots:
+        return "it looks like an AudioCLIP checkpoint"
+    if "conv_block1" in roots:
+        return "it looks like a PANNs AudioSet checkpoint"
+    return f"its top-level keys are {roots[:6]}"
+
+
+def text_kind(state: Mapping[str, Tensor]) -> str:
+    keys = [k for k in state if k.startswith("text_branch.")]
+    if any(k.startswith("text_branch.encoder.block.") for k in keys):
+        return "t5"
+    if any(k.startswith("text_branch.encoder.layer.") for k in keys):
+        return "roberta"
+    if any(k.startswith("text_branch.resblocks.") for k in keys):
+        return "CLIP-transformer"
+    return "none"
+
+
+def _listing(keys: set[str], limit: int = 4) -> str:
+    shown = ", ".join(sorted(keys)[:limit])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
+
+
+def _mlp(n_in: int, n_out: int) -> nn.Sequential:
+    """LAION's projection: Linear -> ReLU -> Linear (keys ``0.*`` and ``2.*``)."""
+    return nn.Sequential(nn.Linear(n_in, n_out), nn.ReLU(), nn.Linear(n_out, n_out))
+
+
+class MLPLayers(nn.Module):
+    """LAION's ``audio_transform``/``text_transform`` (training-loss only; keys ``sequential.0/3``)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.sequential = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Dropout(0.1), nn.Linear(width, width))
+
+
+class LaionFamily(Backbone):
+    """A LAION-format CLAP model. Subclasses set the front-end, text tower and weight sources.
+
+    Construction settings are keyword arguments (strings accepted, as the CLI passes them):
+    ``checkpoint`` (LAION-format file), ``audio_model`` (optional check, e.g. ``HTSAT-tiny``;
+    the architecture itself is read from the checkpoint) and ``text_dir`` (the text encoder's
+    config and tokenizer). ``required_files()`` lists them, resolved from environment variables.
+    """
+
+    embed_dim = 512
+    text: ClassVar[TextTower] = ROBERTA
+    front_end: ClassVar[AudioConfig]
+    checkpoint_env: ClassVar[str]
+    checkpoint_what: ClassVar[str]
+
+    def __init__(self, **settings) -> None:
+        super().__init__()
+        known = inspect.signature(self.initial_state).parameters
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise TypeError(f"{self.name}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        state, audio, text_dir, fresh, source = self.initial_state(**settings)
+        self.source = source
+        self._build(audio, text_dir)
+        self._load(state, fresh, source)
+        self.eval()
+
+    # --- where the weights come from -------------------------------------------------------
+    @classmethod
+    def default_checkpoint(cls) -> Path | None:
+        return None
+
+    @classmethod
+    def required_files(cls) -> list[RequiredFile]:
+        return cls.laion_files()
+
+    @classmethod
+    def laion_files(cls, checkpoint=None, text_dir=None) -> list[RequiredFile]:
+        """The checkpoint and the text encoder folder, from settings, env vars or defaults."""
+        text = setting_path(text_dir, cls.text.env_var, cls.text.cached_dir())
+        return [
+            RequiredFile(cls.checkpoint_what, setting_path(checkpoint, cls.checkpoint_env, cls.default_checkpoint()),
+                         cls.checkpoint_env),
+            RequiredFile(f"{cls.text.hub_id} folder with {cls.text.files} (setting text_dir=)",
+                         text / "config.json" if text else None, cls.text.env_var),
+        ]
+
+    @classmethod
+    def ensure_found(cls, files: Sequence[RequiredFile]) -> None:
+        """One line naming every missing file and where to put it."""
+        missing = [f for f in files if not f.found]
+        if missing:
+            parts = [f"{f.what} or env {f.env_var}" + (f" (nothing at {f.path})" if f.path else "") for f in missing]
+            raise FileNotFoundError(
+                f"{cls.name} needs " + "; and ".join(parts) + " (settings via --backbone-opt KEY=PATH; nothing is downloaded)"
+            )
+
+    def initial_state(self, checkpoint=None, audio_model=None, text_dir=None):
+        """The LAION route: (state, audio config, text folder, keys allowed to be absent, source)."""
+        files = self.laion_files(checkpoint, text_dir)
+        self.ensure_found(files)
+        path, text = files[0].path, files[1].path.parent
+        state = laion_state(path)
+        return state, self.audio_architecture(state, audio_model, path), text, (), path
+
+    def audio_architecture(self, state: Mapping[str, Tensor], audio_model: str | None, source: Path) -> AudioConfig:
+        """The audio encoder the checkpoint holds; an error naming it if this backbone can't use it."""
+        audio = {k[len("audio_branch."):]: v for k, v in state.items() if k.startswith("audio_branch.")}
+        if not audio:
+            raise CheckpointError(f"{source}: not a LAION-CLAP checkpoint (no audio_branch.*; {describe_foreign(state)})")
+        try:
+            config = config_from_state(audio, self.front_end)
+        except KeyError:
+            raise CheckpointError(f"{source}: unknown LAION audio encoder (neither HTSAT nor PANN CNN14 keys)") from None
+        found = model_name(config)
+        wanted = str(audio_model) if audio_model else None
+        if wanted and wanted != found:
+            raise CheckpointError(f"{source} holds a {found} audio encoder, not {wanted} (drop audio_model= or fix it)")
+        problem = self.unusable(config)
+        if problem:
+            raise CheckpointError(f"{source} holds a {found} audio encoder: {problem}")
+        kind = text_kind(state)
+        if kind != self.text.kind:
+            raise CheckpointError(
+                f"{source} holds a {kind} text encoder; {self.name} uses {self.text.hub_id} ({self.text.kind})"
+            )
+        return config
+
+    def unusable(self, config: AudioConfig) -> str | None:
+        """Why this backbone cannot use an audio architecture (None: it can)."""
+        return None
+
+    # --- building and loading --------------------------------------------------------------
+    def _build(self, audio: AudioConfig, text_dir: Path) -> None:
+        from transformers import AutoConfig, AutoTokenizer
+
+        try:
+            config = AutoConfig.from_pretrained(text_dir, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(text_dir, local_files_only=True)
+        except (OSError, ValueError) as err:
+            raise FileNotFoundError(
+                f"{self.name}: {text_dir} must hold {self.text.hub_id}'s {self.text.files} "
+                f"(set {self.text.env_var} or text_dir=): {str(err).splitlines()[0]}"
+            ) from None
+        self.audio_config = audio
+        self.audio_branch = build_audio_encoder(audio)
+        self.text_branch = self.text.build(config).requires_grad_(False)
+        self.audio_projection = _mlp(audio.features, self.embed_dim)
+        self.text_projection = _mlp(config.hidden_size, self.embed_dim)
+        self.audio_transform = MLPLayers(self.embed_dim).requires_grad_(False)
+        self.text_transform = MLPLayers(self.embed_dim).requires_grad_(False)
+        self.logit_scale_a = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
+        self.logit_scale_t = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
+
+    def _load(self, state: Mapping[str, Tensor], fresh: tuple[str, ...], source: Path) -> None:
+        """Strict load: keys under ``fresh`` may be absent (they keep their initialisation)."""
+        own = self.state_dict()
+        missing = {k for k in own if k not in state and not k.startswith(fresh)}
+        unexpected = set(state) - set(own)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{source} does not match {self.name} with a {model_name(self.audio_config)} audio encoder "
+                f"(missing: {_listing(missing) or 'none'}; unexpected: {_listing(unexpected) or 'none'})"
+            )
+        for key, value in state.items():
+            if own[key].shape != value.shape:
+                raise CheckpointError(
+                    f"{source}: {key} has shape {tuple(value.shape)}, {self.name} expects {tuple(own[key].shape)} "
+                    "(another architecture or text encoder config?)"
+                )
+        self.load_state_dict(state, strict=False)  # completeness was checked above
+
+    def train(self, mode: bool = True) -> LaionFamily:
+        """The frozen text encoder stays in eval mode (no dropout) even while fine-tuning."""
+        super().train(mode)
+        self.text_branch.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.logit_scale_a.device
+
+    # --- audio -----------------------------------------------------------------------------
+    def audio_features(self, waveforms: Tensor) -> Tensor:
+        return self.audio_branch(waveforms.to(self.device))
+
+    def project_audio(self, features: Tensor) -> Tensor:
+        return self.audio_projection(features)
+
+    # --- text ------------------------------------------------------------------------------
+    def _tokens(self, texts: Sequence[str], length: int) -> tuple[Tensor, Tensor]:
+        batch = self.tokenizer(
+            list(texts), padding="max_length", truncation=True, max_length=length, return_tensors="pt"
+        )
+        return batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
+
+    def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:
+        return self.text.pool(self.text_branch(inputs_embeds=embeds, attention_mask=mask))
+
+    def text_features(self, texts: Sequence[str]) -> Tensor:
+        ids, mask = self._tokens(texts, CONTEXT_LENGTH)
+        return self._encode(self.text_branch.get_input_embeddings()(ids), mask)
+
+    def project_text(self, features: Tensor) -> Tensor:
+        return self.text_projection(features)
+
+    @property
+    def context_width(self) -> int:
+        return self.text_branch.get_input_embeddings().embedding_dim
+
+    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
+        """Context vectors take the place of trailing padding, so every prompt stays 77 long.
+
+        RoBERTa numbers positions itself from ``inputs_embeds`` (contexts get the positions
+        right after ``<s>``); T5 uses relative positions. The mask covers the context.
+        """
+        n_ctx = context.shape[1]
+        if n_ctx > CONTEXT_LENGTH - 3:
+            raise ValueError(f"{self.name}: at most {CONTEXT_LENGTH - 3} context vectors fit in 77 tokens")
+        ids, mask = self._tokens(texts, CONTEXT_LENGTH - n_ctx)
+        embeds, mask = splice_context(
+            self.text_branch.get_input_embeddings()(ids), mask, context.to(self.device), self.text.insert_at
+        )
+        return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
+
+    # --- training --------------------------------------------------------------------------
+    def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
+        return {
+            "audio_encoder": self.audio_branch.embedding_parameters(),
+            "heads": [*self.audio_projection.parameters(), *self.text_projection.parameters()],
+        }

@@ -1,0 +1,31 @@
+"""laion-clap: LAION-CLAP (HTSAT-tiny/base or PANN-14 audio, RoBERTa-base text) from official checkpoints.
+
+Front-end as officially: 48 kHz, 10 s clips, repeat-padded, log-mel 1024/480/64 bands
+50-14000 Hz; the core pads and cuts (never a random crop). Fusion checkpoints
+(``630k-fusion-best.pt`` ...) load too and, at 10 s, behave as the official model does on a
+clip of at most 10 s (global mel only). Settings: ``checkpoint`` (``BENCH_LAION_CLAP_CKPT``;
+default: where ``laion_clap`` itself downloads ``630k-audioset-best.pt``), ``audio_model``
+(optional check), ``text_dir`` (RoBERTa-base config + tokenizer; ``BENCH_ROBERTA_DIR`` or the
+Hugging Face cache).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.backbones._laion import LaionFamily, official_download
+from bench.backbones._laion_audio import AudioConfig
+
+
+class LaionClap(LaionFamily):
+    name = "laion-clap"
+    sample_rate = 48_000
+    clip_seconds = 10.0
+    pad_mode = "repeat"
+    front_end = AudioConfig("HTSAT")
+    checkpoint_env = "BENCH_LAION_CLAP_CKPT"
+    checkpoint_what = "a LAION-CLAP checkpoint such as 630k-audioset-best.pt (setting checkpoint=)"
+
+    @classmethod
+    def default_checkpoint(cls) -> Path | None:
+        return official_download("630k-audioset-best.pt")
