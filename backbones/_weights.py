@@ -72,10 +72,11 @@ def load_state(path: Path, key: str | None = None) -> dict[str, Tensor]:
     return dict(obj)
 
 
-def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object) -> None:
+def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object, assign: bool = False) -> None:
     """Load ``state`` into ``module``; any missing, unexpected or mis-shaped key is an error.
 
-    Buffers in :data:`CONFIG_BUFFERS` that the module does not have are dropped: they are
+    ``assign`` takes the tensors themselves, for a module built on the meta device (no
+    random initialisation that the checkpoint would overwrite anyway). Buffers in :data:`CONFIG_BUFFERS` that the module does not have are dropped: they are
     not weights, only older transformers releases saved them.
     """
     own = module.state_dict()
@@ -91,7 +92,7 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object) 
             raise CheckpointError(
                 f"{source}: {key} has shape {tuple(value.shape)}, the model {tuple(own[key].shape)}"
             )
-    module.load_state_dict(state, strict=True)
+    module.load_state_dict(state, strict=True, assign=assign)
 
 
 def strip_prefix(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -1,0 +1,189 @@
+"""audioclip: the official checkpoint layout, a file in it loads and round-trips, front-end maths.
+
+There is no AudioCLIP package to compare against, so the checkpoint's parameter names and
+shapes are written down here from the public model definition (AudioCLIP's
+``model/audioclip.py``, ``model/esresnet/{base,fbsp,attention}.py`` and CLIP's
+``model/clip/model.py``), independently of ``bench.backbones.audioclip``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.backbones.audioclip import AudioClip, LinearFBSP, blackman_harris
+from bench.contracts import CheckpointError
+from tiny_text import clip_tokenizer_dir
+
+TEXTS = ["This is a happy sound", "sad"]
+
+
+def _bn(prefix: str, n: int) -> dict[str, tuple[int, ...]]:
+    return {f"{prefix}.weight": (n,), f"{prefix}.bias": (n,), f"{prefix}.running_mean": (n,),
+            f"{prefix}.running_var": (n,), f"{prefix}.num_batches_tracked": ()}
+
+
+def official_shapes(layers=(3, 4, 6, 3), groups=32, width_per_group=4, embed=1024,
+                    text_width=512, text_layers=12, vocab=49408) -> dict[str, tuple[int, ...]]:
+    """AudioCLIP's state-dict entries (image tower aside) and their shapes for the given sizes.
+
+    Defaults are the released model: ESResNeXtFBSP(n_fft=2048, win_length=1654, layers
+    [3, 4, 6, 3], groups 32, width 4, attention on, num_classes=1024) and CLIP RN50's text
+    transformer (width 512, 12 layers, vocabulary 49408, 77 positions, projection 1024).
+    """
+    s = {"audio.window": (1654,), "audio.fbsp.m": (1025,), "audio.fbsp.fb": (1025,), "audio.fbsp.fc": (1025,),
+         "audio.conv1.weight": (64, 3, 7, 7), **_bn("audio.bn1", 64)}
+    n_in = 64
+    for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers), start=1):
+        width, n_out = planes * width_per_group // 64 * groups, planes * 4
+        for b in range(blocks):
+            p = f"audio.layer{stage}.{b}"
+            s.update({f"{p}.conv1.weight": (width, n_in, 1, 1), **_bn(f"{p}.bn1", width),
+                      f"{p}.conv2.weight": (width, width // groups, 3, 3), **_bn(f"{p}.bn2", width),
+                      f"{p}.conv3.weight": (n_out, width, 1, 1), **_bn(f"{p}.bn3", n_out)})
+            if b == 0:
+                s.update({f"{p}.downsample.0.weight": (n_out, n_in, 1, 1), **_bn(f"{p}.downsample.1", n_out)})
+            n_in = n_out
+    attention = [(64, 256, (3, 1)), (256, 512, (1, 5)), (512, 1024, (3, 1)), (1024, 2048, (1, 5)), (2048, 2048, (3, 5))]
+    for i, (a_in, a_out, kernel) in enumerate(attention, start=1):
+        s.update({f"audio.att{i}.conv_depth.weight": (a_in, 1, *kernel), f"audio.att{i}.conv_depth.bias": (a_in,),
+                  f"audio.att{i}.conv_point.weight": (a_out, a_in, 1, 1), f"audio.att{i}.conv_point.bias": (a_out,),
+                  **_bn(f"audio.att{i}.bn", a_out)})
+    s.update({"audio.fc.weight": (embed, 2048), "audio.fc.bias": (embed,)})
+    w = text_width
+    s.update({"token_embedding.weight": (vocab, w), "positional_embedding": (77, w)})
+    for i in range(text_layers):
+        p = f"transformer.resblocks.{i}"
+        s.update({f"{p}.attn.in_proj_weight": (3 * w, w), f"{p}.attn.in_proj_bias": (3 * w,),
+                  f"{p}.attn.out_proj.weight": (w, w), f"{p}.attn.out_proj.bias": (w,),
+                  f"{p}.ln_1.weight": (w,), f"{p}.ln_1.bias": (w,), f"{p}.mlp.c_fc.weight": (4 * w, w),
+                  f"{p}.mlp.c_fc.bias": (4 * w,), f"{p}.mlp.c_proj.weight": (w, 4 * w), f"{p}.mlp.c_proj.bias": (w,),
+                  f"{p}.ln_2.weight": (w,), f"{p}.ln_2.bias": (w,)})
+    s.update({"ln_final.weight": (w,), "ln_final.bias": (w,), "text_projection": (w, embed),
+              "logit_scale": (), "logit_scale_ai": (), "logit_scale_at": ()})
+    return s
+
+
+IMAGE_TOWER = {"visual.conv1.weight": (32, 3, 3, 3), "visual.attnpool.positional_embedding": (50, 2048)}
+
+
+def random_checkpoint(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights in the official format, with sane norm statistics and fbsp parameters."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in {**shapes, **IMAGE_TOWER}.items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(100)
+        elif key.endswith("running_var"):
+            state[key] = 0.5 + 1.5 * torch.rand(shape, generator=g)
+        elif key == "audio.window":
+            state[key] = torch.from_numpy(np.blackman(shape[0])).float()
+        elif key.startswith("audio.fbsp."):
+            n = shape[0]
+            base = {"m": torch.full((n,), 0.5), "fb": torch.ones(n), "fc": torch.arange(n, dtype=torch.float32)}
+            state[key] = base[key.rsplit(".", 1)[1]] + 0.05 * torch.rand(shape, generator=g)
+        else:
+            state[key] = 0.05 * torch.randn(shape, generator=g)
+    return state
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    return clip_tokenizer_dir(tmp_path_factory.mktemp("clip_tok") / "clip")
+
+
+def test_official_layout_loads_and_round_trips(tmp_path, tokenizer_dir, no_network):
+    shapes = official_shapes()
+    state = random_checkpoint(shapes)
+    path = tmp_path / "AudioCLIP-Full-Training.pt"
+    torch.save(state, path)
+    model = AudioClip(checkpoint=str(path), tokenizer_dir=str(tokenizer_dir))
+    ours = model.official_state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == shapes
+    assert all(torch.equal(ours[k], state[k]) for k in shapes)
+    again = tmp_path / "again.pt"
+    torch.save(ours, again)
+    assert AudioClip(checkpoint=str(again), tokenizer_dir=str(tokenizer_dir)).weights_id() == model.weights_id()
+    with torch.no_grad():
+        emb = model.encode_audio(0.1 * torch.randn(1, 8820))
+    assert emb.shape == (1, 1024) and torch.isfinite(emb).all()
+
+
+def tiny_checkpoint(path, seed=0):
+    shapes = official_shapes(layers=(1, 1, 1, 1), groups=2, width_per_group=4, text_width=32, text_layers=2, vocab=514)
+    torch.save(random_checkpoint(shapes, seed), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tokenizer_dir):
+    path = tiny_checkpoint(tmp_path_factory.mktemp("audioclip") / "AudioCLIP-Partial-Training.pt")
+    return AudioClip(checkpoint=str(path), tokenizer_dir=str(tokenizer_dir))
+
+
+def test_soft_prompts(tiny):
+    word = tiny.tokenizer("very")["input_ids"][1:-1]
+    context = tiny.text.token_embedding(torch.tensor([word])).detach()
+    with torch.no_grad():
+        torch.testing.assert_close(tiny.prompt_features(context, ["happy"])[0], tiny.text_features(["very happy"]))
+        zero = tiny.prompt_features(torch.zeros(2, 0, tiny.context_width), TEXTS)
+        torch.testing.assert_close(zero, tiny.text_features(TEXTS).expand(2, -1, -1))
+    ctx = (0.02 * torch.randn(3, 4, tiny.context_width)).requires_grad_()
+    out = tiny.project_text(tiny.prompt_features(ctx, TEXTS))
+    assert out.shape == (3, 2, 1024)
+    out.sum().backward()
+    assert ctx.grad.abs().sum() > 0
+    assert all(p.grad is None for n, p in tiny.text.named_parameters() if n != "text_projection")
+
+
+def test_parameter_groups(tiny):
+    groups = tiny.parameter_groups()
+    text = {id(p) for n, p in tiny.text.named_parameters() if n != "text_projection"}
+    grouped = {id(p) for ps in groups.values() for p in ps}
+    assert not text & grouped
+    assert {id(tiny.audio.fbsp.m), id(tiny.audio.att5.bn.weight)} <= {id(p) for p in groups["audio_encoder"]}
+    assert id(tiny.audio.fc.weight) in {id(p) for p in groups["heads"]}
+
+
+def test_fbsp_is_a_windowed_fourier_transform():
+    """Against an independent complex-number evaluation of the fbsp kernel."""
+    fbsp = LinearFBSP(9)
+    with torch.no_grad():
+        fbsp.m.uniform_(0.2, 1.5)
+        fbsp.fb.uniform_(0.5, 2.0)
+    frames = torch.randn(4, 16, dtype=torch.float64)
+    with torch.no_grad():
+        got = fbsp.double()(frames)
+    m, fb, fc = (p.detach().double().numpy()[:, None] for p in (fbsp.m, fbsp.fb, fbsp.fc))
+    t = np.pi * np.linspace(-1, 1, 16)[None, :] + 1e-8
+    window = np.sinc(fb * t / (m + 1e-8) / np.pi).astype(complex) ** m
+    kernel = np.sqrt(fb) / 4.0 * window * np.exp(-1j * fc * t)
+    expected = frames.numpy() @ kernel.T
+    np.testing.assert_allclose(got[..., 0].numpy(), expected.real, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got[..., 1].numpy(), expected.imag, rtol=1e-9, atol=1e-9)
+
+
+def test_window_is_scipys_blackman_harris():
+    import scipy.signal
+
+    np.testing.assert_allclose(blackman_harris(1654).numpy(), scipy.signal.get_window("blackmanharris", 1654), atol=1e-7)
+
+
+def test_frames_follow_the_original_framing(tiny):
+    frames = tiny.audio.frames(torch.ones(2, 220500))
+    assert frames.shape == (2, 1 + int(np.ceil((220500 - 1654) / 561)), 2048)
+    assert tiny.audio.log_power(0.1 * torch.randn(1, 44100)).shape[:3] == (1, 3, 341)
+
+
+def test_bad_checkpoint(tmp_path, tokenizer_dir):
+    state = random_checkpoint(official_shapes(layers=(1, 1, 1, 1), groups=2, text_width=32, text_layers=1, vocab=514))
+    del state["audio.att3.bn.running_var"]
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="1 missing.*att3.bn.running_var"):
+        AudioClip(checkpoint=str(tmp_path / "bad.pt"), tokenizer_dir=str(tokenizer_dir))
+    torch.save({"visual.conv1.weight": torch.zeros(1), "conv.weight": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an AudioCLIP checkpoint"):
+        AudioClip(checkpoint=str(tmp_path / "other.pt"), tokenizer_dir=str(tokenizer_dir))
+    with pytest.raises(FileNotFoundError, match="AudioCLIP-Full-Training.pt.*BENCH_AUDIOCLIP_CKPT"):
+        AudioClip(checkpoint=str(tmp_path / "missing.pt"), tokenizer_dir=str(tokenizer_dir))
