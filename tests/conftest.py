@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -19,3 +21,28 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+@pytest.fixture(scope="session", autouse=True)
+def bench_cache(tmp_path_factory):
+    """One cache directory per test session: synth renders once, nothing touches ~/.cache."""
+    path = tmp_path_factory.mktemp("bench-cache")
+    previous = os.environ.get("BENCH_CACHE_DIR")
+    os.environ["BENCH_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("BENCH_CACHE_DIR", None)
+    else:
+        os.environ["BENCH_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def emodb_root():
+    root = os.environ.get("BENCH_SHARED_DATA")
+    folder = (Path(root) if root else SHARED_DATA) / "emodb"
+    if not folder.is_dir():
+        pytest.skip(f"real EmoDB audio not found at {folder} (set BENCH_SHARED_DATA)")
+    return folder

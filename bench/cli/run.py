@@ -73,4 +73,4 @@ def run(
         config.apply(overrides)
         record = proto.run(config)
     out.print(run_table(record))
-    out.print(f"record: {record['path']}", highlight=False)
+    out.print(f"record: {record['path']}", highlight=False, soft_wrap=True)

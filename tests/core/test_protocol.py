@@ -1,0 +1,130 @@
+"""The protocol end to end on the embedded defaults (mini-clap on synth), with tiny settings."""
+
+import json
+import re
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench import records
+from bench.cli import app
+from benchtest import TINY_SETTINGS
+
+runner = CliRunner()
+STAGE_ROWS = {"none", "ACPT", "fine-tune", "fine-tune + ACPT"}
+
+
+def bench_run(output, *extra):
+    settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+    result = runner.invoke(app, ["run", "--seeds", "1", "--output", str(output), *settings, *extra])
+    return result
+
+
+def record_of(result):
+    assert result.exit_code == 0, result.output
+    path = re.search(r"record: (\S+)", result.output).group(1)
+    return records.read(path), path
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    return record_of(bench_run(tmp_path_factory.mktemp("runs")))
+
+
+def test_one_run_reports_every_stage_ablation_row_and_the_baselines(first_run):
+    record, _ = first_run
+    names = {row["row"] for row in record["summary"]}
+    assert names == STAGE_ROWS | {"zero shot", "linear probe"}
+    for row in record["summary"]:
+        assert 0.0 <= row["wa"] <= 1.0 and 0.0 <= row["ua"] <= 1.0
+    assert len(record["units"]) == 2 * (2 * 2 + 2 * 2)  # 2 folds x 2 weight states x (2 stage rows + 2 baselines)
+
+
+def test_record_says_what_produced_it(first_run):
+    record, path = first_run
+    assert record["schema"] == records.SCHEMA
+    assert record["config"]["backbone"] == "mini-clap" and record["config"]["acpt_settings"]["n_tokens"] == 2
+    assert record["versions"]["torch"].startswith("2.")
+    assert len(record["backbone"]["initial_weights"]) == 16
+    assert set(record["backbone"]["finetuned_checkpoints"]) == {"half1-seed0", "half2-seed0"}
+    assert record["dataset"]["utterances"] == 960 and len(record["dataset"]["fingerprint"]) == 16
+    assert all(len(unit["confusion"]) == 4 for unit in record["units"])
+    checkpoint_dir = __import__("pathlib").Path(path).parent / "checkpoints"
+    assert sorted(p.name for p in checkpoint_dir.iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
+
+
+def test_leakage_guard_fine_tunes_on_the_training_part_only(first_run):
+    record, _ = first_run
+    folds = {f["name"]: f for f in record["dataset"]["folds"]}
+    for finetune in record["finetunes"]:
+        assert finetune["corpora"] == ["synth"]
+        assert finetune["clips"] == folds[finetune["fold"]]["train"]  # 192 seen-condition clips, not 960
+
+
+def test_same_seed_gives_identical_numbers(first_run, tmp_path):
+    again, _ = record_of(bench_run(tmp_path))
+    strip = lambda units: [{k: v for k, v in u.items() if k != "acpt_loss"} for u in units]  # noqa: E731
+    assert strip(again["units"]) == strip(first_run[0]["units"])
+    assert again["units"] == first_run[0]["units"]
+
+
+def test_checkpoints_load_back_and_reproduce_the_fine_tuned_rows(first_run, tmp_path):
+    record, path = first_run
+    folder = __import__("pathlib").Path(path).parent / "checkpoints"
+    reloaded, _ = record_of(bench_run(tmp_path, "--checkpoint", str(folder), "--no-ablation", "--no-baselines"))
+    assert reloaded["finetunes"] == []
+    tuned = lambda rec: {(u["fold"], u["wa"]) for u in rec["units"] if u["finetune"] and u["acpt"] and u["method"] == "cross-modal"}  # noqa: E731
+    assert tuned(reloaded) == tuned(record)
+    assert {r["row"] for r in reloaded["summary"]} == {"fine-tune + ACPT"}
+
+
+def test_a_single_checkpoint_trained_on_the_evaluated_corpus_is_refused(first_run, tmp_path):
+    _, path = first_run
+    checkpoint = __import__("pathlib").Path(path).parent / "checkpoints" / "half1-seed0.pt"
+    result = bench_run(tmp_path, "--checkpoint", str(checkpoint))
+    assert result.exit_code == 2
+    assert "would leak test data" in result.output
+
+
+def test_stage_switches_remove_their_rows(tmp_path):
+    record, _ = record_of(bench_run(tmp_path, "--no-finetune", "--no-classifier", "--no-baselines"))
+    assert {r["row"] for r in record["summary"]} == {"none", "ACPT"}
+    assert record["finetunes"] == [] and record["backbone"]["finetuned_checkpoints"] == {}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--backbone", "nope"], "unknown backbone 'nope'"),
+        (["--dataset", "emodb", "--data-root", "/nonexistent/emodb"], "is not a directory"),
+        (["--profile", "fast"], "--profile must be one of"),
+        (["--set", "acpt.nope=3"], "unknown setting 'acpt.nope'"),
+        (["--classifier-loss", "hinge"], "classifier.loss must be one of"),
+        (["--backbone-opt", "oops"], "--backbone-opt expects KEY=VALUE"),
+    ],
+)
+def test_bad_cli_values_are_one_line_errors(tmp_path, args, message):
+    result = bench_run(tmp_path, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_finetune_trains_the_audio_encoder_slowly_and_never_the_text_encoder():
+    from bench import registry
+    from bench.stages.finetune import FinetuneSettings, finetune
+
+    torch.manual_seed(0)
+    model = registry.backbone("mini-clap", train_encoder="true")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    waves = torch.randn(4, 16000) * 0.1
+    captions = model.text_features(["This is a happy sound", "This is a sad sound"])
+    finetune(model, lambda idx: model.encode_audio(waves[idx]), captions, torch.tensor([0, 1, 0, 1]),
+             FinetuneSettings(epochs=2, batch_size=4), seed=0)
+    after = model.state_dict()
+    change = lambda prefix: max((after[k] - before[k]).abs().max().item() for k in before if k.startswith(prefix))  # noqa: E731
+    assert change("text_encoder.") == 0.0
+    assert 0.0 < change("lstm.") <= 2 * 2e-5  # Adam moves each weight by about lr per step
+    assert change("audio_head.") > 1e-4 and change("text_head.") > 1e-4
+    json.dumps(FinetuneSettings().__dict__)
