@@ -13,7 +13,10 @@ What is reproduced as msclap does it:
   so its bands sit ~1.38x higher than their nominal frequencies: reproduced, not fixed,
   because the weights were trained that way;
 - the HTSAT network itself is msclap's class (loaded without ``msclap/__init__``, which
-  silences every warning of the process and imports the hub client);
+  silences every warning of the process and imports the hub client), run on its usual path
+  (the whole clip as one 1024-frame image);
+- the STFT is computed with an FFT instead of torchlibrosa's convolution: the same numbers
+  (the kernels are checked to be the plain hann DFT), far less work on CPU;
 - text: BERT [CLS] of 100-token max-length padding; GPT-2 with `` <|endoftext|>`` appended,
   ``!`` (id 0) as padding to 77 tokens, pooled at the last non-zero id.
 
@@ -78,6 +81,32 @@ def msclap_models() -> ModuleType:
     return module
 
 
+def power_spectrogram(extractor: nn.Module, waveforms: Tensor) -> Tensor:
+    """torchlibrosa's ``Spectrogram`` output ``[B, 1, frames, bins]``, computed with an FFT.
+
+    torchlibrosa convolves with one 1024-tap kernel per bin; the FFT gives the same numbers
+    for a fraction of the work. The window is the loaded kernel's DC row (window x cos 0);
+    :func:`check_stft_kernels` makes sure the other rows are the plain DFT.
+    """
+    stft = extractor.stft
+    spec = torch.stft(
+        waveforms, stft.n_fft, stft.hop_length, window=stft.conv_real.weight[0, 0],
+        center=stft.center, pad_mode=stft.pad_mode, return_complex=True,
+    )
+    return torch.view_as_real(spec).pow(2).sum(-1).transpose(1, 2).unsqueeze(1)
+
+
+def check_stft_kernels(extractor: nn.Module, source: object) -> None:
+    """The checkpoint's STFT kernels must be torchlibrosa's hann DFT, which the FFT reproduces."""
+    from torchlibrosa.stft import STFT
+
+    stft = extractor.stft
+    fresh = STFT(n_fft=stft.n_fft, hop_length=stft.hop_length, window="hann", center=stft.center, pad_mode=stft.pad_mode)
+    for name in ("conv_real", "conv_imag"):
+        if not torch.allclose(getattr(stft, name).weight, getattr(fresh, name).weight, atol=1e-5):
+            raise CheckpointError(f"{source}: {name} is not the hann STFT kernel msclap's front-end uses")
+
+
 class Projection(nn.Module):
     """msclap's projection head: linear, then a GELU residual branch, then layer norm."""
 
@@ -127,7 +156,7 @@ class Cnn14(nn.Module):
         self.fc_audioset = nn.Linear(out_emb, classes)
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        x = self.logmel_extractor(self.spectrogram_extractor(waveforms))  # [B, 1, frames, mels]
+        x = self.logmel_extractor(power_spectrogram(self.spectrogram_extractor, waveforms))  # [B, 1, frames, mels]
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         for i in range(6):
             x = getattr(self, f"conv_block{i + 1}")(x, pool=2 if i < 5 else 1)
@@ -153,7 +182,19 @@ class Htsat(nn.Module):
         self.htsat = models.htsat.HTSAT_Swin_Transformer(config=models.config, **sizes)
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        return self.htsat(waveforms)["latent_output"]
+        """msclap's HTSAT forward for clips up to its 1024 frames (7 s at 44.1 kHz is 965)."""
+        htsat = self.htsat
+        x = htsat.logmel_extractor(power_spectrogram(htsat.spectrogram_extractor, waveforms))
+        if x.shape[2] > htsat.freq_ratio * htsat.spec_size:
+            raise ValueError(f"HTSAT takes at most {htsat.freq_ratio * htsat.spec_size} frames, got {x.shape[2]}")
+        x = htsat.bn0(x.transpose(1, 3)).transpose(1, 3)
+        if self.training:
+            x = htsat.spec_augmenter(x)
+        return htsat.forward_features(htsat.reshape_wav2img(x))["latent_output"]
+
+    @property
+    def spectrogram_extractor(self) -> nn.Module:
+        return self.htsat.spectrogram_extractor
 
     @classmethod
     def from_state(cls, state: Mapping[str, Tensor]) -> Htsat:
@@ -215,6 +256,7 @@ class MsClap(Backbone):
         self.caption_encoder = Branch(text, Projection(text.config.hidden_size, joint.shape[0]))
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
         load_strict(self, state, ckpt)
+        check_stft_kernels(audio.spectrogram_extractor, ckpt)
         self.caption_encoder.base.requires_grad_(False)
         self.tokenizer = local_tokenizer(folder)
         self.eval()
