@@ -1,7 +1,7 @@
 """wav2clip: Wav2CLIP's audio encoder distilled into CLIP's space, with CLIP's text tower.
 
 Audio, as the ``wav2clip`` package defines it: log-power spectrogram (n_fft 512, hop 353,
-16 kHz) -> ResNet-18 (one input channel, no classifier) -> 512-512-512 MLP ``audio_transform``
+16 kHz) -> ResNet-18 (one input channel, no classifier; widths read from the checkpoint) -> 512-512-512 MLP ``audio_transform``
 into the CLIP ViT-B/32 embedding space. Weights: ``Wav2CLIP.pt`` (a flat state dict whose
 ``audio_encoder.*`` / ``audio_transform.*`` entries we read; the training-time
 ``image_transform.*`` / ``loss_fn*`` entries are skipped by name) from ``checkpoint=``,
@@ -32,19 +32,34 @@ N_FFT, HOP = 512, 353
 TRAINING_ONLY = ("image_transform.", "loss_fn")
 
 
-class ResNet18Audio(nn.Module):
-    """torchvision's ResNet-18 on a one-channel log-power spectrogram, pooled, no classifier."""
+class ResNetAudio(nn.Module):
+    """ResNet-18 (torchvision's blocks) on a one-channel log-power spectrogram, pooled, no classifier.
 
-    def __init__(self) -> None:
+    ``width`` (64 in Wav2CLIP) and ``blocks`` are read from a checkpoint, so small test files
+    build small networks with the same parameter names.
+    """
+
+    def __init__(self, width: int = 64, blocks: Sequence[int] = (2, 2, 2, 2)) -> None:
         super().__init__()
         import torchaudio
-        from torchvision.models.resnet import BasicBlock, ResNet
+        from torchvision.models.resnet import BasicBlock
 
         self.spectrogram = torchaudio.transforms.Spectrogram(n_fft=N_FFT, hop_length=HOP)
-        resnet = ResNet(BasicBlock, [2, 2, 2, 2])
-        resnet.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"):
-            self.add_module(name, getattr(resnet, name))
+        self.conv1 = nn.Conv2d(1, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        n_in = width
+        for i, count in enumerate(blocks):
+            planes, stride = width * 2**i, 1 if i == 0 else 2
+            down = None
+            if stride != 1 or n_in != planes:
+                down = nn.Sequential(nn.Conv2d(n_in, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            layer = [BasicBlock(n_in, planes, stride, down), *(BasicBlock(planes, planes) for _ in range(count - 1))]
+            self.add_module(f"layer{i + 1}", nn.Sequential(*layer))
+            n_in = planes
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.out_features = n_in
 
     def forward(self, waveforms: Tensor) -> Tensor:
         x = torch.log(self.spectrogram(waveforms.unsqueeze(1)) + 1e-7)
@@ -54,16 +69,26 @@ class ResNet18Audio(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.avgpool(x).flatten(1)
 
+    @classmethod
+    def from_state(cls, state: Mapping[str, Tensor]) -> ResNetAudio:
+        blocks = [len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5)]
+        return cls(state["conv1.weight"].shape[0], blocks)
+
 
 class MLP(nn.Module):
     """Wav2CLIP's ``MLPLayers``: linear, ReLU, dropout, linear (state keys ``sequential.0/3``)."""
 
-    def __init__(self, width: int = 512, dropout: float = 0.1) -> None:
+    def __init__(self, n_in: int = 512, hidden: int = 512, n_out: int = 512, dropout: float = 0.1) -> None:
         super().__init__()
-        self.sequential = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(width, width))
+        self.sequential = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_out))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.sequential(x)
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Tensor]) -> MLP:
+        hidden, n_in = state["sequential.0.weight"].shape
+        return cls(n_in, hidden, state["sequential.3.weight"].shape[0])
 
 
 class Wav2Clip(ClipTextPrompts, Backbone):
@@ -83,13 +108,18 @@ class Wav2Clip(ClipTextPrompts, Backbone):
         unknown = [k for k in state if not k.startswith(("audio_encoder.", "audio_transform.", *TRAINING_ONLY))]
         if unknown:
             raise CheckpointError(f"{ckpt}: unexpected keys for Wav2CLIP, e.g. {sorted(unknown)[:3]}")
-        self.audio_encoder = ResNet18Audio()
-        self.audio_transform = MLP()
-        load_strict(self.audio_encoder, strip_prefix(state, "audio_encoder."), f"{ckpt} (audio_encoder)")
-        load_strict(self.audio_transform, strip_prefix(state, "audio_transform."), f"{ckpt} (audio_transform)")
+        encoder_state, transform_state = strip_prefix(state, "audio_encoder."), strip_prefix(state, "audio_transform.")
+        try:
+            self.audio_encoder = ResNetAudio.from_state(encoder_state)
+            self.audio_transform = MLP.from_state(transform_state)
+        except KeyError as err:
+            raise CheckpointError(f"{ckpt}: no {err} under audio_encoder/audio_transform (not Wav2CLIP.pt?)") from err
+        load_strict(self.audio_encoder, encoder_state, f"{ckpt} (audio_encoder)")
+        load_strict(self.audio_transform, transform_state, f"{ckpt} (audio_transform)")
         self.text_model = _clip_text_model(CLIPTextModelWithProjection, folder)
-        if self.text_model.config.projection_dim != self.embed_dim:
-            raise CheckpointError(f"{folder}: CLIP projection is {self.text_model.config.projection_dim}-d, Wav2CLIP's space is 512-d")
+        joint = self.audio_transform.sequential[3].out_features
+        if self.text_model.config.projection_dim != joint:
+            raise CheckpointError(f"{folder}: CLIP projection is {self.text_model.config.projection_dim}-d, the audio side {joint}-d")
         self.text_model.requires_grad_(False)
         self.text_model.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(folder)

@@ -103,3 +103,24 @@ def test_bad_files(tmp_path, files):
     torch.save(state, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="unexpected keys for Wav2CLIP"):
         Wav2Clip(checkpoint=str(tmp_path / "other.pt"), text_dir=str(text_dir))
+
+
+def tiny_checkpoint(path):
+    """A small network in the Wav2CLIP.pt format: the sizes are read back from the shapes."""
+    from bench.backbones.wav2clip import MLP, ResNetAudio
+
+    torch.manual_seed(4)
+    state = {f"audio_encoder.{k}": v for k, v in ResNetAudio(width=8, blocks=(1, 1, 1, 1)).state_dict().items()}
+    state.update({f"audio_transform.{k}": v for k, v in MLP(64, 64, 512).state_dict().items()})
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.slow
+def test_bench_run_completes_on_synth(files, tmp_path):
+    from synth_run import run_on_synth
+
+    _, text_dir = files
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    assert Wav2Clip(checkpoint=str(ckpt), text_dir=str(text_dir)).audio_encoder.out_features == 64
+    run_on_synth("wav2clip", {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path / "runs")
