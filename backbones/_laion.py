@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
-from bench.backbones._prompting import splice_context
+from bench.prompting import splice_context
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
 CONTEXT_LENGTH = 77  # LAION tokenises every text to exactly 77 tokens (padding="max_length")
@@ -278,6 +278,8 @@ class LaionFamily(Backbone):
                     "(another architecture or text encoder config?)"
                 )
         self.load_state_dict(state, strict=False)  # completeness was checked above
+        if self.audio_branch.spectrogram_extractor.mismatch() > 1e-3:
+            raise CheckpointError(f"{source}: its STFT kernels are not a Hann-windowed DFT (another front-end?)")
 
     def train(self, mode: bool = True) -> LaionFamily:
         """The frozen text encoder stays in eval mode (no dropout) even while fine-tuning."""

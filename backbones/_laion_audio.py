@@ -89,7 +89,11 @@ def model_name(config: AudioConfig) -> str:
 
 
 class DFTFrames(nn.Module):
-    """Hann-windowed DFT as two frozen 1-D convolutions (torchlibrosa's ``stft`` layout)."""
+    """Hann-windowed DFT as two 1-D convolution kernels: torchlibrosa's ``stft`` layout.
+
+    Official checkpoints store these kernels; they are kept so checkpoints load strictly,
+    while :class:`Spectrogram` computes the same transform with an FFT (far faster).
+    """
 
     def __init__(self, n_fft: int, hop: int) -> None:
         super().__init__()
@@ -108,13 +112,20 @@ class Spectrogram(nn.Module):
 
     def __init__(self, n_fft: int, hop: int) -> None:
         super().__init__()
-        self.n_fft = n_fft
+        self.n_fft, self.hop = n_fft, hop
         self.stft = DFTFrames(n_fft, hop)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        x = F.pad(waveforms[:, None, :], (self.n_fft // 2, self.n_fft // 2), mode="reflect")
-        power = self.stft.conv_real(x) ** 2 + self.stft.conv_imag(x) ** 2
-        return power.transpose(1, 2)[:, None]
+        spec = torch.stft(waveforms, self.n_fft, self.hop, window=self.window, center=True, pad_mode="reflect",
+                          return_complex=True)
+        return spec.abs().pow(2).transpose(1, 2)[:, None]
+
+    def mismatch(self) -> float:
+        """Largest difference between the stored kernels and a Hann DFT (0 for official checkpoints)."""
+        reference = DFTFrames(self.n_fft, self.hop).to(self.stft.conv_real.weight.device)
+        return max((a.weight - b.weight).abs().max().item()
+                   for a, b in ((self.stft.conv_real, reference.conv_real), (self.stft.conv_imag, reference.conv_imag)))
 
 
 class LogMel(nn.Module):
