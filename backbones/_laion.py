@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
-from bench.prompting import splice_context
+from bench.backbones._weights import hf_cached, load_strict, local_tokenizer, require, setting_path
 from bench.contracts import Backbone, CheckpointError, RequiredFile
+from bench.prompting import splice_context
 
 CONTEXT_LENGTH = 77  # LAION tokenises every text to exactly 77 tokens (padding="max_length")
 FRONT_END_KEYS = ("audio_branch.spectrogram_extractor.", "audio_branch.logmel_extractor.")
@@ -45,11 +45,7 @@ class TextTower:
     insert_at: int  # 1: after <s> (RoBERTa); 0: at the start (T5 has no start token)
 
     def cached_dir(self) -> Path | None:
-        """The snapshot folder of ``hub_id`` in the local Hugging Face cache, if it is there."""
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(self.hub_id, "config.json")
-        return Path(found).parent if isinstance(found, str) else None
+        return hf_cached(self.hub_id)
 
     def build(self, config) -> nn.Module:
         from transformers import RobertaModel, T5EncoderModel
@@ -63,12 +59,6 @@ class TextTower:
 
 ROBERTA = TextTower("roberta", "roberta-base", "BENCH_ROBERTA_DIR", "config.json, vocab.json, merges.txt", 1)
 FLAN_T5 = TextTower("t5", "google/flan-t5-large", "BENCH_FLAN_T5_DIR", "config.json, tokenizer.json", 0)
-
-
-def setting_path(value: str | os.PathLike | None, env_var: str | None, default: Path | None = None) -> Path | None:
-    """A path setting: the explicit value (CLI strings welcome), else the env var, else the default."""
-    chosen = value if value not in (None, "") else os.environ.get(env_var or "") or default
-    return Path(chosen).expanduser() if chosen else None
 
 
 def official_download(filename: str) -> Path | None:
@@ -95,7 +85,8 @@ def laion_state(path: Path) -> dict[str, Tensor]:
 
     Accepts ``{"state_dict": ...}`` or a bare dict, with or without DataParallel's ``module.``
     prefixes. ``text_branch.embeddings.position_ids`` (saved by older transformers, a constant)
-    is dropped when present — only then, unlike the official loader's unconditional ``del``.
+    may be there or not: ``load_strict`` drops it when present, where the official loader's
+    unconditional ``del`` fails on checkpoints without it.
     """
     loaded = read_checkpoint(path)
     state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
@@ -103,7 +94,7 @@ def laion_state(path: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path}: expected a state dict (or {{'state_dict': ...}}) of tensors")
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
-    return {k: v for k, v in state.items() if k != "text_branch.embeddings.position_ids"}
+    return dict(state)
 
 
 def describe_foreign(state: Mapping[str, Tensor]) -> str:
@@ -127,11 +118,6 @@ def text_kind(state: Mapping[str, Tensor]) -> str:
     if any(k.startswith("text_branch.resblocks.") for k in keys):
         return "CLIP-transformer"
     return "none"
-
-
-def _listing(keys: set[str], limit: int = 4) -> str:
-    shown = ", ".join(sorted(keys)[:limit])
-    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
 
 
 def _mlp(n_in: int, n_out: int) -> nn.Sequential:
@@ -181,34 +167,24 @@ class LaionFamily(Backbone):
 
     @classmethod
     def required_files(cls) -> list[RequiredFile]:
-        return cls.laion_files()
+        return [file for file, _ in cls.laion_files()]
 
     @classmethod
-    def laion_files(cls, checkpoint=None, text_dir=None) -> list[RequiredFile]:
-        """The checkpoint and the text encoder folder, from settings, env vars or defaults."""
+    def laion_files(cls, checkpoint=None, text_dir=None) -> list[tuple[RequiredFile, str]]:
+        """The checkpoint and the text encoder folder (settings, env vars or defaults), with their setting names."""
         text = setting_path(text_dir, cls.text.env_var, cls.text.cached_dir())
+        checkpoint = setting_path(checkpoint, cls.checkpoint_env, cls.default_checkpoint())
         return [
-            RequiredFile(cls.checkpoint_what, setting_path(checkpoint, cls.checkpoint_env, cls.default_checkpoint()),
-                         cls.checkpoint_env),
-            RequiredFile(f"{cls.text.hub_id} folder with {cls.text.files} (setting text_dir=)",
-                         text / "config.json" if text else None, cls.text.env_var),
+            (RequiredFile(cls.checkpoint_what, checkpoint, cls.checkpoint_env), "checkpoint"),
+            (RequiredFile(f"{cls.text.hub_id} folder with {cls.text.files}", text / "config.json" if text else None,
+                          cls.text.env_var), "text_dir"),
         ]
-
-    @classmethod
-    def ensure_found(cls, files: Sequence[RequiredFile]) -> None:
-        """One line naming every missing file and where to put it."""
-        missing = [f for f in files if not f.found]
-        if missing:
-            parts = [f"{f.what} or env {f.env_var}" + (f" (nothing at {f.path})" if f.path else "") for f in missing]
-            raise FileNotFoundError(
-                f"{cls.name} needs " + "; and ".join(parts) + " (settings via --backbone-opt KEY=PATH; nothing is downloaded)"
-            )
 
     def initial_state(self, checkpoint=None, audio_model=None, text_dir=None):
         """The LAION route: (state, audio config, text folder, keys allowed to be absent, source)."""
         files = self.laion_files(checkpoint, text_dir)
-        self.ensure_found(files)
-        path, text = files[0].path, files[1].path.parent
+        require(self.name, files)
+        path, text = files[0][0].path, files[1][0].path.parent
         state = laion_state(path)
         return state, self.audio_architecture(state, audio_model, path), text, (), path
 
@@ -241,16 +217,10 @@ class LaionFamily(Backbone):
 
     # --- building and loading --------------------------------------------------------------
     def _build(self, audio: AudioConfig, text_dir: Path) -> None:
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoConfig
 
-        try:
-            config = AutoConfig.from_pretrained(text_dir, local_files_only=True)
-            self.tokenizer = AutoTokenizer.from_pretrained(text_dir, local_files_only=True)
-        except (OSError, ValueError) as err:
-            raise FileNotFoundError(
-                f"{self.name}: {text_dir} must hold {self.text.hub_id}'s {self.text.files} "
-                f"(set {self.text.env_var} or text_dir=): {str(err).splitlines()[0]}"
-            ) from None
+        config = AutoConfig.from_pretrained(text_dir, local_files_only=True)
+        self.tokenizer = local_tokenizer(text_dir)
         self.audio_config = audio
         self.audio_branch = build_audio_encoder(audio)
         self.text_branch = self.text.build(config).requires_grad_(False)
@@ -262,22 +232,9 @@ class LaionFamily(Backbone):
         self.logit_scale_t = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
 
     def _load(self, state: Mapping[str, Tensor], fresh: tuple[str, ...], source: Path) -> None:
-        """Strict load: keys under ``fresh`` may be absent (they keep their initialisation)."""
-        own = self.state_dict()
-        missing = {k for k in own if k not in state and not k.startswith(fresh)}
-        unexpected = set(state) - set(own)
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{source} does not match {self.name} with a {model_name(self.audio_config)} audio encoder "
-                f"(missing: {_listing(missing) or 'none'}; unexpected: {_listing(unexpected) or 'none'})"
-            )
-        for key, value in state.items():
-            if own[key].shape != value.shape:
-                raise CheckpointError(
-                    f"{source}: {key} has shape {tuple(value.shape)}, {self.name} expects {tuple(own[key].shape)} "
-                    "(another architecture or text encoder config?)"
-                )
-        self.load_state_dict(state, strict=False)  # completeness was checked above
+        """Strict load, except that keys under ``fresh`` keep their initialisation."""
+        kept = {k: v for k, v in self.state_dict().items() if k.startswith(fresh)} if fresh else {}
+        load_strict(self, {**state, **kept}, source)
         if self.audio_branch.spectrogram_extractor.mismatch() > 1e-3:
             raise CheckpointError(f"{source}: its STFT kernels are not a Hann-windowed DFT (another front-end?)")
 

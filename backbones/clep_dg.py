@@ -15,8 +15,9 @@ fine-tuned weights come from our own fine-tune stage (``bench finetune``), which
 
 from __future__ import annotations
 
-from bench.backbones._laion import FRONT_END_KEYS, HEAD_KEYS, ROBERTA, LaionFamily, read_checkpoint, setting_path
+from bench.backbones._laion import FRONT_END_KEYS, HEAD_KEYS, ROBERTA, LaionFamily
 from bench.backbones._laion_audio import AudioConfig
+from bench.backbones._weights import load_state, require, setting_path
 from bench.contracts import CheckpointError, RequiredFile
 
 PANNS_ENV = "BENCH_PANNS_CNN14"
@@ -29,15 +30,12 @@ class ClepDG(LaionFamily):
     pad_mode = "zero"
     front_end = AudioConfig("PANN", sample_rate=16_000, window=512, hop=160, fmax=8_000.0, width=64)
     checkpoint_env = "BENCH_CLEP_DG_INIT"
-    checkpoint_what = (
-        "a LAION-CLAP PANN-14 checkpoint (setting checkpoint=), or PANNs' CNN14 weights "
-        f"(setting pann_checkpoint=, env {PANNS_ENV}) with RoBERTa-base weights in text_dir"
-    )
+    checkpoint_what = "a LAION-CLAP PANN-14 checkpoint (or instead pann_checkpoint= with RoBERTa weights in text_dir)"
 
     @classmethod
     def required_files(cls) -> list[RequiredFile]:
-        pann = setting_path(None, PANNS_ENV)
-        return [*cls.laion_files(), RequiredFile("PANNs AudioSet CNN14 weights (alternative start)", pann, PANNS_ENV)]
+        pann = RequiredFile("PANNs AudioSet CNN14 weights (the alternative start)", setting_path(None, PANNS_ENV), PANNS_ENV)
+        return [*super().required_files(), pann]
 
     def unusable(self, config: AudioConfig) -> str | None:
         return None if config.model == "PANN" else "clep-dg starts from PANN-14 (CNN14)"
@@ -55,13 +53,12 @@ class ClepDG(LaionFamily):
         from transformers import RobertaModel
 
         text = setting_path(text_dir, ROBERTA.env_var, ROBERTA.cached_dir())
-        self.ensure_found([
-            RequiredFile("PANNs AudioSet CNN14 weights (setting pann_checkpoint=)", pann, PANNS_ENV),
-            RequiredFile("roberta-base folder with config, tokenizer and weights (setting text_dir=)",
-                         text / "config.json" if text else None, ROBERTA.env_var),
+        require(self.name, [
+            (RequiredFile("PANNs AudioSet CNN14 weights", pann, PANNS_ENV), "pann_checkpoint"),
+            (RequiredFile("roberta-base folder with config, tokenizer and weights", text / "config.json" if text else None,
+                          ROBERTA.env_var), "text_dir"),
         ])
-        loaded = read_checkpoint(pann)
-        weights = loaded.get("model", loaded) if isinstance(loaded, dict) else {}
+        weights = load_state(pann, "model")
         state = {f"audio_branch.{k}": v for k, v in weights.items() if not k.startswith(("spectrogram_extractor.", "logmel_extractor."))}
         try:
             roberta, info = RobertaModel.from_pretrained(text, local_files_only=True, output_loading_info=True)

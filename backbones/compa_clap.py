@@ -21,7 +21,7 @@ class CompaClap(LaionFamily):
     text = FLAN_T5
     front_end = AudioConfig("HTSAT", fusion=True)
     checkpoint_env = "BENCH_COMPA_CLAP_CKPT"
-    checkpoint_what = "a CompA-CLAP checkpoint in LAION format (setting checkpoint=)"
+    checkpoint_what = "a CompA-CLAP checkpoint in LAION format"
 
     def unusable(self, config: AudioConfig) -> str | None:
         if config.model != "HTSAT" or not config.fusion:

@@ -24,7 +24,7 @@ class LaionClap(LaionFamily):
     pad_mode = "repeat"
     front_end = AudioConfig("HTSAT")
     checkpoint_env = "BENCH_LAION_CLAP_CKPT"
-    checkpoint_what = "a LAION-CLAP checkpoint such as 630k-audioset-best.pt (setting checkpoint=)"
+    checkpoint_what = "a LAION-CLAP checkpoint such as 630k-audioset-best.pt"
 
     @classmethod
     def default_checkpoint(cls) -> Path | None:

@@ -9,7 +9,7 @@ random weights (BatchNorm statistics and LayerNorms perturbed so they matter).
 Parity covers the audio branch with its front-end (log-mel, bn0, HTSAT folding or CNN14),
 the fusion front-end (the official ``get_mel``/``get_audio_features`` code), the projections
 and the RoBERTa text branch; it does not cover the tokenizer (Hugging Face's own). Tolerance:
-normalised embeddings agree to 2e-5 absolute (float32, different kernels for the attention).
+normalised embeddings agree to 1e-6 absolute (measured: under 1e-7; text exactly).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from bench.backbones.compa_clap import CompaClap
 from bench.backbones.laion_clap import LaionClap
 from bench.contracts import CheckpointError
 
-TOL = 2e-5
+TOL = 1e-6
 LAION_DIR = Path(importlib.util.find_spec("laion_clap").submodule_search_locations[0])
 TEXTS = ["This is a happy sound", "a door slams", "This is a sad sound"]
 
@@ -340,14 +340,14 @@ def test_wrong_checkpoints_are_named(tiny_files, tmp_path, no_network):
     del state["module.audio_projection.0.bias"]
     state["module.extra.weight"] = torch.zeros(1)
     torch.save({"state_dict": state}, tmp_path / "edited.pt")
-    with pytest.raises(CheckpointError, match=r"missing: audio_projection\.0\.bias; unexpected: extra\.weight"):
+    with pytest.raises(CheckpointError, match=r"1 missing, e.g. \['audio_projection\.0\.bias'\]; 1 unexpected, e.g. \['extra\.weight'\]"):
         LaionClap(checkpoint=tmp_path / "edited.pt", text_dir=roberta)
 
     torch.save({"caption_encoder.base.weight": torch.zeros(1), "audio_encoder.x": torch.zeros(1)}, tmp_path / "ms.pth")
     with pytest.raises(CheckpointError, match="MS-CLAP"):
         LaionClap(checkpoint=tmp_path / "ms.pth", text_dir=roberta)
     (tmp_path / "cut.pt").write_bytes(tiny_files["htsat"].read_bytes()[:5000])
-    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable"):
         LaionClap(checkpoint=tmp_path / "cut.pt", text_dir=roberta)
     with pytest.raises(TypeError, match="unknown setting"):
         LaionClap(checkpoint=tiny_files["htsat"], text_dir=roberta, pann_checkpoint="x")
