@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from bench.backbones._prompting import splice_context_fixed_length
+from bench.prompting import splice_context_fixed_length
 
 CONTEXT_LENGTH = 77
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.backbones._prompting import splice_context
+from bench.prompting import splice_context
 from bench.backbones._weights import (
     hf_cached,
     hf_cached_file,
