@@ -24,7 +24,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.backbones._prompting import mean_pool, splice_context
+from bench.prompting import mean_pool, splice_context
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
 SAMPLE_RATE = 16_000

@@ -258,8 +258,13 @@ class DatasetLoader(abc.ABC):
         return None
 
     def text_label(self, label: str) -> str:
-        """The word used for a class in text prompts (``This is a [EMOTION] sound``)."""
-        return label
+        """The word used for a class in text prompts (``This is a [EMOTION] sound``).
+
+        By default the adjective of a canonical class name (anger -> angry, see bench.labels).
+        """
+        from bench.labels import adjective
+
+        return adjective(label)
 
 
 def kfold(uids: Sequence[str], k: int, seed: int, prefix: str = "fold") -> list[Fold]:

@@ -1,4 +1,4 @@
-"""Soft-prompt plumbing shared by the built-in backbones (CoOp-style ``inputs_embeds``).
+"""Soft-prompt plumbing for text encoders (CoOp-style ``inputs_embeds``), public for plugin authors.
 
 Every text encoder here takes token embeddings instead of token ids; the learnable context
 vectors are spliced into that sequence at ``insert_at`` (1 = right after ``[CLS]``/``<s>``,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench import prompts, records, registry
+from bench import labels, prompts, records, registry
 from bench.contracts import Backbone, CheckpointError, DataError, Fold, Utterance
 from bench.embed import AudioFeatures, audio_features
 from bench.metrics import scores
@@ -91,7 +91,7 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class Corpus:
-    """A scanned corpus with the words its classes use in captions."""
+    """A scanned corpus (or several pooled ones) with its folds and the words of its classes."""
 
     name: str
     utterances: list[Utterance]
@@ -99,9 +99,16 @@ class Corpus:
     words: list[str]
     skipped: list[tuple[str, str]]
     root: Path | None
+    protocols: tuple[str, ...]
+    split: Callable[[str], list[Fold]]
 
     @classmethod
     def load(cls, name: str, root: Path | None = None) -> Corpus:
+        """One corpus, or ``a,b,c``: several pooled for leave-one-corpus-out (protocol ``corpus``)."""
+        if "," in name:
+            if root is not None:
+                raise ValueError("--data-root names one corpus; give pooled corpora their roots by env var or config")
+            return cls.pooled([n.strip() for n in name.split(",") if n.strip()])
         loader = registry.dataset(name)
         root = resolve_root(loader, root)
         scan = loader.scan(root)
@@ -110,8 +117,24 @@ class Corpus:
             raise DataError(f"{name}: labels {sorted(unknown)} are not among its classes {loader.classes}")
         return cls(
             name, scan.utterances, loader.classes, [loader.text_label(c) for c in loader.classes],
-            [(str(p), reason) for p, reason in scan.skipped], root,
+            [(str(p), reason) for p, reason in scan.skipped], root, loader.protocols,
+            lambda protocol: loader.folds(scan.utterances, protocol, seed=0),
         )
+
+    @classmethod
+    def pooled(cls, names: list[str]) -> Corpus:
+        parts = [cls.load(n) for n in names]
+        merged = labels.pool({c.name: c.utterances for c in parts})
+        return cls(
+            ",".join(names), merged.utterances, merged.classes, [labels.adjective(c) for c in merged.classes],
+            [s for c in parts for s in c.skipped], None, ("corpus",), lambda _: merged.folds(),
+        )
+
+    def folds(self, protocol: str | None) -> tuple[str, list[Fold]]:
+        protocol = protocol or self.protocols[0]
+        if protocol not in self.protocols:
+            raise ValueError(f"{self.name}: unknown protocol {protocol!r} (choose from {', '.join(self.protocols)})")
+        return protocol, self.split(protocol)
 
     def label_index(self, utterances: Sequence[Utterance]) -> Tensor:
         return torch.tensor([self.classes.index(u.label) for u in utterances])
@@ -267,11 +290,7 @@ def run(config: RunConfig) -> dict:
     started = time.time()
     device = resolve_device(config.device)
     corpus = Corpus.load(config.dataset, config.data_root)
-    loader = registry.dataset(config.dataset)
-    protocol = config.protocol or loader.protocols[0]
-    if protocol not in loader.protocols:
-        raise ValueError(f"{config.dataset}: unknown protocol {protocol!r} (choose from {', '.join(loader.protocols)})")
-    folds = loader.folds(corpus.utterances, protocol, seed=0)
+    protocol, folds = corpus.folds(config.protocol)
     pool = _finetune_pool(config, corpus) if config.finetune and config.checkpoint is None else []
     if config.checkpoint is not None and config.checkpoint.is_file():
         records.guard_checkpoint(config.checkpoint, corpus.name)
@@ -323,3 +342,22 @@ def run(config: RunConfig) -> dict:
     records.write(run_dir / "record.json", record)
     record["path"] = str(run_dir / "record.json")
     return record
+
+
+def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, seed: int = 0) -> dict:
+    """Fine-tune on whole corpora (no fold held out) and save one checkpoint.
+
+    This is how the paper's CLEP weights are made (IEMOCAP, MELD, MEAD, CMU-MOSEI), to be
+    evaluated with ``bench run --checkpoint`` on corpora it never saw; the checkpoint records
+    its corpora so the leakage guard can refuse evaluating it on one of them.
+    """
+    device = resolve_device(config.device)
+    pool = [Corpus.load(name) for name in corpora]
+    torch.manual_seed(0)
+    backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()
+    frozen = not encoder_trains(backbone, config.finetune_settings)
+    embedder = Embedder(backbone, [u for c in pool for u in c.utterances], frozen)
+    everything = Fold("all", (), ())
+    info = _train_finetune(backbone, config, pool, None, everything, embedder, seed)
+    records.save_checkpoint(output, backbone, config, info, None)
+    return {**info, "checkpoint": str(output), "sha256": records.file_sha256(output), "skipped": embedder.skipped}

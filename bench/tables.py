@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 
@@ -15,9 +16,10 @@ def run_table(record: dict) -> Table:
     table = Table(
         title=f"{record['backbone']['name']} on {ds['name']} ({ds['protocol']}, {len(ds['folds'])} folds, "
         f"{len(record['seeds'])} seeds)",
-        caption="WA = accuracy, UA = mean per-class recall; % mean ± std over seeds",
+        caption="WA = accuracy, UA = mean per-class recall, F1 = macro-F1; % mean ± std over seeds",
+        box=box.SIMPLE_HEAD,
     )
-    for column in ("setting", "fine-tune", "ACPT", "WA %", "UA %", "macro-F1 %"):
+    for column in ("setting", "FT", "ACPT", "WA %", "UA %", "F1 %"):
         table.add_column(column, justify="left" if column == "setting" else "right", no_wrap=True)
     for row in record["summary"]:
         table.add_row(

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance, kfold, leave_one_group_out
-from bench.labels import adjective
 
 # Container suffixes a corpus may use, in the order a duplicate is preferred (lossless first).
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".m4a", ".mp4", ".flv", ".webm", ".mkv", ".avi")
@@ -120,9 +119,6 @@ class Corpus(DatasetLoader):
     def corpus_folds(self, utterances: Sequence[Utterance], protocol: str, seed: int) -> list[Fold]:
         """Folds of a protocol only this corpus has."""
         raise DataError(f"{self.name}: protocol {protocol!r} is declared but not implemented")
-
-    def text_label(self, label: str) -> str:
-        return adjective(label)
 
 
 def _relative(path: Path, root: Path) -> str:

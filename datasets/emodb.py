@@ -74,6 +74,3 @@ class EmoDB(DatasetLoader):
             return kfold([u.uid for u in utterances], 10, seed)
         raise DataError(f"emodb: unknown protocol {protocol!r} (choose from {', '.join(self.protocols)})")
 
-    def text_label(self, label: str) -> str:
-        return {"anger": "angry", "boredom": "bored", "disgust": "disgusted", "fear": "fearful",
-                "happiness": "happy", "sadness": "sad"}.get(label, label)

@@ -11,9 +11,9 @@ Classes differ the way acted emotions are usually described acoustically:
 class         pitch      pitch range  tempo  loudness   voice quality
 ============  =========  ===========  =====  =========  ==============
 neutral       speaker's  narrow       4/s    medium     modal
-happy         +30 %      wide         5/s    loud       bright
-angry         +15 %      medium       5.5/s  loudest    tense (flat tilt)
-sad           -15 %      very narrow  2.8/s  quiet      breathy, dark
+happiness     +30 %      wide         5/s    loud       bright
+anger         +15 %      medium       5.5/s  loudest    tense (flat tilt)
+sadness       -15 %      very narrow  2.8/s  quiet      breathy, dark
 ============  =========  ===========  =====  =========  ==============
 
 Eight speakers (four female, four male) differ in F0, vocal-tract length and breathiness.
@@ -40,7 +40,7 @@ from scipy import signal
 
 from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance, leave_one_group_out
 
-VERSION = 1
+VERSION = 2
 RATE = 16_000
 SECONDS = 3.0
 TAKES = 6
@@ -50,9 +50,9 @@ CONDITIONS = SEEN + UNSEEN
 # (f0 factor, range in octaves, syllables/s, level dBFS, breathiness, spectral tilt)
 EMOTIONS = {
     "neutral": (1.00, 0.15, 4.0, -22.0, 0.10, 1.0),
-    "happy": (1.30, 0.55, 5.0, -17.0, 0.08, 0.7),
-    "angry": (1.15, 0.35, 5.5, -12.0, 0.03, 0.45),
-    "sad": (0.85, 0.06, 2.8, -28.0, 0.35, 1.5),
+    "happiness": (1.30, 0.55, 5.0, -17.0, 0.08, 0.7),
+    "anger": (1.15, 0.35, 5.5, -12.0, 0.03, 0.45),
+    "sadness": (0.85, 0.06, 2.8, -28.0, 0.35, 1.5),
 }
 # (id, gender, base f0 Hz, vocal-tract scale, breathiness offset)
 SPEAKERS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import data, listing, plugin, run
+from bench.cli import data, finetune, listing, plugin, run
 
 app = typer.Typer(
     name="bench",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("run")(run.run)
+app.command("finetune")(finetune.finetune)
 app.command("list")(listing.list_plugins)
 app.add_typer(plugin.app, name="plugin")
 app.add_typer(data.app, name="data")
