@@ -17,7 +17,7 @@ class CompaClap(LaionFamily):
     name = "compa-clap"
     sample_rate = 48_000
     clip_seconds = 10.0
-    pad_mode = "repeat"
+    pad_mode = "repeatpad"
     text = FLAN_T5
     front_end = AudioConfig("HTSAT", fusion=True)
     checkpoint_env = "BENCH_COMPA_CLAP_CKPT"

@@ -21,7 +21,7 @@ class LaionClap(LaionFamily):
     name = "laion-clap"
     sample_rate = 48_000
     clip_seconds = 10.0
-    pad_mode = "repeat"
+    pad_mode = "repeatpad"
     front_end = AudioConfig("HTSAT")
     checkpoint_env = "BENCH_LAION_CLAP_CKPT"
     checkpoint_what = "a LAION-CLAP checkpoint such as 630k-audioset-best.pt"

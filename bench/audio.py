@@ -115,13 +115,23 @@ def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | No
     return resample(mono, rate, sample_rate)
 
 
+PAD_MODES = ("zero", "repeat", "repeatpad")
+
+
 def fit_length(wave: np.ndarray, n_samples: int, mode: str = "zero") -> np.ndarray:
-    """Truncate from the start (never a random crop) or pad with zeros or repeats to n_samples."""
+    """Truncate from the start (never a random crop) or pad a short clip to n_samples.
+
+    ``zero``: zeros after the clip. ``repeat``: the clip tiled and cut (MS-CLAP, mini-clap).
+    ``repeatpad``: the clip repeated a whole number of times, then zeros (LAION-CLAP).
+    """
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad mode must be one of {PAD_MODES}, not {mode!r}")
     if len(wave) >= n_samples:
         return wave[:n_samples]
     if mode == "repeat" and len(wave) > 0:
-        reps = int(np.ceil(n_samples / len(wave)))
-        return np.tile(wave, reps)[:n_samples]
+        return np.tile(wave, int(np.ceil(n_samples / len(wave))))[:n_samples]
+    if mode == "repeatpad" and len(wave) > 0:
+        wave = np.tile(wave, n_samples // len(wave))
     out = np.zeros(n_samples, dtype=np.float32)
     out[: len(wave)] = wave
     return out

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from bench import registry
+from bench.audio import PAD_MODES
 from bench.contracts import Backbone, DatasetLoader
 from bench.roots import resolve_root
 
@@ -38,7 +39,7 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
         _expect(isinstance(cls.sample_rate, int) and cls.sample_rate > 0, "sample_rate must be a positive int")
         _expect(cls.clip_seconds > 0, "clip_seconds must be positive")
         _expect(isinstance(cls.embed_dim, int) and cls.embed_dim > 0, "embed_dim must be a positive int")
-        _expect(cls.pad_mode in ("zero", "repeat"), "pad_mode must be 'zero' or 'repeat'")
+        _expect(cls.pad_mode in PAD_MODES, f"pad_mode must be one of {PAD_MODES}")
         return f"{cls.sample_rate} Hz, {cls.clip_seconds} s, {cls.embed_dim}-d, pad {cls.pad_mode}"
 
     def build() -> str:

@@ -70,7 +70,7 @@ class Backbone(nn.Module, abc.ABC):
 
     Identity (class attributes): ``name``, ``sample_rate`` (Hz of the waveforms it receives),
     ``clip_seconds`` (the core truncates/pads every clip to this length), ``pad_mode``
-    ("zero" or "repeat", how the core pads short clips), ``embed_dim`` (joint space).
+    ("zero", "repeat" or "repeatpad", how the core pads short clips; see bench.audio.fit_length), ``embed_dim`` (joint space).
 
     Waveforms arrive as a float32 tensor ``[batch, samples]``: mono, at ``sample_rate``, in
     [-1, 1], exactly ``clip_seconds`` long. Outputs are *not* normalised; the core normalises.
@@ -80,7 +80,7 @@ class Backbone(nn.Module, abc.ABC):
     sample_rate: ClassVar[int]
     clip_seconds: ClassVar[float]
     embed_dim: ClassVar[int]
-    pad_mode: ClassVar[Literal["zero", "repeat"]] = "zero"
+    pad_mode: ClassVar[Literal["zero", "repeat", "repeatpad"]] = "zero"
 
     # --- audio -----------------------------------------------------------------------------
     @abc.abstractmethod
