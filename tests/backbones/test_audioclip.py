@@ -24,7 +24,7 @@ def _bn(prefix: str, n: int) -> dict[str, tuple[int, ...]]:
             f"{prefix}.running_var": (n,), f"{prefix}.num_batches_tracked": ()}
 
 
-def official_shapes(layers=(3, 4, 6, 3), groups=32, width_per_group=4, embed=1024,
+def official_shapes(layers=(3, 4, 6, 3), groups=32, width_per_group=4, embed=1024, n_fft=2048, win_length=1654,
                     text_width=512, text_layers=12, vocab=49408) -> dict[str, tuple[int, ...]]:
     """AudioCLIP's state-dict entries (image tower aside) and their shapes for the given sizes.
 
@@ -32,7 +32,8 @@ def official_shapes(layers=(3, 4, 6, 3), groups=32, width_per_group=4, embed=102
     [3, 4, 6, 3], groups 32, width 4, attention on, num_classes=1024) and CLIP RN50's text
     transformer (width 512, 12 layers, vocabulary 49408, 77 positions, projection 1024).
     """
-    s = {"audio.window": (1654,), "audio.fbsp.m": (1025,), "audio.fbsp.fb": (1025,), "audio.fbsp.fc": (1025,),
+    bins = n_fft // 2 + 1
+    s = {"audio.window": (win_length,), "audio.fbsp.m": (bins,), "audio.fbsp.fb": (bins,), "audio.fbsp.fc": (bins,),
          "audio.conv1.weight": (64, 3, 7, 7), **_bn("audio.bn1", 64)}
     n_in = 64
     for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers), start=1):
@@ -111,7 +112,9 @@ def test_official_layout_loads_and_round_trips(tmp_path, tokenizer_dir, no_netwo
 
 
 def tiny_checkpoint(path, seed=0):
-    shapes = official_shapes(layers=(1, 1, 1, 1), groups=2, width_per_group=4, text_width=32, text_layers=2, vocab=514)
+    """Small sizes in the official layout (a 256-point fbsp keeps whole protocol runs quick)."""
+    shapes = official_shapes(layers=(1, 1, 1, 1), groups=2, width_per_group=4, n_fft=256, win_length=200,
+                             text_width=32, text_layers=2, vocab=514)
     torch.save(random_checkpoint(shapes, seed), path)
     return path
 
@@ -170,10 +173,13 @@ def test_window_is_scipys_blackman_harris():
     np.testing.assert_allclose(blackman_harris(1654).numpy(), scipy.signal.get_window("blackmanharris", 1654), atol=1e-7)
 
 
-def test_frames_follow_the_original_framing(tiny):
-    frames = tiny.audio.frames(torch.ones(2, 220500))
+def test_frames_follow_the_original_framing():
+    from bench.backbones.audioclip import ESResNeXtFBSP
+
+    audio = ESResNeXtFBSP(layers=(1, 1, 1, 1), groups=1)  # the released front-end: 2048 / 1654 / 561
+    frames = audio.frames(torch.ones(2, 220500))
     assert frames.shape == (2, 1 + int(np.ceil((220500 - 1654) / 561)), 2048)
-    assert tiny.audio.log_power(0.1 * torch.randn(1, 44100)).shape[:3] == (1, 3, 341)
+    assert audio.log_power(0.1 * torch.randn(1, 44100)).shape[:3] == (1, 3, 341)
 
 
 def test_bad_checkpoint(tmp_path, tokenizer_dir):
@@ -187,3 +193,11 @@ def test_bad_checkpoint(tmp_path, tokenizer_dir):
         AudioClip(checkpoint=str(tmp_path / "other.pt"), tokenizer_dir=str(tokenizer_dir))
     with pytest.raises(FileNotFoundError, match="AudioCLIP-Full-Training.pt.*BENCH_AUDIOCLIP_CKPT"):
         AudioClip(checkpoint=str(tmp_path / "missing.pt"), tokenizer_dir=str(tokenizer_dir))
+
+
+@pytest.mark.slow
+def test_bench_run_completes_on_synth(tmp_path, tokenizer_dir):
+    from synth_run import run_on_synth
+
+    ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Partial-Training.pt")
+    run_on_synth("audioclip", {"checkpoint": str(ckpt), "tokenizer_dir": str(tokenizer_dir)}, tmp_path)

@@ -122,11 +122,11 @@ def test_soft_prompts_gpt2(tiny2023):
 
 
 def test_soft_prompts_bert(tmp_path, tiny2022_bert):
-    model = _tiny_2022(tmp_path, tiny2022_bert)
+    model = MsClap2022(checkpoint=str(_tiny_2022(tmp_path, tiny2022_bert)), text_dir=str(tiny2022_bert))
     _check_prompt_gradients(model)
 
 
-def _tiny_2022(tmp_path, text_dir) -> MsClap2022:
+def _tiny_2022(tmp_path, text_dir):
     """A 2022 model at a fraction of CNN14's width: sizes come from the checkpoint's shapes."""
     from bench.backbones.ms_clap import Branch, Cnn14, Projection
 
@@ -142,7 +142,7 @@ def _tiny_2022(tmp_path, text_dir) -> MsClap2022:
     state["logit_scale"] = torch.tensor(2.0)
     path = tmp_path / "tiny_2022.pth"
     torch.save({"model": state}, path)
-    return MsClap2022(checkpoint=str(path), text_dir=str(text_dir))
+    return path
 
 
 def _check_prompt_gradients(model) -> None:
@@ -179,3 +179,15 @@ def test_wrong_checkpoint_is_an_error_not_a_random_model(tmp_path, tiny2023):
     torch.save(state, broken)
     with pytest.raises(CheckpointError, match="under the key 'model'"):
         MsClap2023(checkpoint=str(broken), text_dir=str(text_dir))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone", ["ms-clap", "ms-clap-2022"])
+def test_bench_run_completes_on_synth(backbone, tiny2023, tiny2022_bert, tmp_path):
+    from synth_run import run_on_synth
+
+    if backbone == "ms-clap":  # HTSAT's fixed 256x256 image costs even a tiny one ~0.4 s a clip: frozen here
+        (ckpt, text_dir), settings = tiny2023, {"finetune.audio_lr": "0"}
+    else:
+        (ckpt, text_dir), settings = (_tiny_2022(tmp_path, tiny2022_bert), tiny2022_bert), {}
+    run_on_synth(backbone, {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path, **settings)

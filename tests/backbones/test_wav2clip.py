@@ -123,4 +123,4 @@ def test_bench_run_completes_on_synth(files, tmp_path):
     _, text_dir = files
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
     assert Wav2Clip(checkpoint=str(ckpt), text_dir=str(text_dir)).audio_encoder.out_features == 64
-    run_on_synth("wav2clip", {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path / "runs")
+    run_on_synth("wav2clip", {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path)
