@@ -1,0 +1,92 @@
+"""Clips for the encoder, decoded and resampled in worker processes and streamed in order.
+
+Decoding is the only per-file work. One task decodes one batch of files into one contiguous
+array, so the parent receives a few large arrays rather than many small objects, and at most
+``workers + 1`` batches are in flight whatever the corpus size: memory stays flat and a
+corpus larger than RAM streams through. Workers are spawned, not forked, so they never
+inherit the parent's torch thread pools, and this module imports no torch so they start fast.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench import audio
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One segment of a file, as a worker needs it (small and picklable)."""
+
+    path: str
+    offset: float = 0.0
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How every clip is fitted for the backbone: its rate, its length, its padding."""
+
+    sample_rate: int
+    n_samples: int
+    pad_mode: str
+
+
+def default_workers() -> int:
+    """``BENCH_DECODE_WORKERS`` or one per core (at most 8: decoding is cheap next to encoding)."""
+    value = os.environ.get("BENCH_DECODE_WORKERS")
+    if value is not None:
+        if not value.isdigit():
+            raise ValueError(f"BENCH_DECODE_WORKERS must be a whole number, not {value!r}")
+        return int(value)
+    return min(8, os.cpu_count() or 1)
+
+
+def decode_batch(clips: Sequence[Clip], prep: Preprocessing) -> tuple[np.ndarray, list[str | None]]:
+    """Waveforms ``[usable, n_samples]`` float32 and, per clip, ``None`` or why it is unusable."""
+    waves, reasons = [], []
+    for clip in clips:
+        try:
+            wave = audio.load(Path(clip.path), prep.sample_rate, clip.offset, clip.duration)
+        except audio.AudioError as err:
+            reasons.append(f"{Path(clip.path).name}: {err}")
+            continue
+        waves.append(audio.fit_length(wave, prep.n_samples, prep.pad_mode))
+        reasons.append(None)
+    if not waves:
+        return np.empty((0, prep.n_samples), np.float32), reasons
+    return np.stack(waves).astype(np.float32, copy=False), reasons
+
+
+def stream(
+    batches: Iterable[Sequence[Clip]], prep: Preprocessing, workers: int
+) -> Iterator[tuple[np.ndarray, list[str | None]]]:
+    """Decoded batches in the order given; ``workers=0`` decodes in this process."""
+    if workers <= 0:
+        for batch in batches:
+            yield decode_batch(batch, prep)
+        return
+    todo = iter(batches)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: deque[Future] = deque()
+    try:
+        for batch in todo:
+            pending.append(pool.submit(decode_batch, batch, prep))
+            if len(pending) > workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            following = next(todo, None)
+            if following is not None:
+                pending.append(pool.submit(decode_batch, following, prep))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
