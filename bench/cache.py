@@ -202,6 +202,9 @@ def clear(backbone: str | None = None, folder: Path | None = None) -> int:
     """Remove one backbone's features, or everything (content hashes included); returns bytes freed."""
     folder = folder or root()
     target = folder / _safe(backbone) if backbone else folder
+    if backbone and not target.is_dir():
+        cached = ", ".join(row["backbone"] for row in info(folder)) or "nothing"
+        raise ValueError(f"the cache holds no features of {backbone!r} (it holds: {cached})")
     if not target.exists():
         return 0
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import data, finetune, listing, plugin, run
+from bench.cli import cache, data, finetune, listing, plugin, run
 
 app = typer.Typer(
     name="bench",
@@ -18,6 +18,7 @@ app.command("finetune")(finetune.finetune)
 app.command("list")(listing.list_plugins)
 app.add_typer(plugin.app, name="plugin")
 app.add_typer(data.app, name="data")
+app.add_typer(cache.app, name="cache")
 
 
 def main() -> None:

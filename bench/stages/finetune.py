@@ -4,6 +4,10 @@ Each clip is paired with ``This is a [EMOTION] sound``. The text encoder is froz
 caption features are computed once and only the text projection trains; the audio encoder
 trains at a low learning rate (1e-5) and every other trainable at 1e-3, with Adam and a
 learnable temperature, as in the paper.
+
+On CUDA the encoders run under bf16 autocast (:mod:`bench.precision`); the loss is computed
+in fp32. Under ``torchrun`` each process embeds its part of every global batch and the loss
+sees the whole batch (:mod:`bench.distributed`), so the result is that of one process.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bench import distributed, precision
 from bench.contracts import Backbone
 from bench.losses import info_nce
 from bench.progress import bar
@@ -40,6 +45,11 @@ def encoder_trains(backbone: Backbone, settings: FinetuneSettings) -> bool:
     return bool(backbone.parameter_groups()["audio_encoder"]) and settings.audio_lr > 0
 
 
+def _no_rows(like: Tensor, width: int) -> Tensor:
+    """An empty part that still takes part in the backward pass (its gather is collective)."""
+    return like.new_zeros(0, width, requires_grad=True)
+
+
 def finetune(
     backbone: Backbone,
     audio_batch: Callable[[Tensor], Tensor],
@@ -62,6 +72,10 @@ def finetune(
     if encoder_trains(backbone, settings):
         param_groups.append({"params": groups["audio_encoder"], "lr": settings.audio_lr})
     optimizer = torch.optim.Adam(param_groups)
+    trained = [p for group in param_groups for p in group["params"]]
+    device = caption_features.device
+    dtype = precision.autocast_dtype(device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     generator = torch.Generator().manual_seed(seed)
     n = len(caption_index)
     history = []
@@ -74,14 +88,20 @@ def finetune(
                 idx = order[start : start + settings.batch_size]
                 if len(idx) < 2:
                     continue
-                audio = F.normalize(audio_batch(idx), dim=-1)
-                rows = caption_index[idx].to(caption_features.device)
-                text = F.normalize(backbone.project_text(caption_features[rows]), dim=-1)
+                rows = caption_index[idx].to(device)
+                with precision.autocast(device, dtype):
+                    mine = distributed.part(idx)
+                    local = audio_batch(mine) if len(mine) else _no_rows(caption_features, backbone.embed_dim)
+                    text = backbone.project_text(caption_features[rows])
+                audio = F.normalize(distributed.gather_rows(local.float(), len(idx)), dim=-1)
+                text = F.normalize(text.float(), dim=-1)
                 labels = rows if settings.loss == "label-aware" else None
                 loss = info_nce(audio, text, logit_scale, labels)
                 optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                distributed.average_gradients(trained)
+                scaler.step(optimizer)
+                scaler.update()
                 with torch.no_grad():
                     logit_scale.clamp_(0, MAX_LOGIT_SCALE)
                 losses.append(loss.item())
