@@ -8,15 +8,14 @@ its weights are in the CLAP file. Sizes (CNN14 widths, HTSAT depths and heads) a
 the checkpoint's shapes, so small random-weight files in the same format build small models.
 
 What is reproduced as msclap does it:
-- front-ends: torchlibrosa STFT + log-mel with the checkpoint's own filter bank. The 2023
+- front-ends: STFT + log-mel with the checkpoint's own filter bank (the STFT by FFT, the
+  stored torchlibrosa kernels checked to be the Hann DFT it equals). The 2023
   HTSAT computes its mel bank for 32 kHz (msclap's HTSAT config) although it is fed 44.1 kHz,
   so its bands sit ~1.38x higher than their nominal frequencies: reproduced, not fixed,
   because the weights were trained that way;
 - the HTSAT network itself is msclap's class (loaded without ``msclap/__init__``, which
   silences every warning of the process and imports the hub client), run on its usual path
-  (the whole clip as one 1024-frame image);
-- the STFT is computed with an FFT instead of torchlibrosa's convolution: the same numbers
-  (the kernels are checked to be the plain hann DFT), far less work on CPU;
+  (the whole clip as one 1024-frame image); CNN14 is the LAION family's implementation;
 - text: BERT [CLS] of 100-token max-length padding; GPT-2 with `` <|endoftext|>`` appended,
   ``!`` (id 0) as padding to 77 tokens, pooled at the last non-zero id.
 
@@ -30,7 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import ClassVar
@@ -81,32 +80,6 @@ def msclap_models() -> ModuleType:
     return module
 
 
-def power_spectrogram(extractor: nn.Module, waveforms: Tensor) -> Tensor:
-    """torchlibrosa's ``Spectrogram`` output ``[B, 1, frames, bins]``, computed with an FFT.
-
-    torchlibrosa convolves with one 1024-tap kernel per bin; the FFT gives the same numbers
-    for a fraction of the work. The window is the loaded kernel's DC row (window x cos 0);
-    :func:`check_stft_kernels` makes sure the other rows are the plain DFT.
-    """
-    stft = extractor.stft
-    spec = torch.stft(
-        waveforms, stft.n_fft, stft.hop_length, window=stft.conv_real.weight[0, 0],
-        center=stft.center, pad_mode=stft.pad_mode, return_complex=True,
-    )
-    return torch.view_as_real(spec).pow(2).sum(-1).transpose(1, 2).unsqueeze(1)
-
-
-def check_stft_kernels(extractor: nn.Module, source: object) -> None:
-    """The checkpoint's STFT kernels must be torchlibrosa's hann DFT, which the FFT reproduces."""
-    from torchlibrosa.stft import STFT
-
-    stft = extractor.stft
-    fresh = STFT(n_fft=stft.n_fft, hop_length=stft.hop_length, window="hann", center=stft.center, pad_mode=stft.pad_mode)
-    for name in ("conv_real", "conv_imag"):
-        if not torch.allclose(getattr(stft, name).weight, getattr(fresh, name).weight, atol=1e-5):
-            raise CheckpointError(f"{source}: {name} is not the hann STFT kernel msclap's front-end uses")
-
-
 class Projection(nn.Module):
     """msclap's projection head: linear, then a GELU residual branch, then layer norm."""
 
@@ -122,55 +95,15 @@ class Projection(nn.Module):
         return self.layer_norm(embed + self.drop(self.linear2(F.gelu(embed))))
 
 
-class ConvBlock(nn.Module):
-    def __init__(self, n_in: int, n_out: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(n_in, n_out, 3, padding=1, bias=False)
-        self.conv2 = nn.Conv2d(n_out, n_out, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(n_out)
-        self.bn2 = nn.BatchNorm2d(n_out)
+def cnn14_from_state(state: Mapping[str, Tensor]) -> nn.Module:
+    """PANNs' CNN14 (the LAION family's implementation) with msclap 2022's 44.1 kHz front-end."""
+    from bench.backbones._laion_audio import AudioConfig, Cnn14
 
-    def forward(self, x: Tensor, pool: int) -> Tensor:
-        x = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
-        return F.avg_pool2d(x, pool)
-
-
-class Cnn14(nn.Module):
-    """PANNs CNN14 as msclap 2022 uses it; ``widths`` are the six conv blocks' channels."""
-
-    def __init__(self, widths: Sequence[int], out_emb: int, classes: int, fmax: int = 14_000) -> None:
-        super().__init__()
-        from torchlibrosa.stft import LogmelFilterBank, Spectrogram
-
-        self.spectrogram_extractor = Spectrogram(
-            n_fft=WINDOW, hop_length=HOP, win_length=WINDOW, window="hann", center=True, pad_mode="reflect"
-        )
-        self.logmel_extractor = LogmelFilterBank(
-            sr=SAMPLE_RATE, n_fft=WINDOW, n_mels=N_MELS, fmin=FMIN, fmax=fmax, ref=1.0, amin=1e-10, top_db=None
-        )
-        self.bn0 = nn.BatchNorm2d(N_MELS)
-        channels = [1, *widths]
-        for i in range(6):
-            setattr(self, f"conv_block{i + 1}", ConvBlock(channels[i], channels[i + 1]))
-        self.fc1 = nn.Linear(widths[-1], out_emb)
-        self.fc_audioset = nn.Linear(out_emb, classes)
-
-    def forward(self, waveforms: Tensor) -> Tensor:
-        x = self.logmel_extractor(power_spectrogram(self.spectrogram_extractor, waveforms))  # [B, 1, frames, mels]
-        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
-        for i in range(6):
-            x = getattr(self, f"conv_block{i + 1}")(x, pool=2 if i < 5 else 1)
-            x = F.dropout(x, 0.2, self.training)
-        x = x.mean(dim=3)
-        x = x.max(dim=2).values + x.mean(dim=2)
-        x = F.dropout(x, 0.5, self.training)
-        return F.dropout(F.relu(self.fc1(x)), 0.5, self.training)
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Tensor]) -> Cnn14:
-        widths = [state[f"conv_block{i}.conv1.weight"].shape[0] for i in range(1, 7)]
-        out_emb, classes = state["fc1.weight"].shape[0], state["fc_audioset.weight"].shape[0]
-        return cls(widths, out_emb, classes)
+    config = AudioConfig(
+        "PANN", sample_rate=SAMPLE_RATE, window=WINDOW, hop=HOP, mel_bins=N_MELS, fmin=FMIN, fmax=14_000,
+        classes=state["fc_audioset.weight"].shape[0], width=state["conv_block1.conv1.weight"].shape[0],
+    )
+    return Cnn14(config)
 
 
 class Htsat(nn.Module):
@@ -178,23 +111,24 @@ class Htsat(nn.Module):
 
     def __init__(self, **sizes) -> None:
         super().__init__()
+        from bench.backbones._laion_audio import Spectrogram
+
         models = msclap_models()
         self.htsat = models.htsat.HTSAT_Swin_Transformer(config=models.config, **sizes)
+        config = models.config  # the same STFT, by FFT instead of 1024-tap convolutions
+        self.htsat.spectrogram_extractor = Spectrogram(config.window_size, config.hop_size)
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        """msclap's HTSAT forward for clips up to its 1024 frames (7 s at 44.1 kHz is 965)."""
-        htsat = self.htsat
-        x = htsat.logmel_extractor(power_spectrogram(htsat.spectrogram_extractor, waveforms))
-        if x.shape[2] > htsat.freq_ratio * htsat.spec_size:
-            raise ValueError(f"HTSAT takes at most {htsat.freq_ratio * htsat.spec_size} frames, got {x.shape[2]}")
-        x = htsat.bn0(x.transpose(1, 3)).transpose(1, 3)
-        if self.training:
-            x = htsat.spec_augmenter(x)
-        return htsat.forward_features(htsat.reshape_wav2img(x))["latent_output"]
+        return self.htsat(waveforms)["latent_output"]
 
     @property
     def spectrogram_extractor(self) -> nn.Module:
         return self.htsat.spectrogram_extractor
+
+    def embedding_parameters(self) -> list[nn.Parameter]:
+        """Parameters that shape the latent output (the AudioSet tagging head does not)."""
+        unused = {id(p) for m in (self.htsat.tscam_conv, self.htsat.head) for p in m.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in unused]
 
     @classmethod
     def from_state(cls, state: Mapping[str, Tensor]) -> Htsat:
@@ -235,7 +169,7 @@ class MsClap(Backbone):
     version: ClassVar[str]
     text_repo: ClassVar[str]
     text_len: ClassVar[int]
-    audio_class: ClassVar[type[nn.Module]]
+    build_audio: ClassVar[Callable[[Mapping[str, Tensor]], nn.Module]]
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
         super().__init__()
@@ -245,7 +179,7 @@ class MsClap(Backbone):
         state = load_state(ckpt, key="model")
         audio_base = strip_prefix(state, "audio_encoder.base.")
         try:
-            audio = self.audio_class.from_state(audio_base)
+            audio = type(self).build_audio(audio_base)
         except KeyError as err:
             raise CheckpointError(f"{ckpt}: no {err} under audio_encoder.base (not an {self.name} checkpoint?)") from err
         text = local_text_model(folder)
@@ -256,7 +190,8 @@ class MsClap(Backbone):
         self.caption_encoder = Branch(text, Projection(text.config.hidden_size, joint.shape[0]))
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
         load_strict(self, state, ckpt)
-        check_stft_kernels(audio.spectrogram_extractor, ckpt)
+        if audio.spectrogram_extractor.mismatch() > 1e-3:
+            raise CheckpointError(f"{ckpt}: the STFT kernels are not the Hann DFT msclap's front-end uses")
         self.caption_encoder.base.requires_grad_(False)
         self.tokenizer = local_tokenizer(folder)
         self.eval()
@@ -307,7 +242,7 @@ class MsClap(Backbone):
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         return {
-            "audio_encoder": [p for p in self.audio_encoder.base.parameters() if p.requires_grad],
+            "audio_encoder": self.audio_encoder.base.embedding_parameters(),
             "heads": [*self.audio_encoder.projection.parameters(), *self.caption_encoder.projection.parameters()],
         }
 
@@ -320,7 +255,7 @@ class MsClap2023(MsClap):
     version = "2023"
     text_repo = "gpt2"
     text_len = 77
-    audio_class = Htsat
+    build_audio = Htsat.from_state
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
         super().__init__(checkpoint=checkpoint, text_dir=text_dir)
@@ -351,7 +286,7 @@ class MsClap2022(MsClap):
     version = "2022"
     text_repo = "bert-base-uncased"
     text_len = 100
-    audio_class = Cnn14
+    build_audio = staticmethod(cnn14_from_state)
 
     def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
         """Context vectors go right after [CLS]; BERT's token types stay 0 as in msclap."""

@@ -128,14 +128,15 @@ def test_soft_prompts_bert(tmp_path, tiny2022_bert):
 
 def _tiny_2022(tmp_path, text_dir):
     """A 2022 model at a fraction of CNN14's width: sizes come from the checkpoint's shapes."""
-    from bench.backbones.ms_clap import Branch, Cnn14, Projection
-
-    torch.manual_seed(2)
-    audio = Cnn14([4, 4, 8, 8, 16, 16], out_emb=16, classes=5)
     from transformers import AutoModel
 
+    from bench.backbones._laion_audio import AudioConfig, Cnn14
+    from bench.backbones.ms_clap import Projection
+
+    torch.manual_seed(2)
+    audio = Cnn14(AudioConfig("PANN", sample_rate=44100, hop=320, width=4, classes=5))
     state = {f"audio_encoder.base.{k}": v for k, v in audio.state_dict().items()}
-    state.update({f"audio_encoder.projection.{k}": v for k, v in Projection(16, 1024).state_dict().items()})
+    state.update({f"audio_encoder.projection.{k}": v for k, v in Projection(128, 1024).state_dict().items()})
     bert = AutoModel.from_pretrained(text_dir)
     state.update({f"caption_encoder.base.{k}": v for k, v in bert.state_dict().items()})
     state.update({f"caption_encoder.projection.{k}": v for k, v in Projection(32, 1024).state_dict().items()})
