@@ -252,19 +252,12 @@ class AudioClip(ClipTextPrompts, Backbone):
     def _pooled(self, embeds: Tensor, end: Tensor) -> Tensor:
         return self.text.pooled(embeds, end)
 
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, end = self._clip_tokens(texts, self.device)
-        return self._pooled(self._token_embeddings(ids), end)
-
     def project_text(self, features: Tensor) -> Tensor:
         return features @ self.text.text_projection
 
     @property
     def context_width(self) -> int:
         return self.text.token_embedding.embedding_dim
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        return self._clip_prompt_features(context, texts, self.device)
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         fc = {id(p) for p in self.audio.fc.parameters()}

@@ -85,26 +85,31 @@ class OpenAIClipText(nn.Module):
 
 
 class ClipTextPrompts:
-    """Tokenising, encoding and soft prompts for a CLIP text tower (mixin for backbones).
+    """``text_features`` and ``prompt_features`` of a CLIP text tower (mixin for backbones).
 
-    The host sets ``tokenizer`` and implements ``_token_embeddings(ids)`` and
+    The host sets ``tokenizer`` and ``device`` and implements ``_token_embeddings(ids)`` and
     ``_pooled(embeds, end)``; ids are padded with ``pad_id`` to 77 tokens as CLIP does.
     """
 
     tokenizer: object
+    device: torch.device
     pad_id: int | None = None
 
-    def _clip_tokens(self, texts: Sequence[str], device: torch.device) -> tuple[Tensor, Tensor]:
+    def _clip_tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
         tok = self.tokenizer
         rows = tok(list(texts), truncation=True, max_length=CONTEXT_LENGTH)["input_ids"]
         pad = tok.pad_token_id if self.pad_id is None else self.pad_id
         ids = torch.full((len(rows), CONTEXT_LENGTH), pad, dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = torch.tensor(row)
-        ids = ids.to(device)
+        ids = ids.to(self.device)
         return ids, end_positions(ids, tok.eos_token_id)
 
-    def _clip_prompt_features(self, context: Tensor, texts: Sequence[str], device: torch.device) -> Tensor:
-        ids, end = self._clip_tokens(texts, device)
+    def text_features(self, texts: Sequence[str]) -> Tensor:
+        ids, end = self._clip_tokens(texts)
+        return self._pooled(self._token_embeddings(ids), end)
+
+    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
+        ids, end = self._clip_tokens(texts)
         embeds, end = splice_context_fixed_length(self._token_embeddings(ids), end, context, insert_at=1)
         return self._pooled(embeds, end).reshape(context.shape[0], len(texts), -1)

@@ -161,19 +161,12 @@ class Wav2Clip(ClipTextPrompts, Backbone):
         hidden = tower.final_layer_norm(hidden)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), end]
 
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, end = self._clip_tokens(texts, self.device)
-        return self._pooled(self._token_embeddings(ids), end)
-
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_model.text_projection(features)
 
     @property
     def context_width(self) -> int:
         return self.text_model.config.hidden_size
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        return self._clip_prompt_features(context, texts, self.device)
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         return {
