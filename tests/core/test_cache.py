@@ -1,0 +1,142 @@
+"""The embedding cache: what hits, what misses, atomic shards, `bench cache info/clear`."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench import cache
+from bench.cli import app
+from bench.contracts import Utterance
+from bench.embed import audio_features
+from tiny_audio import tiny, write_clips
+
+
+@pytest.fixture
+def clips(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    return write_clips(tmp_path / "audio", 6)
+
+
+def embed(backbone, utterances):
+    before = backbone.clips_encoded
+    result = audio_features(backbone, utterances, batch_size=4, workers=0)
+    return result, backbone.clips_encoded - before
+
+
+def test_a_second_call_computes_nothing_and_returns_the_same_features(clips):
+    backbone = tiny()
+    first, computed = embed(backbone, clips)
+    assert computed == 6 and first.uids == [u.uid for u in clips]
+    again, computed = embed(backbone, clips)
+    assert computed == 0
+    assert torch.equal(again.features, first.features) and again.uids == first.uids
+    subset, computed = embed(tiny(), clips[3:] + clips[:1])  # a fresh model with the same weights
+    assert computed == 0 and subset.uids == ["u003", "u004", "u005", "u000"]
+    assert torch.equal(subset.features, first.features[[3, 4, 5, 0]])
+
+
+def test_changed_weights_miss(clips):
+    backbone = tiny()
+    first, _ = embed(backbone, clips)
+    with torch.no_grad():
+        backbone.encoder.weight.mul_(2)
+    second, computed = embed(backbone, clips)
+    assert computed == 6 and not torch.allclose(second.features, first.features)
+    _, computed = embed(tiny(seed=1), clips)
+    assert computed == 6
+
+
+@pytest.mark.parametrize("setting,value", [("pad_mode", "repeat"), ("clip_seconds", 0.256), ("sample_rate", 16000)])
+def test_changed_preprocessing_misses(clips, setting, value):
+    backbone = tiny()
+    embed(backbone, clips)
+    setattr(backbone, setting, value)
+    _, computed = embed(backbone, clips)
+    assert computed == 6
+
+
+def test_changed_segment_misses(clips):
+    backbone = tiny()
+    embed(backbone, clips)
+    moved = [Utterance(u.uid, u.path, u.label, offset=0.05) for u in clips[:2]]
+    cut = [Utterance(u.uid, u.path, u.label, duration=0.2) for u in clips[2:4]]
+    _, computed = embed(backbone, moved + cut + clips[4:])
+    assert computed == 4
+
+
+def test_changed_file_content_misses_and_a_mere_touch_does_not(clips):
+    backbone = tiny()
+    first, _ = embed(backbone, clips)
+    stat = os.stat(clips[0].path)
+    os.utime(clips[1].path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))  # same bytes, new mtime
+    clips[2].path.write_bytes(clips[3].path.read_bytes())  # new content: another clip's
+    again, computed = embed(backbone, clips)
+    assert computed == 0  # clip 2 now has clip 3's content, which is cached; clip 1 is unchanged
+    assert torch.equal(again.features[2], first.features[3])
+    clips[4].path.write_bytes(clips[5].path.read_bytes()[:-200])
+    again, computed = embed(backbone, clips)
+    assert computed == 1 and not torch.equal(again.features[4], first.features[4])
+
+
+def test_unusable_files_are_remembered_with_their_reason(clips):
+    clips[1].path.write_bytes(b"RIFF not really audio at all" * 20)
+    backbone = tiny()
+    first, computed = embed(backbone, clips)
+    assert computed == 5 and [uid for uid, _ in first.skipped] == ["u001"]
+    again, computed = embed(backbone, clips)
+    assert computed == 0 and again.skipped == first.skipped and again.uids == first.uids
+
+
+def test_a_killed_write_leaves_nothing_that_is_read(clips, monkeypatch):
+    backbone = tiny()
+    real_replace = os.replace
+
+    def killed_before_the_index(src, dst):
+        if str(dst).endswith(".json") and not str(dst).endswith("space.json") and "files" not in str(dst):
+            raise KeyboardInterrupt  # the process dies between writing the shard and its index
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_before_the_index)
+    with pytest.raises(KeyboardInterrupt):
+        embed(backbone, clips)
+    monkeypatch.setattr(os, "replace", real_replace)
+    space = next(p for p in (cache.root() / "tiny-audio").iterdir())
+    assert list(space.glob("*.npy")) and not [p for p in space.glob("*.json") if p.name != "space.json"]
+    assert not list(space.glob(cache.TEMP_PREFIX + "*"))  # temporaries are removed on the way out
+    (space / f"{cache.TEMP_PREFIX}half-written.json").write_text('{"keys": ["x"')  # what a kill -9 could leave
+    result, computed = embed(backbone, clips)
+    assert computed == 6 and len(result.uids) == 6
+    _, computed = embed(backbone, clips)
+    assert computed == 0
+
+
+def test_shards_are_memory_mapped_npy(clips):
+    first, _ = embed(tiny(), clips)
+    space = next(p for p in (cache.root() / "tiny-audio").iterdir())
+    (shard,) = space.glob("*.npy")
+    stored = np.load(shard, mmap_mode="r")
+    assert isinstance(stored, np.memmap) and stored.shape == (6, 6)
+    assert np.array_equal(np.sort(stored, axis=0), np.sort(first.features.numpy(), axis=0))
+
+
+def test_cache_info_and_clear(clips):
+    runner = CliRunner()
+    embed(tiny(), clips)
+    embed(tiny(seed=1), clips[:2])
+    result = runner.invoke(app, ["cache", "info"])
+    assert result.exit_code == 0, result.output
+    assert str(cache.root()) in result.output.replace("\n", "")
+    row = next(line for line in result.output.splitlines() if "tiny-audio" in line)
+    assert row.split("│")[2].strip() == "2" and row.split("│")[3].strip() == "8"
+    result = runner.invoke(app, ["cache", "clear", "--backbone", "mini-clap"])
+    assert result.exit_code == 2 and "holds no features of 'mini-clap'" in result.output
+    result = runner.invoke(app, ["cache", "clear", "--backbone", "tiny-audio"])
+    assert result.exit_code == 0 and "cleared tiny-audio's features" in result.output
+    assert cache.info() == []
+    _, computed = embed(tiny(), clips)
+    assert computed == 6
+    assert runner.invoke(app, ["cache", "clear"]).exit_code == 0
+    assert not cache.root().exists()
