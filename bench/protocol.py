@@ -141,12 +141,19 @@ class Corpus:
 
 
 class Embedder:
-    """Audio embeddings for the current weights; frozen-encoder features are computed once."""
+    """Audio embeddings for the current weights; frozen-encoder features are computed once,
+    on first use (a resumed run whose units are all done embeds nothing)."""
 
     def __init__(self, backbone: Backbone, utterances: Sequence[Utterance], frozen: bool) -> None:
         self.backbone, self.frozen = backbone, frozen
         self.by_uid = {u.uid: u for u in utterances}
-        self.cached: AudioFeatures | None = audio_features(backbone, list(utterances)) if frozen else None
+        self._cached: AudioFeatures | None = None
+
+    @property
+    def cached(self) -> AudioFeatures | None:
+        if self.frozen and self._cached is None:
+            self._cached = audio_features(self.backbone, list(self.by_uid.values()))
+        return self._cached
 
     def features(self, uids: Sequence[str]) -> tuple[list[str], Tensor]:
         """Features of the usable clips among ``uids`` (skipped files drop out)."""
@@ -164,7 +171,7 @@ class Embedder:
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
-        return self.cached.skipped if self.cached else []
+        return self._cached.skipped if self._cached else []
 
 
 def _finetune_pool(config: RunConfig, evaluated: Corpus) -> list[Corpus]:
@@ -286,7 +293,12 @@ def _evaluate_state(
 
 
 def run(config: RunConfig) -> dict:
-    """Run the protocol and write the result record; returns the record."""
+    """Run the protocol and write the result record; returns the record.
+
+    A run is a set of units (seed x fold x weight state), each recorded atomically in the
+    run directory, whose name derives from the config and the data: running the same command
+    again after a crash or a kill finishes only the missing units and gives the same record.
+    """
     started = time.time()
     device = resolve_device(config.device)
     corpus = Corpus.load(config.dataset, config.data_root)
@@ -302,46 +314,86 @@ def run(config: RunConfig) -> dict:
     frozen = not encoder_trains(backbone, config.finetune_settings)
     everything = {u.uid: u for c in [corpus, *pool] for u in c.utterances}
     embedder = Embedder(backbone, list(everything.values()), frozen)
-    if embedder.skipped:
-        console.print(f"[yellow]skipped {len(embedder.skipped)} unusable files[/] (listed in the record)")
-    with torch.no_grad():
-        desc = prompts.descriptions(corpus.words)
-        text = {
-            "descriptions": backbone.text_features(desc.texts),
-            "captions": backbone.text_features(prompts.captions(corpus.words)),
-            "labels": torch.tensor(desc.labels),
-            "soundscapes": torch.tensor(desc.soundscapes),
-        }
+    text = _TextFeatures(backbone, corpus.words)
 
-    run_dir = records.new_run_dir(config.output, config.backbone, config.dataset)
+    run_dir = records.run_dir(config, initial_id, records.corpus_fingerprint(corpus.utterances), str(device))
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
-    units, finetunes, checkpoints, untuned_contexts = [], [], {}, {}
+    units, untuned_contexts = [], {}
     for seed in range(config.seeds):
         for fold in folds:
             for tuned in states:
-                backbone.load_trainable_state(initial)
-                if tuned:
-                    source = _checkpoint_for(config, fold, seed)
-                    if source is not None:
-                        backbone.load_trainable_state(records.load_checkpoint(source, backbone)["state"])
-                        checkpoints[f"{fold.name}-seed{seed}"] = records.file_sha256(source)
-                    else:
-                        info = _train_finetune(backbone, config, pool, corpus, fold, embedder, seed)
-                        path = records.save_checkpoint(
-                            run_dir / "checkpoints" / f"{fold.name}-seed{seed}.pt", backbone, config, info, fold
-                        )
-                        checkpoints[f"{fold.name}-seed{seed}"] = records.file_sha256(path)
-                        finetunes.append({"seed": seed, "fold": fold.name, **info})
-                units += _evaluate_state(backbone, config, corpus, fold, embedder, text, seed, tuned, untuned_contexts)
+                path = run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json"
+                unit = records.read_unit(path)
+                if unit is None:
+                    unit = _run_unit(
+                        backbone, config, corpus, pool, fold, embedder, text, seed, tuned, initial,
+                        untuned_contexts, run_dir,
+                    )
+                    records.write(path, unit)
+                units.append(unit)
 
+    skipped = {(f, r) for unit in units for f, r in unit["skipped"]}
+    if skipped:
+        console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
         config=config, backbone=backbone, initial_weights=initial_id, corpus=corpus, protocol=protocol,
-        folds=folds, units=units, finetunes=finetunes, checkpoints=checkpoints,
-        skipped=corpus.skipped + embedder.skipped, seconds=time.time() - started, device=str(device),
+        folds=folds, units=[row for unit in units for row in unit["rows"]],
+        finetunes=[unit["finetune"] for unit in units if unit["finetune"]],
+        checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
+        skipped=corpus.skipped + sorted(skipped), seconds=time.time() - started, device=str(device),
     )
     records.write(run_dir / "record.json", record)
     record["path"] = str(run_dir / "record.json")
     return record
+
+
+class _TextFeatures(dict):
+    """Frozen text-encoder features of the descriptions and captions, computed on first use."""
+
+    def __init__(self, backbone: Backbone, words: Sequence[str]) -> None:
+        super().__init__()
+        self.backbone, self.words = backbone, words
+
+    def __missing__(self, key: str) -> Tensor:
+        desc = prompts.descriptions(self.words)
+        with torch.no_grad():
+            self.update(
+                descriptions=self.backbone.text_features(desc.texts),
+                captions=self.backbone.text_features(prompts.captions(self.words)),
+                labels=torch.tensor(desc.labels),
+                soundscapes=torch.tensor(desc.soundscapes),
+            )
+        return self[key]
+
+
+def _run_unit(
+    backbone: Backbone, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, embedder: Embedder,
+    text: dict, seed: int, tuned: bool, initial: dict, untuned_contexts: dict, run_dir: Path,
+) -> dict:
+    """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row."""
+    backbone.load_trainable_state(initial)
+    finetuned, checkpoints = None, {}
+    if tuned:
+        key = f"{fold.name}-seed{seed}"
+        source = _checkpoint_for(config, fold, seed)
+        own = run_dir / "checkpoints" / f"{key}.pt"
+        if source is None and own.is_file():  # killed after saving it: the weights are done
+            source = own
+        if source is not None:
+            payload = records.load_checkpoint(source, backbone)
+            backbone.load_trainable_state(payload["state"])
+            if source == own:
+                finetuned = {"seed": seed, "fold": fold.name, **payload["trained_on"]}
+        else:
+            info = _train_finetune(backbone, config, pool, corpus, fold, embedder, seed)
+            source = records.save_checkpoint(own, backbone, config, info, fold)
+            finetuned = {"seed": seed, "fold": fold.name, **info}
+        checkpoints[key] = records.file_sha256(source)
+    rows = _evaluate_state(backbone, config, corpus, fold, embedder, text, seed, tuned, untuned_contexts)
+    return {
+        "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,
+        "finetune": finetuned, "checkpoints": checkpoints, "skipped": embedder.skipped,
+    }
 
 
 def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, seed: int = 0) -> dict:

@@ -59,15 +59,24 @@ def read(path: Path) -> dict:
     return record
 
 
-def new_run_dir(output: Path, backbone: str, dataset: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(output) / f"{stamp}-{backbone}-{dataset}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
+def run_dir(config, weights: str, data: str, device: str) -> Path:
+    """The run's folder, named by a hash of everything that decides its numbers.
+
+    The same command on the same data and weights finds the same folder, which is how a
+    killed run resumes; a different setting, corpus content or device gets a new one.
+    """
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output", "device", "profile")}
+    key = json.dumps({"config": settings, "weights": weights, "data": data, "device": device}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    safe_dataset = config.dataset.replace(",", "+")
+    path = Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
+    path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def read_unit(path: Path) -> dict | None:
+    """A finished unit, or None when it is missing (never half-written: writes are atomic)."""
+    return read(path) if path.is_file() else None
 
 
 def file_sha256(path: Path) -> str:
@@ -119,7 +128,8 @@ def save_checkpoint(path: Path, backbone: Backbone, config, info: dict, fold: Fo
         "schema": SCHEMA,
         "backbone": backbone.name,
         "backbone_options": dict(config.backbone_options),
-        "trained_on": {"corpora": info["corpora"], "fold": fold.name if fold else None, "clips": info["clips"]},
+        "trained_on": {"corpora": info["corpora"], "clips": info["clips"], "loss": info["loss"]},
+        "fold": fold.name if fold else None,
         "evaluated_dataset": config.dataset if fold else None,
         "state": backbone.trainable_state(),
     }
