@@ -1,9 +1,20 @@
-"""Tables rendered from result records (never from memory)."""
+"""Tables rendered from result records (never from memory): one run's, and the paper's tables.
+
+The paper's tables are built as :class:`Report` objects, independent of the output format
+(:mod:`bench.render` writes them as Rich, Markdown, LaTeX, CSV or JSON).
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
 from rich import box
 from rich.table import Table
+
+from bench import paper, records
+from bench.catalog import Found, newest, record_of_checkpoints
 
 
 def pct(mean: float, std: float) -> str:
@@ -31,3 +42,186 @@ def run_table(record: dict) -> Table:
             pct(row["f1"], row["f1_std"]),
         )
     return table
+
+
+# --- the paper's tables, from the records under a folder -------------------------------------
+
+METRICS = ("wa", "ua", "f1")
+LOSSES = ("softmax", "arcface")
+
+
+@dataclass
+class Cell:
+    """One figure in percent (mean ± std over seeds), the record it came from, the paper's value."""
+
+    mean: float | None = None
+    std: float | None = None
+    seeds: int = 0
+    record: str | None = None
+    paper: float | None = None
+
+    @property
+    def diff(self) -> float | None:
+        return None if self.mean is None or self.paper is None else self.mean - self.paper
+
+
+@dataclass
+class Report:
+    """A table independent of its format: titled columns, labelled rows of cells, notes."""
+
+    name: str
+    title: str
+    row_header: str
+    columns: list[str]
+    rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _cell(row: dict | None, metric: str, found: Found, paper_value: float | None) -> Cell:
+    if row is None:
+        return Cell(paper=paper_value)
+    return Cell(100 * row[metric], 100 * row[f"{metric}_std"], row["seeds"], str(found.path), paper_value)
+
+
+def _ordered(names, preferred) -> list[str]:
+    names = set(names)
+    return [n for n in preferred if n in names] + sorted(names - set(preferred))
+
+
+def _dataset_label(name: str) -> str:
+    return paper.DATASET_NAMES.get(name, name)
+
+
+def _with_average(cells: list[Cell], paper_average: float | None) -> Cell:
+    """Mean over the row's datasets (only when every one has a figure), beside the paper's printed one."""
+    values = [c.mean for c in cells]
+    if not values or any(v is None for v in values):
+        return Cell(paper=paper_average)
+    return Cell(float(np.mean(values)), None, min(c.seeds for c in cells), None, paper_average)
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
+
+
+def comparison(found: list[Found], with_paper: bool) -> Report:
+    """Backbones x datasets, WA and UA of each run's main row (the paper's Table 2)."""
+    candidates = defaultdict(list)
+    for f in found:
+        if not f.swept and f.main_row() is not None:
+            candidates[(f.backbone, f.dataset)].append(f)
+    chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
+    backbones = _ordered({b for b, _ in chosen}, paper.BACKBONES)
+    datasets = _ordered({d for _, d in chosen}, paper.DATASETS)
+    report = Report(
+        "comparison", "Backbones x datasets (paper Table 2): WA / UA %, mean ± std over seeds", "backbone",
+        [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")], notes=notes,
+    )
+    for backbone in backbones:
+        cells = []
+        for dataset in datasets:
+            f = chosen.get((backbone, dataset))
+            for metric in ("wa", "ua"):
+                reference = paper.comparison(backbone, dataset, metric) if with_paper else None
+                cells.append(_cell(f.main_row() if f else None, metric, f, reference))
+        report.rows.append((backbone, cells))
+    report.notes.insert(0, "each cell: the cross-modal classifier with the run's own stages (fine-tune + ACPT by default)")
+    return report
+
+
+def ablation(found: list[Found], metric: str, with_paper: bool) -> Report:
+    """Fine-tune x ACPT rows per dataset from one ablation run each (the paper's Table 3)."""
+    _check_metric(metric)
+    candidates = defaultdict(list)
+    for f in found:
+        if not f.swept and sum(f.row(t, a) is not None for t, a in records.STAGE_ROWS) > 1:
+            candidates[(f.backbone, f.dataset)].append(f)
+    chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
+    backbones = _ordered({b for b, _ in chosen}, paper.BACKBONES)
+    datasets = _ordered({d for _, d in chosen}, paper.DATASETS)
+    report = Report(
+        "ablation", f"Stage ablation (paper Table 3): {metric.upper()} %, mean ± std over seeds", "stages",
+        [_dataset_label(d) for d in datasets] + ["avg"], notes=notes,
+    )
+    paper_average = with_paper and tuple(datasets) == paper.DATASETS
+    for backbone in backbones:
+        for (tuned, acpt), name in sorted(records.STAGE_ROWS.items()):
+            cells = []
+            for dataset in datasets:
+                f = chosen.get((backbone, dataset))
+                reference = paper.ablation(name, backbone, dataset, metric) if with_paper else None
+                cells.append(_cell(f.row(tuned, acpt) if f else None, metric, f, reference))
+            if all(c.mean is None for c in cells):
+                continue
+            average = paper.ablation(name, backbone, "avg", metric) if paper_average else None
+            label = name if len(backbones) == 1 else f"{backbone}: {name}"
+            report.rows.append((label, [*cells, _with_average(cells, average)]))
+    return report
+
+
+def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
+    """Softmax vs ArcFace classifier per dataset, main row of each run (the paper's Table 4)."""
+    _check_metric(metric)
+    candidates = defaultdict(list)
+    for f in found:
+        if f.swept <= {"classifier.loss"} and f.record["config"]["classifier"] and f.main_row() is not None:
+            candidates[(f.backbone, f.dataset, f.setting("classifier", "loss"))].append(f)
+    chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]}")
+    backbones = _ordered({k[0] for k in chosen}, paper.BACKBONES)
+    datasets = _ordered({k[1] for k in chosen}, paper.DATASETS)
+    report = Report(
+        "loss", f"Classifier loss (paper Table 4): {metric.upper()} %, mean ± std over seeds", "loss",
+        [_dataset_label(d) for d in datasets] + ["avg"], notes=notes,
+    )
+    paper_average = with_paper and tuple(datasets) == paper.DATASETS
+    for backbone in backbones:
+        for name in _ordered({k[2] for k in chosen if k[0] == backbone}, LOSSES):
+            cells = []
+            for dataset in datasets:
+                f = chosen.get((backbone, dataset, name))
+                reference = paper.loss(name, backbone, dataset, metric) if with_paper else None
+                cells.append(_cell(f.main_row() if f else None, metric, f, reference))
+            average = paper.loss(name, backbone, "avg", metric) if paper_average else None
+            label = name if len(backbones) == 1 else f"{backbone}: {name}"
+            report.rows.append((label, [*cells, _with_average(cells, average)]))
+    return report
+
+
+def prompt_length(found: list[Found], metric: str) -> Report:
+    """Gain of fine-tune + ACPT over the fine-tuned baseline per token count (the paper's Figure 2).
+
+    The baseline is the fine-tune row (no ACPT) on the same fine-tuned weights: the run's
+    own, or that of the run whose checkpoints it loaded (a sweep trial's base run). The
+    gain is taken per seed, then reported as mean ± std over seeds, in points.
+    """
+    _check_metric(metric)
+    candidates = defaultdict(list)
+    for f in found:
+        if f.swept <= {"acpt.n_tokens"} and f.row(True, True) is not None:
+            candidates[(f.backbone, f.dataset, int(f.setting("acpt", "n_tokens")))].append(f)
+    chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]} tokens")
+    report = Report(
+        "prompt-length", f"ACPT prompt length (paper Figure 2): {metric.upper()} gain over fine-tune, points",
+        "run", [], notes=notes,
+    )
+    gains: dict[tuple[str, str], dict[int, Cell]] = defaultdict(dict)
+    for (backbone, dataset, tokens), f in chosen.items():
+        base = f if f.row(True, False) is not None else record_of_checkpoints(f, found)
+        if base is None or base.row(True, False) is None:
+            report.notes.append(f"{f.path}: no fine-tuned baseline row (its run or its checkpoints' run), left out")
+            continue
+        with_acpt, without = f.per_seed(True, True, metric), base.per_seed(True, False, metric)
+        per_seed = [100 * (with_acpt[s] - without[s]) for s in with_acpt if s in without]
+        if not per_seed:
+            report.notes.append(f"{f.path}: no seed in common with its baseline {base.path}, left out")
+            continue
+        std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+        gains[(backbone, dataset)][tokens] = Cell(float(np.mean(per_seed)), std, len(per_seed), str(f.path))
+    tokens = sorted({t for by_tokens in gains.values() for t in by_tokens})
+    report.columns = [str(t) for t in tokens]
+    backbones = _ordered({b for b, _ in gains}, paper.BACKBONES)
+    for backbone, dataset in sorted(gains, key=lambda k: (backbones.index(k[0]), k[1])):
+        by_tokens = gains[(backbone, dataset)]
+        report.rows.append((f"{backbone} on {dataset}", [by_tokens.get(t, Cell()) for t in tokens]))
+    return report
