@@ -41,13 +41,23 @@ class Preprocessing:
 
 
 def default_workers() -> int:
-    """``BENCH_DECODE_WORKERS`` or one per core (at most 8: decoding is cheap next to encoding)."""
+    """``BENCH_DECODE_WORKERS``, or a quarter of the cores (1 to 4): decoding is cheap next to
+    encoding, and the encoder gets the remaining cores (see :func:`encoder_threads`)."""
     value = os.environ.get("BENCH_DECODE_WORKERS")
     if value is not None:
         if not value.isdigit():
             raise ValueError(f"BENCH_DECODE_WORKERS must be a whole number, not {value!r}")
         return int(value)
-    return min(8, os.cpu_count() or 1)
+    return max(1, min(4, (os.cpu_count() or 1) // 4))
+
+
+def encoder_threads(workers: int) -> int:
+    """CPU threads left for the encoder beside ``workers`` decoding processes.
+
+    More threads than free cores makes OpenMP threads wait on each other: on a busy 2-core
+    machine two threads beside a decoding worker encode about 3x slower than one.
+    """
+    return max(1, (os.cpu_count() or 1) - workers)
 
 
 def decode_batch(clips: Sequence[Clip], prep: Preprocessing) -> tuple[np.ndarray, list[str | None]]:

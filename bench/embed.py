@@ -139,10 +139,24 @@ def _compute(
     encoder: FittingEncoder, space: cache.Space | None, missing: Sequence[tuple[str, Utterance]],
     batch_size: int, label: str, workers: int | None,
 ) -> tuple[list[str], np.ndarray, dict[str, str]]:
-    """Decode and encode ``(key, utterance)`` pairs, adding a cache shard every SHARD_ROWS rows."""
+    """Decode and encode ``(key, utterance)`` pairs, the cores split between decoding and encoding."""
     workers = decoding.default_workers() if workers is None else workers
     if len(missing) <= batch_size:
         workers = 0  # starting processes costs more than decoding one batch here
+    threads = torch.get_num_threads()
+    if encoder.device.type == "cpu" and workers:
+        torch.set_num_threads(min(threads, decoding.encoder_threads(workers)))
+    try:
+        return _encode_all(encoder, space, missing, batch_size, label, workers)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _encode_all(
+    encoder: FittingEncoder, space: cache.Space | None, missing: Sequence[tuple[str, Utterance]],
+    batch_size: int, label: str, workers: int,
+) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    """The encoder loop: one decoded batch in, one encoder call, a cache shard every SHARD_ROWS rows."""
     keys, chunks, unusable = [], [], {}
     shard_keys, shard_chunks, shard_unusable = [], [], {}
     decoded = decoding.stream(_batches([u for _, u in missing], batch_size), preprocessing(encoder.backbone), workers)
