@@ -1,0 +1,79 @@
+"""`bench reproduce TABLE`: run what a paper table needs (skipping what is recorded), then render it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from bench.cli.common import USER_ERRORS, console, out, user_errors, warn_broken_plugins
+from bench.cli.run import parse_pairs
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def reproduce(
+    table: Annotated[str, typer.Argument(help="comparison, ablation, loss or prompt-length.")],
+    backbones: Annotated[Optional[str], typer.Option(help="Comma-separated backbones (default: the paper's).")] = None,
+    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated datasets (default: the paper's five).")] = None,
+    seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per run (default 3).")] = None,
+    profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    output: Annotated[Path, typer.Option(help="Runs folder, searched for recorded runs and written to.")] = Path("runs"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs, the files each needs, and what is recorded.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="Format of the table at the end (rich, markdown, latex, csv, json).")] = "rich",
+    paper: Annotated[bool, typer.Option(help="Show the paper's figures beside ours.")] = True,
+) -> None:
+    """Run the runs a paper table needs, skipping those already recorded, then render the table."""
+    from bench import protocol as proto
+    from bench import reproduce as repro
+    from bench import tables
+    from bench.catalog import find
+    from bench.cli.table import emit
+
+    warn_broken_plugins()
+    with user_errors():
+        if profile not in proto.PROFILES:
+            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
+        template = proto.RunConfig(device=device, output=output, profile=profile)
+        overrides = dict(proto.PROFILES[profile])
+        if seeds is not None:
+            overrides["seeds"] = seeds
+        overrides.update(parse_pairs(set_, "--set"))
+        template.apply(overrides)
+        items = repro.plan(table, template, _names(backbones), _names(datasets))
+    for item in items:
+        state = f"[green]recorded[/] {escape(item.recorded)}" if item.recorded else "[yellow]to run[/]"
+        if not item.data_found:
+            state = "[red]cannot run: no corpus[/]"
+        out.print(f"{item.label}: {state}", highlight=False, soft_wrap=True)
+        for what, found in item.needs:
+            out.print(f"    {'[green]found[/]  ' if found else '[red]missing[/]'} {escape(what)}", highlight=False, soft_wrap=True)
+    if dry_run:
+        return
+    failed = [item for item in items if not item.data_found]
+    for item in items:
+        if item.data_found and not item.recorded:
+            console.print(f"running {item.label}", highlight=False)
+            try:
+                console.print(f"done: {repro.execute(item)}", highlight=False)
+            except USER_ERRORS as err:  # a missing weight file of one backbone must not stop the others
+                console.print(f"[red]failed:[/] {item.label}: {escape(str(err))}", highlight=False)
+                failed.append(item)
+    with user_errors():
+        found, _ = find(output)
+        builders = {
+            "comparison": lambda: tables.comparison(found, paper),
+            "ablation": lambda: tables.ablation(found, "wa", paper),
+            "loss": lambda: tables.loss(found, "wa", paper),
+            "prompt-length": lambda: tables.prompt_length(found, "wa"),
+        }
+        emit(builders[table](), fmt, None)
+    if failed:
+        console.print(f"[red]error:[/] {len(failed)} of {len(items)} runs could not run (listed above)")
+        raise typer.Exit(1)

@@ -1,0 +1,86 @@
+"""`bench sweep`: an Optuna study over stage settings, one protocol run (and record) per trial."""
+
+from __future__ import annotations
+
+from os.path import relpath
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from bench.cli.common import out, user_errors, warn_broken_plugins
+from bench.cli.run import parse_pairs
+
+SPACE_HELP = (
+    "NAME=SPACE for any stage setting (repeatable): choices 2,4,8 (a grid, each point once) or a range "
+    "LOW:HIGH, LOW:HIGH:log, LOW:HIGH:STEP (sampled by TPE; integers if the bounds are)."
+)
+
+
+def sweep(
+    preset: Annotated[
+        Optional[str], typer.Argument(help="prompt-length (acpt.n_tokens 2,4,8,16,32) or loss (softmax, arcface).")
+    ] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help=SPACE_HELP)] = None,
+    values: Annotated[Optional[str], typer.Option(help="Comma-separated values replacing the preset's, e.g. 2,4.")] = None,
+    backbone: Annotated[str, typer.Option(help="Backbone plugin name.")] = "mini-clap",
+    dataset: Annotated[str, typer.Option(help="Dataset plugin name to evaluate on.")] = "synth",
+    data_root: Annotated[Optional[Path], typer.Option(help="Root folder of the evaluated corpus.")] = None,
+    protocol: Annotated[Optional[str], typer.Option(help="Fold protocol; default: the dataset's first.")] = None,
+    finetune_on: Annotated[Optional[str], typer.Option(help="Comma-separated fine-tuning corpora.")] = None,
+    seeds: Annotated[Optional[int], typer.Option(min=1, help="Number of seeds per trial (default 3).")] = None,
+    profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
+    backbone_opt: Annotated[Optional[list[str]], typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A fixed setting for every trial, e.g. finetune.epochs=10.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    output: Annotated[Path, typer.Option(help="Runs folder: the base run goes here, trials under sweeps/<study>/.")] = Path("runs"),
+    storage: Annotated[Optional[str], typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")] = None,
+    study_name: Annotated[Optional[str], typer.Option(help="Study to create or resume (default: named from the command).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes sharing the study.")] = 1,
+    trials: Annotated[Optional[int], typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")] = None,
+    metric: Annotated[str, typer.Option(help="What the study maximises: wa, ua or f1.")] = "wa",
+) -> None:
+    """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
+    from bench import protocol as proto
+    from bench import sweep as sweeps
+
+    warn_broken_plugins()
+    with user_errors():
+        if profile not in proto.PROFILES:
+            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
+        if values is not None and preset is None:
+            raise ValueError("--values replaces a preset's values: name the preset (prompt-length or loss)")
+        config = proto.RunConfig(
+            backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol,
+            finetune_on=[n.strip() for n in finetune_on.split(",") if n.strip()] if finetune_on else None,
+            device=device, output=output, profile=profile, backbone_options=parse_pairs(backbone_opt, "--backbone-opt"),
+        )
+        overrides = dict(proto.PROFILES[profile])
+        if seeds is not None:
+            overrides["seeds"] = seeds
+        overrides.update(parse_pairs(set_, "--set"))
+        config.apply(overrides)
+        specs = list(param or [])
+        if values is not None and preset in sweeps.PRESETS:
+            specs.insert(0, f"{sweeps.PRESETS[preset][0]}={values}")
+        plan = sweeps.make_plan(config, specs, preset=preset, study_name=study_name, storage=storage,
+                                metric=metric, trials=trials)
+        study = sweeps.run_sweep(plan, workers)
+    out.print(trials_table(study, plan.metric))
+    out.print(f"study: {plan.study_name} in {plan.storage}", highlight=False, soft_wrap=True)
+
+
+def trials_table(study, metric: str) -> Table:
+    """Every trial of the study: parameters, state, the metrics and the record it wrote."""
+    table = Table(title=f"study {study.study_name}: {metric.upper()} %")
+    trials = study.get_trials(deepcopy=False)
+    names = sorted({name for t in trials for name in t.params})
+    for column in ("#", *names, "state", "WA %", "UA %", "F1 %", "record"):
+        table.add_column(column, justify="right" if column in ("#", "WA %", "UA %", "F1 %") else "left")
+    for t in trials:
+        figures = [f"{100 * t.user_attrs[m]:.2f}" if m in t.user_attrs else "–" for m in ("wa", "ua", "f1")]
+        note = relpath(t.user_attrs["record"]) if "record" in t.user_attrs else (f"duplicate of #{t.user_attrs['duplicate_of']}"
+                                              if "duplicate_of" in t.user_attrs else t.user_attrs.get("error", ""))
+        table.add_row(str(t.number), *(str(t.params.get(n, "")) for n in names), t.state.name.lower(), *figures, note)
+    return table

@@ -1,0 +1,108 @@
+"""`bench table`: the paper's tables and figures, rendered from the result records under a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.cli.common import console, out, user_errors
+
+app = typer.Typer(help="The paper's tables from result records: comparison, ablation, loss, prompt-length, confusion.",
+                  no_args_is_help=True)
+
+Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
+Format = Annotated[str, typer.Option("--format", help="rich, markdown, latex, csv or json.")]
+Paper = Annotated[bool, typer.Option("--paper", help="Put the paper's figure and our difference beside each of ours.")]
+Metric = Annotated[str, typer.Option(help="wa, ua or f1 (the paper reports WA).")]
+Output = Annotated[Optional[Path], typer.Option(help="Write the table to this file instead of the terminal.")]
+
+
+def emit(report, fmt: str, output: Path | None) -> None:
+    """Render ``report`` in ``fmt`` to the terminal or a file (a Rich table goes to the terminal only)."""
+    from bench.render import render
+
+    rendered = render(report, fmt)
+    if output is None and isinstance(rendered, str):
+        out.print(rendered, soft_wrap=True, highlight=False, markup=False, end="")
+        return
+    if output is None:
+        out.print(rendered)
+        return
+    if not isinstance(rendered, str):
+        raise ValueError("--output writes text formats: pick --format markdown, latex, csv or json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered)
+    console.print(f"wrote {output}", highlight=False)
+
+
+def _found(runs: Path):
+    from bench.catalog import find
+
+    found, problems = find(runs)
+    for line in problems:
+        console.print(f"[yellow]skipped:[/] {line}", highlight=False)
+    if not found:
+        raise ValueError(f"no result records under {runs} (run `bench run --output {runs}` first)")
+    return found
+
+
+@app.command()
+def comparison(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, output: Output = None) -> None:
+    """Backbones x datasets, WA / UA (paper Table 2)."""
+    from bench import tables
+
+    with user_errors():
+        emit(tables.comparison(_found(runs), paper), fmt, output)
+
+
+@app.command()
+def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, metric: Metric = "wa",
+             output: Output = None) -> None:
+    """Fine-tune x ACPT rows per dataset (paper Table 3)."""
+    from bench import tables
+
+    with user_errors():
+        emit(tables.ablation(_found(runs), metric, paper), fmt, output)
+
+
+@app.command()
+def loss(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, metric: Metric = "wa",
+         output: Output = None) -> None:
+    """Softmax vs ArcFace classifier per dataset (paper Table 4)."""
+    from bench import tables
+
+    with user_errors():
+        emit(tables.loss(_found(runs), metric, paper), fmt, output)
+
+
+@app.command("prompt-length")
+def prompt_length(
+    runs: Runs = Path("runs"), fmt: Format = "rich", metric: Metric = "wa", output: Output = None,
+    plot: Annotated[Optional[Path], typer.Option(help="PNG of the curve (default: <runs>/prompt-length.png).")] = None,
+) -> None:
+    """Gain of ACPT over the fine-tuned baseline per token count (paper Figure 2), table and PNG."""
+    from bench import plots, tables
+
+    with user_errors():
+        report = tables.prompt_length(_found(runs), metric)
+        emit(report, fmt, output)
+        path = plots.prompt_length(report, plot or runs / "prompt-length.png", metric)
+    console.print(f"plot: {path}", highlight=False)
+
+
+@app.command()
+def confusion(
+    record: Annotated[Path, typer.Option(help="A run's record.json (or its folder).")],
+    plot: Annotated[Optional[Path], typer.Option(help="PNG to write (default: confusion.png beside the record).")] = None,
+) -> None:
+    """Confusion matrix of a run's main row, summed over folds and seeds, as a PNG."""
+    from bench import plots, records
+    from bench.catalog import Found
+
+    with user_errors():
+        path = record / "record.json" if record.is_dir() else record
+        found = Found(path, records.read(path))
+        written = plots.confusion(found, plot or path.parent / "confusion.png")
+    out.print(f"plot: {written}", highlight=False, soft_wrap=True)

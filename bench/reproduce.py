@@ -1,0 +1,113 @@
+"""What a paper table needs: the runs and sweeps, the files each needs, and which are already recorded.
+
+comparison: one full run per backbone x dataset; ablation: one full run (it reports all
+four stage rows) of the method's backbone per dataset, the same run the comparison uses;
+loss and prompt-length: one sweep per dataset (``bench sweep loss`` / ``prompt-length``),
+whose base run is that same full run. A run counts as recorded when a record under the
+output folder has the same settings; a sweep when its study has all its trials.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+
+from bench import paper, protocol, registry, sweep
+from bench.catalog import Found, find
+from bench.contracts import DataError
+from bench.roots import resolve_root
+
+TABLES = ("comparison", "ablation", "loss", "prompt-length")
+IGNORED = ("output", "device", "profile")
+
+
+@dataclass
+class Item:
+    """One run (or sweep) a table needs, with the files it needs and whether it is done."""
+
+    config: protocol.RunConfig
+    sweep: str | None = None
+    needs: list[tuple[str, bool]] = field(default_factory=list)
+    recorded: str | None = None
+    data_found: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.sweep + ' sweep' if self.sweep else 'run'} {self.config.backbone} on {self.config.dataset}"
+
+
+def _settings(config: dict) -> str:
+    return json.dumps({k: v for k, v in config.items() if k not in IGNORED}, sort_keys=True, default=str)
+
+
+def _needs(config: protocol.RunConfig) -> list[tuple[str, bool]]:
+    """Backbone files (some plugins list alternatives, so the run itself decides) and the corpus root, last."""
+    needs = []
+    try:
+        files = registry.get("backbone", config.backbone).required_files()
+        needs += [(f"{f.what}: {f.path}" + (f" (or set {f.env_var})" if f.env_var else ""), f.found) for f in files]
+    except registry.PluginError as err:
+        needs.append((str(err), False))
+    try:
+        loader = registry.dataset(config.dataset)
+        root = resolve_root(loader, config.data_root)
+        needs.append((f"{config.dataset} corpus: {root or 'generated locally'}", True))
+    except (DataError, registry.PluginError) as err:
+        needs.append((str(err), False))
+    return needs
+
+
+def _recorded_run(config: protocol.RunConfig, found: list[Found]) -> str | None:
+    wanted = _settings(dataclasses.asdict(config))
+    matches = [f for f in found if not f.swept and _settings(f.record["config"]) == wanted]
+    return str(max(matches, key=lambda f: f.order).path) if matches else None
+
+
+def _sweep_done(plan: sweep.Plan) -> str | None:
+    database = sweep.sweep_folder(plan.config.output) / "optuna.db"
+    if plan.storage == sweep.default_storage(plan.config.output) and not database.exists():
+        return None  # a dry run must not create the database
+    try:
+        study = optuna.load_study(study_name=plan.study_name, storage=plan.storage)
+    except KeyError:
+        return None
+    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    return f"study {plan.study_name} ({done} trials)" if done >= plan.trials else None
+
+
+def sweep_plan(config: protocol.RunConfig, kind: str) -> sweep.Plan:
+    return sweep.make_plan(config, [], preset=kind, study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}")
+
+
+def plan(table: str, template: protocol.RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:
+    """The runs or sweeps ``table`` needs, each with its files and its record if there is one."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r} (choose from {', '.join(TABLES)})")
+    default_backbones = list(paper.BACKBONES) if table == "comparison" else [paper.METHOD_BACKBONE]
+    found = find(template.output)[0] if Path(template.output).is_dir() else []
+    items = []
+    for backbone in backbones or default_backbones:
+        for dataset in datasets or list(paper.DATASETS):
+            config = copy.deepcopy(template)
+            config.backbone, config.dataset = backbone, dataset
+            needs = _needs(config)
+            if table in ("comparison", "ablation"):
+                item = Item(config, None, needs, _recorded_run(config, found), needs[-1][1])
+            else:
+                item = Item(config, table, needs, _sweep_done(sweep_plan(config, table)), needs[-1][1])
+            items.append(item)
+    return items
+
+
+def execute(item: Item) -> str:
+    """Run (or resume) one item; returns where its results are."""
+    if item.sweep is None:
+        return protocol.run(item.config)["path"]
+    plan = sweep_plan(item.config, item.sweep)
+    sweep.run_sweep(plan)
+    return f"study {plan.study_name}"

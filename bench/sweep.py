@@ -1,0 +1,361 @@
+"""Optuna sweeps over stage settings, where each trial is a protocol run with its own record.
+
+Work shared by all trials is done once. A sweep of ACPT or classifier settings runs (or
+finds, since run folders are named by their config) one *base run* with fine-tuning and
+the full stage ablation; every trial then loads the base run's fine-tuned checkpoints
+(``--checkpoint <base>/checkpoints --no-ablation``) and reruns only ACPT, the classifier and
+the evaluation, and the base run's fine-tune row is the baseline a gain is measured from.
+A sweep of fine-tuning settings has no such base: each trial fine-tunes.
+
+A categorical space (``2,4,8``) is a grid: every point is put in the study's queue once,
+when the study is created, and workers claim queued trials atomically through the
+storage, so several processes, or several machines on one database, split the grid and
+none runs a point twice (a claimed point that another worker already holds is marked
+failed as a duplicate, never run). A space with a range (``1e-4:1e-2:log``) is sampled by
+TPE until the study has ``trials`` finished trials. Rerunning the same command (or naming
+the study with ``--study-name``) resumes: finished trials are kept, points whose trial
+failed or whose worker on this machine died are queued again.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from bench import protocol, records
+from bench.catalog import MARKER, SWEEPS
+from bench.progress import console
+
+PRESETS = {"prompt-length": ("acpt.n_tokens", "2,4,8,16,32"), "loss": ("classifier.loss", "softmax,arcface")}
+# Settings that leave the fine-tuned weights as they are: their trials reuse the base run's.
+AFTER_FINETUNE = ("acpt.", "classifier.")
+SAMPLED_TRIALS = 20
+CREATOR_WAIT_S = 60
+STORAGE_ATTEMPTS = 4
+TAKEN = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what the study does
+
+
+def _typed(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One swept setting: a list of choices, or a LOW:HIGH range (``log`` or a step)."""
+
+    name: str
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> Dimension:
+        name, sep, space = spec.partition("=")
+        name, space = name.strip(), space.strip()
+        if not sep or not name or not space:
+            raise ValueError(f"--param expects NAME=SPACE (e.g. acpt.n_tokens=2,4,8 or acpt.lr=1e-4:1e-2:log), got {spec!r}")
+        if ":" not in space:
+            choices = tuple(_typed(v.strip()) for v in space.split(",") if v.strip())
+            if not choices:
+                raise ValueError(f"--param {name}: no values in {space!r}")
+            if len(set(choices)) != len(choices):
+                raise ValueError(f"--param {name}: a value is listed twice in {space!r}")
+            return cls(name, choices=choices)
+        parts = space.split(":")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"--param {name}: a range is LOW:HIGH, LOW:HIGH:log or LOW:HIGH:STEP, not {space!r}")
+        low, high = _typed(parts[0]), _typed(parts[1])
+        if isinstance(low, str) or isinstance(high, str) or not low < high:
+            raise ValueError(f"--param {name}: range bounds must be numbers with LOW < HIGH, not {space!r}")
+        log = len(parts) == 3 and parts[2] == "log"
+        step = None if len(parts) == 2 or log else _typed(parts[2])
+        if isinstance(step, str) or (step is not None and step <= 0):
+            raise ValueError(f"--param {name}: the third part of a range is 'log' or a positive step, not {parts[2]!r}")
+        if log and low <= 0:
+            raise ValueError(f"--param {name}: a log range needs LOW > 0, not {low}")
+        return cls(name, low=low, high=high, log=log, step=step)
+
+    @property
+    def is_int(self) -> bool:
+        return all(isinstance(v, int) for v in (self.low, self.high, self.step) if v is not None)
+
+    def suggest(self, trial: optuna.Trial) -> int | float | str:
+        if self.choices:
+            return trial.suggest_categorical(self.name, self.choices)
+        if self.is_int:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)
+
+    def bounds(self) -> tuple:
+        return self.choices or (self.low, self.high)
+
+
+@dataclass
+class Plan:
+    """Everything a worker needs; picklable, so worker processes receive it as is."""
+
+    config: protocol.RunConfig
+    space: list[Dimension]
+    study_name: str
+    storage: str
+    metric: str
+    trials: int
+    label: str
+
+    @property
+    def grid(self) -> list[dict] | None:
+        if not all(d.choices for d in self.space):
+            return None
+        return [dict(zip([d.name for d in self.space], point)) for point in itertools.product(*(d.choices for d in self.space))]
+
+    @property
+    def reuses_finetune(self) -> bool:
+        return self.config.finetune and all(d.name.startswith(AFTER_FINETUNE) for d in self.space)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.config.output) / SWEEPS / self.study_name
+
+
+def sweep_folder(output: Path) -> Path:
+    return Path(output) / SWEEPS
+
+
+def default_storage(output: Path) -> str:
+    return f"sqlite:///{(sweep_folder(output) / 'optuna.db').resolve()}"
+
+
+def make_plan(
+    config: protocol.RunConfig, specs: list[str], *, preset: str | None = None, study_name: str | None = None,
+    storage: str | None = None, metric: str = "wa", trials: int | None = None,
+) -> Plan:
+    """Parse and check the space against the config; one-line ValueErrors for bad input."""
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"unknown sweep {preset!r} (choose from {', '.join(PRESETS)}, or give --param NAME=SPACE)")
+    space = [Dimension.parse(s) for s in specs]
+    if preset is not None and not any(d.name == PRESETS[preset][0] for d in space):
+        space.insert(0, Dimension.parse("=".join(PRESETS[preset])))
+    if not space:
+        raise ValueError("empty search space: name a sweep (prompt-length, loss) or give --param NAME=SPACE")
+    names = [d.name for d in space]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--param names a setting twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+    if metric not in ("wa", "ua", "f1"):
+        raise ValueError(f"--metric must be wa, ua or f1, not {metric!r}")
+    for dimension in space:
+        for value in dimension.bounds():
+            copy.deepcopy(config).apply({dimension.name: value})  # unknown setting or bad value: fails here
+    label = preset or "params"
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output", "device", "profile")}
+    key = json.dumps({"space": [dataclasses.asdict(d) for d in space], "config": settings}, sort_keys=True, default=str)
+    name = study_name or f"{label}-{config.backbone}-{config.dataset.replace(',', '+')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    plan = Plan(config, space, name, storage or default_storage(config.output), metric, 0, label)
+    grid = plan.grid
+    if trials is not None and trials < 1:
+        raise ValueError("--trials must be at least 1")
+    plan.trials = min(trials or len(grid), len(grid)) if grid is not None else trials or SAMPLED_TRIALS
+    return plan
+
+
+def _storage(url: str) -> optuna.storages.RDBStorage:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except sqlalchemy.exc.DBAPIError as err:  # two workers creating the schema at once: the loser retries
+            if attempt + 1 == STORAGE_ATTEMPTS:
+                raise ValueError(f"--storage {url}: cannot open ({str(err.orig).splitlines()[0]})") from None
+            time.sleep(1 + attempt)
+        except Exception as err:  # SQLAlchemy: unknown dialect, missing driver
+            raise ValueError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+
+
+def base_config(plan: Plan) -> protocol.RunConfig:
+    """The fine-tuned run whose checkpoints and fine-tune row the trials share."""
+    config = copy.deepcopy(plan.config)
+    config.ablation = True
+    return config
+
+
+def trial_config(plan: Plan, params: dict, base_record: str | None) -> protocol.RunConfig:
+    config = copy.deepcopy(plan.config)
+    config.apply(params)
+    config.output = plan.folder
+    config.ablation = False
+    config.baselines = False
+    if base_record is not None:
+        config.checkpoint = Path(base_record).parent / "checkpoints"
+    return config
+
+
+def _describe(plan: Plan) -> dict:
+    return {"space": [dataclasses.asdict(d) for d in plan.space], "metric": plan.metric}
+
+
+def prepare(plan: Plan) -> optuna.Study:
+    """Run or find the base run, create or resume the study, queue the grid points not yet taken."""
+    storage = _storage(plan.storage)
+    base_record = protocol.run(base_config(plan))["path"] if plan.reuses_finetune else None
+    try:
+        study = optuna.create_study(study_name=plan.study_name, storage=storage, direction="maximize",
+                                    sampler=optuna.samplers.TPESampler(seed=0))
+        created = True
+    except DuplicatedStudyError:
+        study = optuna.load_study(study_name=plan.study_name, storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
+        created = False
+        for _ in range(CREATOR_WAIT_S):  # another machine created it this instant: let it describe the study
+            if "space" in study.user_attrs:
+                break
+            time.sleep(1)
+        stored = {k: study.user_attrs.get(k) for k in ("space", "metric")}
+        if stored != json.loads(json.dumps(_describe(plan))):
+            raise ValueError(
+                f"study {plan.study_name!r} in {plan.storage} was made for another space or metric; "
+                "give a new --study-name or the same --param values"
+            )
+    if created:
+        for key, value in _describe(plan).items():
+            study.set_user_attr(key, value)
+        study.set_user_attr("base_record", base_record)
+    records.atomic_write_bytes(plan.folder / MARKER, json.dumps(
+        {"study": plan.study_name, "params": [d.name for d in plan.space]}, indent=1).encode())
+    _fail_dead_workers(study)
+    if plan.grid is not None:
+        taken = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False, states=TAKEN)]
+        for point in plan.grid:
+            if point not in taken:
+                study.enqueue_trial(point)
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    console.print(f"study {plan.study_name} ({'new' if created else 'resumed'}): {done} of {plan.trials} trials done")
+    return study
+
+
+def _fail_dead_workers(study: optuna.Study) -> None:
+    """Trials left running by a killed worker of this machine fail, so their points are queued again."""
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+        if worker_host == host and pid.isdigit() and not _alive(int(pid)):
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(study: optuna.Study, storage, study_id: int) -> tuple[optuna.Trial, dict] | tuple[None, None]:
+    """A queued trial and its grid point, moved to RUNNING by this worker only (the storage arbitrates)."""
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
+        try:
+            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                return optuna.Trial(study, trial_id), frozen.system_attrs.get("fixed_params", {})
+        except UpdateFinishedTrialError:
+            continue
+    return None, None
+
+
+def _duplicate_of(study: optuna.Study, number: int, point: dict) -> int | None:
+    """An earlier running or finished trial of the same grid point (a racing enqueue made two)."""
+    for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE)):
+        if other.number < number and (other.params or other.system_attrs.get("fixed_params")) == point:
+            return other.number
+    return None
+
+
+def work(plan: Plan, threads: int | None = None) -> list[int]:
+    """One worker: claim and run trials until the grid is taken or the study has enough trials."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    storage = _storage(plan.storage)
+    study = optuna.load_study(study_name=plan.study_name, storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
+    study_id = storage.get_study_id_from_name(plan.study_name)
+    base_record = study.user_attrs.get("base_record")
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    ran = []
+    while True:
+        busy = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+        if len(busy) >= plan.trials:
+            break
+        trial, point = _claim(study, storage, study_id)
+        if trial is None:
+            if plan.grid is not None:
+                break
+            trial = study.ask()
+        trial.set_user_attr("worker", worker)
+        duplicate = _duplicate_of(study, trial.number, point) if point else None
+        if duplicate is not None:
+            trial.set_user_attr("duplicate_of", duplicate)
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        params = {d.name: d.suggest(trial) for d in plan.space}
+        console.print(f"trial {trial.number} ({worker}): {params}")
+        try:
+            record = protocol.run(trial_config(plan, params, base_record))
+        except BaseException as err:
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        config = record["config"]
+        row = next(r for r in record["summary"] if r["method"] == "cross-modal"
+                   and (r["finetune"], r["acpt"]) == (bool(config["finetune"]), bool(config["acpt"])))
+        trial.set_user_attr("record", str(Path(record["path"]).resolve()))
+        for metric in ("wa", "ua", "f1"):
+            trial.set_user_attr(metric, row[metric])
+        study.tell(trial, row[plan.metric])
+        ran.append(trial.number)
+    return ran
+
+
+def run_sweep(plan: Plan, workers: int = 1) -> optuna.Study:
+    """Prepare the study, then run ``workers`` worker processes (or this one) until it is done."""
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    study = prepare(plan)
+    if workers == 1:
+        work(plan)
+    else:
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        processes = [context.Process(target=work, args=(plan, threads)) for _ in range(workers)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        failed = [p.exitcode for p in processes if p.exitcode != 0]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {workers} sweep workers failed (exit codes {failed}); rerun to resume")
+    return study
