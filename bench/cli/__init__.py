@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import cache, data, finetune, listing, plugin, run
+from bench.cli import cache, data, finetune, listing, plugin, reproduce, run, sweep, table
 
 app = typer.Typer(
     name="bench",
@@ -18,6 +18,9 @@ app.command("finetune")(finetune.finetune)
 app.command("list")(listing.list_plugins)
 app.add_typer(plugin.app, name="plugin")
 app.add_typer(data.app, name="data")
+app.command("sweep")(sweep.sweep)
+app.add_typer(table.app, name="table")
+app.command("reproduce")(reproduce.reproduce)
 app.add_typer(cache.app, name="cache")
 
 
