@@ -15,7 +15,7 @@ from bench.contracts import CheckpointError, DataError
 console = Console(stderr=True)
 out = Console()
 
-USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, FileNotFoundError, ValueError)
+USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, OSError, ValueError)
 
 
 def warn_broken_plugins() -> None:

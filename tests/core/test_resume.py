@@ -1,0 +1,52 @@
+"""A run killed with SIGKILL at random moments resumes to the same record as an uninterrupted one."""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from bench import records
+from benchtest import TINY_SETTINGS
+
+KILLS = 3
+
+
+def command(output):
+    settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    return [sys.executable, "-m", "bench", "run", "--seeds", "2", "--no-baselines", "--output", str(output), *settings]
+
+
+def finish(output):
+    result = subprocess.run(command(output), capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return records.read(re.search(r"record: (\S+)", result.stdout).group(1))
+
+
+def rows(record):
+    return sorted(
+        ((u["seed"], u["fold"], u["finetune"], u["acpt"], u["method"], u["wa"], u["ua"], u["f1"]) for u in record["units"])
+    )
+
+
+def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_table(tmp_path):
+    rng = random.Random(7)
+    killed = tmp_path / "killed"
+    survived = 0
+    for _ in range(KILLS):
+        process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(4, 30))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            survived += 1
+        process.wait()
+    resumed = finish(killed)
+    reference = finish(tmp_path / "reference")
+    assert survived >= 1  # at least one kill landed mid-run
+    assert rows(resumed) == rows(reference)
+    for folder in (killed,):
+        leftovers = [p for p in folder.rglob("*.json") if not p.name.startswith(".")]
+        for path in leftovers:
+            records.read(path)  # every visible file is a complete record; partial writes stay hidden
