@@ -12,15 +12,16 @@ file content therefore misses. Layout under ``cache_dir()/embeddings``::
     <backbone>/<space>/<shard>.json   the entry key of every row, and unusable entries
     files/<memo>.json                 content hashes by path, size and mtime
 
-Every file is written under a temporary name and renamed into place, and a shard counts only
-once its ``.json`` exists, which is written after its ``.npy``: a killed process leaves no half
-entry. Writers never lock (each writes shards under a fresh name), so DDP ranks and sweep
-workers can share one cache, also on a network file system.
+Every file is written under a temporary name (``.*.tmp``, never read) and renamed into place,
+and a shard counts only once its ``.json`` exists, which is written after its ``.npy``: a
+killed process leaves no half entry. Writers never lock (each writes shards under a fresh
+name), so DDP ranks and sweep workers can share one cache, also on a network file system.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -31,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.records import atomic_write_bytes, file_sha256
 from bench.roots import cache_dir
 
 VERSION = 1  # bump when decoding, resampling or fitting changes what a clip's waveform is
-TEMP_PREFIX = ".tmp-"
 MEMO_FILES_BEFORE_MERGE = 32
 
 
@@ -42,30 +43,8 @@ def root() -> Path:
     return cache_dir() / "embeddings"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` either does not exist or holds all of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
-    try:
-        with temp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ContentHashes:
@@ -86,7 +65,7 @@ class ContentHashes:
                 memo.unlink(missing_ok=True)
 
     def _save(self, entries: dict[str, list]) -> None:
-        write_atomic(self.folder / f"{uuid.uuid4().hex}.json", json.dumps(entries).encode())
+        atomic_write_bytes(self.folder / f"{uuid.uuid4().hex}.json", json.dumps(entries).encode())
 
     def of(self, paths: Sequence[Path]) -> list[str]:
         """Content hashes of ``paths`` (unreadable files hash to a key of their own error)."""
@@ -124,7 +103,7 @@ class Space:
         """``(key -> (shard, row), key -> reason unusable)`` over every complete shard."""
         rows, unusable = {}, {}
         for meta in sorted(self.path.glob("*.json")) if self.path.is_dir() else []:
-            if meta.name == "space.json" or meta.name.startswith(TEMP_PREFIX):
+            if meta.name == "space.json":
                 continue
             shard = json.loads(meta.read_text())
             rows.update({key: (meta.stem, i) for i, key in enumerate(shard["keys"])})
@@ -151,14 +130,12 @@ class Space:
         name = uuid.uuid4().hex
         if len(keys):
             buffer = _npy_bytes(np.ascontiguousarray(features, dtype=np.float32))
-            write_atomic(self.path / f"{name}.npy", buffer)
+            atomic_write_bytes(self.path / f"{name}.npy", buffer)
         meta = {"keys": list(keys), "unusable": unusable}
-        write_atomic(self.path / f"{name}.json", json.dumps(meta).encode())
+        atomic_write_bytes(self.path / f"{name}.json", json.dumps(meta).encode())
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, array)
     return buffer.getvalue()
@@ -178,7 +155,7 @@ def space_for(backbone, weights_id: str, precision: str, folder: Path | None = N
     }
     path = (folder or root()) / _safe(backbone.name) / _digest(described)[:16]
     if not (path / "space.json").exists():
-        write_atomic(path / "space.json", json.dumps(described, indent=1).encode())
+        atomic_write_bytes(path / "space.json", json.dumps(described, indent=1).encode())
     return Space(path)
 
 

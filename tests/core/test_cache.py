@@ -105,8 +105,8 @@ def test_a_killed_write_leaves_nothing_that_is_read(clips, monkeypatch):
     monkeypatch.setattr(os, "replace", real_replace)
     space = next(p for p in (cache.root() / "tiny-audio").iterdir())
     assert list(space.glob("*.npy")) and not [p for p in space.glob("*.json") if p.name != "space.json"]
-    assert not list(space.glob(cache.TEMP_PREFIX + "*"))  # temporaries are removed on the way out
-    (space / f"{cache.TEMP_PREFIX}half-written.json").write_text('{"keys": ["x"')  # what a kill -9 could leave
+    assert not list(space.glob("*.tmp"))  # temporaries are removed on the way out
+    (space / ".0123abcd.json.x1y2.tmp").write_text('{"keys": ["x"')  # what a kill -9 could leave
     result, computed = embed(backbone, clips)
     assert computed == 6 and len(result.uids) == 6
     _, computed = embed(backbone, clips)
