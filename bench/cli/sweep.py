@@ -77,7 +77,8 @@ def trials_table(study, metric: str) -> Table:
     trials = study.get_trials(deepcopy=False)
     names = sorted({name for t in trials for name in t.params})
     for column in ("#", *names, "state", "WA %", "UA %", "F1 %", "record"):
-        table.add_column(column, justify="right" if column in ("#", "WA %", "UA %", "F1 %") else "left")
+        table.add_column(column, justify="right" if column in ("#", "WA %", "UA %", "F1 %") else "left",
+                         overflow="fold")
     for t in trials:
         figures = [f"{100 * t.user_attrs[m]:.2f}" if m in t.user_attrs else "–" for m in ("wa", "ua", "f1")]
         note = relpath(t.user_attrs["record"]) if "record" in t.user_attrs else (f"duplicate of #{t.user_attrs['duplicate_of']}"
