@@ -95,10 +95,12 @@ def audio_features(
     use_cache: bool = True,
     workers: int | None = None,
 ) -> AudioFeatures:
-    """Frozen-encoder features of every usable utterance, in the order given.
+    """Audio-encoder features (before the projection) of every usable utterance, in the order given.
 
-    ``workers``: decoding processes (default :func:`bench.decoding.default_workers`; 0 decodes
-    in this process, which is also used when the misses fit in one batch).
+    Features of the backbone's current weights come from the cache where it has them and go
+    into it otherwise (``use_cache=False``: neither). ``workers``: decoding processes (default
+    :func:`bench.decoding.default_workers`; 0 decodes in this process, as do misses that fit
+    in one batch).
     """
     utterances = list(utterances)
     was_training = backbone.training
