@@ -20,7 +20,7 @@ USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, OSE
 
 def warn_broken_plugins() -> None:
     for line in registry.problems():
-        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -29,5 +29,5 @@ def user_errors():
     try:
         yield
     except USER_ERRORS as err:
-        console.print(f"[red]error:[/] {escape(str(err))}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
