@@ -107,7 +107,7 @@ def check_dataset(name: str, root=None) -> list[Check]:
     try:
         found_root = resolve_root(loader, root)
     except Exception as err:
-        return results + [(f"data root", False, str(err))]
+        return results + [("data root", False, str(err))]
 
     def scan() -> str:
         result = loader.scan(found_root)

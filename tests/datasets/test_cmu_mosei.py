@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from corpus_files import assert_partition, by
+from corpus_files import assert_partition
 
 from bench import audio
 from bench.contracts import DataError

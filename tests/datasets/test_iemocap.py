@@ -20,7 +20,7 @@ def write_dialog(root, files, session: int, dialog: str, turns=TURNS, missing=()
     for i, (turn, code) in enumerate(turns):
         uid = f"{dialog}_{turn}"
         lines.append(f"[{i * 3.1:.4f} - {i * 3.1 + 2.5:.4f}]\t{uid}\t{code}\t[2.5000, 3.0000, 2.5000]\n")
-        lines.append(f"C-E1:\tNeutral;\t()\nA-E1:\tval 3; act 2; dom  3;\t()\n\n")
+        lines.append("C-E1:\tNeutral;\t()\nA-E1:\tval 3; act 2; dom  3;\t()\n\n")
         if uid not in missing:
             files.many([folder / "sentences" / "wav" / dialog / f"{uid}.wav"])
     table = folder / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
