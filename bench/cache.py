@@ -163,15 +163,24 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+def _version(space: Path) -> int | None:
+    try:
+        return json.loads((space / "space.json").read_text()).get("version")
+    except (OSError, ValueError):
+        return None
+
+
 def info(folder: Path | None = None) -> list[dict]:
-    """Per backbone: spaces (weight states x preprocessings), entries and bytes on disk."""
+    """Per backbone: spaces (weight states x preprocessings), entries, bytes on disk, and the
+    stale spaces written by another pipeline version (never read again: their key differs)."""
     folder = folder or root()
     rows = []
     for backbone in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "files") if folder.is_dir() else []:
         spaces = [s for s in backbone.iterdir() if s.is_dir()]
         entries = sum(len(Space(s).index()[0]) for s in spaces)
         size = sum(f.stat().st_size for f in backbone.rglob("*") if f.is_file())
-        rows.append({"backbone": backbone.name, "spaces": len(spaces), "entries": entries, "bytes": size})
+        stale = sum(_version(s) != VERSION for s in spaces)
+        rows.append({"backbone": backbone.name, "spaces": len(spaces), "entries": entries, "bytes": size, "stale": stale})
     return rows
 
 

@@ -34,6 +34,13 @@ def info() -> None:
     table.add_row("total", str(sum(r["spaces"] for r in rows)), str(sum(r["entries"] for r in rows)),
                   _size(sum(r["bytes"] for r in rows)), style="bold")
     out.print(table)
+    stale = sum(r["stale"] for r in rows)
+    if stale:
+        out.print(
+            f"{stale} spaces were written by another pipeline version (not {cache.VERSION}) and are never read; "
+            "`bench cache clear` frees them",
+            highlight=False, soft_wrap=True,
+        )
 
 
 @app.command("clear")

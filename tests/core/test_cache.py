@@ -140,3 +140,14 @@ def test_cache_info_and_clear(clips):
     assert computed == 6
     assert runner.invoke(app, ["cache", "clear"]).exit_code == 0
     assert not cache.root().exists()
+
+
+def test_a_space_of_an_older_pipeline_version_is_never_read_and_is_reported(clips, monkeypatch):
+    backbone = tiny()
+    embed(backbone, clips)
+    monkeypatch.setattr(cache, "VERSION", cache.VERSION + 1)  # this code is newer than what wrote the cache
+    _, computed = embed(tiny(), clips)
+    assert computed == 6  # the old entries are not read
+    result = CliRunner().invoke(app, ["cache", "info"])
+    assert result.exit_code == 0
+    assert f"1 spaces were written by another pipeline version (not {cache.VERSION}) and are never read" in result.output
