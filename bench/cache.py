@@ -1,7 +1,7 @@
 """On-disk cache of audio features, so no run, sweep trial or table rebuild embeds a clip twice.
 
 A *space* holds the features one model produces: it is keyed by the backbone (name, class,
-``weights_id()`` of the state that embeds) and the preprocessing (sample rate, clip length,
+``weights_id(skip_heads=True)``: every weight but the projection heads, which features precede) and the preprocessing (sample rate, clip length,
 pad mode, autocast precision, this pipeline's version). An *entry* in it is keyed by the
 file's content (sha256) and the segment (offset, duration); content hashes are computed once
 and found again by (path, size, mtime) afterwards. Any change of weights, preprocessing or

@@ -179,10 +179,19 @@ class Backbone(nn.Module, abc.ABC):
                     )
                 params[key].copy_(value)
 
-    def weights_id(self) -> str:
-        """A short hash of all weights: what produced an embedding, for records and caches."""
+    def weights_id(self, skip_heads: bool = False) -> str:
+        """A short hash of the weights: what produced a result, for records and caches.
+
+        ``skip_heads`` leaves out the ``heads`` group, which :meth:`audio_features` does not
+        use (it is the output before the projection): the audio-feature cache key, so that
+        fine-tuned or freshly initialised projections still find the encoder's features.
+        """
+        heads = {id(p) for p in self.parameter_groups()["heads"]} if skip_heads else set()
+        skipped = {k for k, v in self.named_parameters() if id(v) in heads}
         digest = hashlib.sha256()
         for key, value in sorted(self.state_dict().items()):
+            if key in skipped:
+                continue
             digest.update(key.encode())
             digest.update(value.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()[:16]

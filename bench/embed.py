@@ -111,7 +111,7 @@ def audio_features(
     unusable: dict[str, str] = {}
     space = None
     if use_cache:
-        space = cache.space_for(backbone, backbone.weights_id(), precision.name(encoder.dtype))
+        space = cache.space_for(backbone, backbone.weights_id(skip_heads=True), precision.name(encoder.dtype))
         contents = cache.ContentHashes().of([u.path for u in utterances])
         keys = [cache.entry_key(c, u.offset, u.duration) for c, u in zip(contents, utterances)]
         located, unusable = space.index()

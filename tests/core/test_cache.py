@@ -151,3 +151,13 @@ def test_a_space_of_an_older_pipeline_version_is_never_read_and_is_reported(clip
     result = CliRunner().invoke(app, ["cache", "info"])
     assert result.exit_code == 0
     assert f"1 spaces were written by another pipeline version (not {cache.VERSION}) and are never read" in result.output
+
+
+def test_new_projection_heads_still_find_the_encoder_features(clips):
+    backbone = tiny()
+    embed(backbone, clips)
+    with torch.no_grad():
+        for p in backbone.parameter_groups()["heads"]:
+            p.add_(1.0)  # fine-tuned projections: audio_features do not depend on them
+    _, computed = embed(backbone, clips)
+    assert computed == 0
