@@ -50,6 +50,7 @@ def rank_main(rank: int, port: int, clips, cache_dir: str, out: str) -> None:
     result = work(clips)
     if rank == 0:
         torch.save(result, out)
+    dist.barrier()  # neither rank tears gloo down while the other still talks to it
     dist.destroy_process_group()
 
 
