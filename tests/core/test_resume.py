@@ -12,6 +12,7 @@ from bench import records
 from benchtest import TINY_SETTINGS
 
 KILLS = 3
+UNITS = 2 * 2 * 2  # seeds x folds x weight states of the command below
 
 
 def command(output):
@@ -35,9 +36,14 @@ def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_table(tmp_p
     rng = random.Random(7)
     killed = tmp_path / "killed"
     survived = 0
-    for _ in range(KILLS):
+    for attempt in range(KILLS):
+        # a random moment in terms of progress: after a random number of finished units (0: during
+        # start-up or embedding), plus a random fraction of a second, wherever that falls
+        target = rng.randrange(attempt * UNITS // KILLS, (attempt + 1) * UNITS // KILLS)
         process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(4, 30))
+        while process.poll() is None and len(list(killed.glob("*/units/*.json"))) < target:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             survived += 1
