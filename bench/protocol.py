@@ -29,7 +29,7 @@ from torch import Tensor
 
 from bench import labels, prompts, records, registry
 from bench.contracts import Backbone, CheckpointError, DataError, Fold, Utterance
-from bench.embed import AudioFeatures, audio_features
+from bench.embed import AudioFeatures, audio_features, waveform
 from bench.metrics import scores
 from bench.progress import console
 from bench.roots import resolve_root
@@ -224,8 +224,6 @@ def _train_finetune(
 
 
 def _encode_clips(backbone: Backbone, clips: Sequence[Utterance]) -> Tensor:
-    from bench.embed import waveform
-
     device = next(backbone.parameters()).device
     waves = torch.from_numpy(np.stack([waveform(u, backbone) for u in clips])).to(device)
     return backbone.encode_audio(waves)
