@@ -166,8 +166,8 @@ class LaionFamily(Backbone):
         return None
 
     @classmethod
-    def required_files(cls) -> list[RequiredFile]:
-        return [file for file, _ in cls.laion_files()]
+    def required_files(cls, checkpoint: str | None = None, text_dir: str | None = None) -> list[RequiredFile]:
+        return [file for file, _ in cls.laion_files(checkpoint, text_dir)]
 
     @classmethod
     def laion_files(cls, checkpoint=None, text_dir=None) -> list[tuple[RequiredFile, str]]:

@@ -33,9 +33,11 @@ class ClepDG(LaionFamily):
     checkpoint_what = "a LAION-CLAP PANN-14 checkpoint (or instead pann_checkpoint= with RoBERTa weights in text_dir)"
 
     @classmethod
-    def required_files(cls) -> list[RequiredFile]:
-        pann = RequiredFile("PANNs AudioSet CNN14 weights (the alternative start)", setting_path(None, PANNS_ENV), PANNS_ENV)
-        return [*super().required_files(), pann]
+    def required_files(
+        cls, checkpoint: str | None = None, text_dir: str | None = None, pann_checkpoint: str | None = None
+    ) -> list[RequiredFile]:
+        pann = RequiredFile("PANNs AudioSet CNN14 weights (the alternative start)", setting_path(pann_checkpoint, PANNS_ENV), PANNS_ENV)
+        return [*super().required_files(checkpoint, text_dir), pann]
 
     def unusable(self, config: AudioConfig) -> str | None:
         return None if config.model == "PANN" else "clep-dg starts from PANN-14 (CNN14)"

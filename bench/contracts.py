@@ -141,6 +141,8 @@ class Backbone(nn.Module, abc.ABC):
         """Local files this backbone needs before it can be built (none by default).
 
         A classmethod, so `bench list` can report found/missing without building the model.
+        It may take the backbone's options that name files (``checkpoint=...``) as keyword
+        arguments; the run folder's name then follows the files those options choose.
         """
         return []
 

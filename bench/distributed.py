@@ -10,11 +10,14 @@ match one process at the same global batch. Without ``torchrun`` every helper is
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+T = TypeVar("T")
 
 
 def world() -> tuple[int, int]:
@@ -32,8 +35,37 @@ def world() -> tuple[int, int]:
 
 
 def is_main() -> bool:
-    """Whether this process writes shared outputs (records, checkpoints, tables)."""
-    return world()[0] == 0
+    """Whether this process writes shared outputs (records, checkpoints, tables) and shows
+    progress; read from torchrun's ``RANK`` without starting the process group."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def from_main(compute: Callable[[], T]) -> T:
+    """``compute()`` run by the main process, its result on every process.
+
+    For decisions read from disk (is this unit done?): every rank must take the same branch,
+    or their collective calls would no longer pair up.
+    """
+    rank, size = world()
+    if size == 1:
+        return compute()
+    return broadcast(compute() if rank == 0 else None)
+
+
+def broadcast(obj: T) -> T:
+    """The main process's ``obj`` on every process."""
+    if world()[1] == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def finish() -> None:
+    """Leave the process group together (a rank that tears gloo down first aborts the others)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def bounds(n: int) -> list[tuple[int, int]]:

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from bench import distributed
+
 console = Console(stderr=True)
 
 
@@ -16,7 +18,7 @@ def bar(description: str, total: int) -> Iterator:
     """A progress bar; yields ``advance(n=1)``."""
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True, disable=not distributed.is_main(),
     ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench import labels, prompts, records, registry
+from bench import distributed, labels, prompts, records, registry
 from bench.contracts import Backbone, CheckpointError, DataError, Fold, Utterance
 from bench.embed import AudioFeatures, audio_features, waveform
 from bench.metrics import scores
@@ -294,8 +294,10 @@ def run(config: RunConfig) -> dict:
     """Run the protocol and write the result record; returns the record.
 
     A run is a set of units (seed x fold x weight state), each recorded atomically in the
-    run directory, whose name derives from the config and the data: running the same command
-    again after a crash or a kill finishes only the missing units and gives the same record.
+    run directory, whose name derives from the config, the data and the backbone's
+    fingerprint: running the same command again after a crash or a kill finishes only the
+    missing units and gives the same record. When no unit is missing the backbone is never
+    built, so re-running a finished run (to print its table) takes seconds.
     """
     started = time.time()
     device = resolve_device(config.device)
@@ -304,45 +306,81 @@ def run(config: RunConfig) -> dict:
     pool = _finetune_pool(config, corpus) if config.finetune and config.checkpoint is None else []
     if config.checkpoint is not None and config.checkpoint.is_file():
         records.guard_checkpoint(config.checkpoint, corpus.name)
+    backbone_cls = registry.get("backbone", config.backbone)
+    fingerprint = records.backbone_fingerprint(backbone_cls, config.backbone_options)
+    run_dir = records.run_dir(config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device))
 
-    torch.manual_seed(0)
-    backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()
-    initial = backbone.trainable_state()
-    initial_id = backbone.weights_id()
-    frozen = not encoder_trains(backbone, config.finetune_settings)
-    everything = {u.uid: u for c in [corpus, *pool] for u in c.utterances}
-    embedder = Embedder(backbone, list(everything.values()), frozen)
-    text = _TextFeatures(backbone, corpus.words)
-
-    run_dir = records.run_dir(config, initial_id, records.corpus_fingerprint(corpus.utterances), str(device))
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
-    units, untuned_contexts = [], {}
-    for seed in range(config.seeds):
-        for fold in folds:
-            for tuned in states:
-                path = run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json"
-                unit = records.read_unit(path)
-                if unit is None:
-                    unit = _run_unit(
-                        backbone, config, corpus, pool, fold, embedder, text, seed, tuned, initial,
-                        untuned_contexts, run_dir,
-                    )
-                    records.write(path, unit)
-                units.append(unit)
+    plan = [(seed, fold, tuned) for seed in range(config.seeds) for fold in folds for tuned in states]
+    paths = [run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json" for seed, fold, tuned in plan]
+    units = distributed.from_main(lambda: [records.read_unit(path) for path in paths])
+    recorded = {unit.get("initial_weights") for unit in units if unit is not None}
+    model = None
+    for i, ((seed, fold, tuned), path) in enumerate(zip(plan, paths)):
+        if units[i] is not None:
+            continue
+        if model is None:
+            model = _Model.build(config, device, fingerprint, corpus, pool)
+            foreign = recorded - {model.initial_id}
+            if foreign:
+                raise DataError(
+                    f"{run_dir}: finished units there came from other initial weights ({', '.join(sorted(foreign))}) than "
+                    f"this backbone's ({model.initial_id}), changed in a way its fingerprint does not show; "
+                    "move the folder away or give another --output"
+                )
+        unit = _run_unit(model, config, corpus, pool, fold, seed, tuned, run_dir)
+        units[i] = distributed.broadcast(unit)  # the main process knows the checkpoint hashes
+        if distributed.is_main():
+            records.write(path, units[i])
 
     skipped = {(f, r) for unit in units for f, r in unit["skipped"]}
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
-        config=config, backbone=backbone, initial_weights=initial_id, corpus=corpus, protocol=protocol,
-        folds=folds, units=[row for unit in units for row in unit["rows"]],
+        config=config, backbone=backbone_cls, fingerprint=fingerprint,
+        initial_weights=model.initial_id if model else units[0]["initial_weights"], corpus=corpus,
+        protocol=protocol, folds=folds, units=[row for unit in units for row in unit["rows"]],
         finetunes=[unit["finetune"] for unit in units if unit["finetune"]],
         checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
         skipped=corpus.skipped + sorted(skipped), seconds=time.time() - started, device=str(device),
     )
-    records.write(run_dir / "record.json", record)
+    if distributed.is_main():
+        records.write(run_dir / "record.json", record)
     record["path"] = str(run_dir / "record.json")
     return record
+
+
+_BUILT: dict[tuple, tuple[Backbone, dict, str]] = {}
+
+
+@dataclass
+class _Model:
+    """The built backbone, its initial trainable state and what the stages share."""
+
+    backbone: Backbone
+    initial: dict
+    initial_id: str
+    embedder: Embedder
+    text: _TextFeatures
+    untuned_contexts: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, config: RunConfig, device: torch.device, fingerprint: str, corpus: Corpus, pool: list[Corpus]) -> _Model:
+        """The backbone as built with torch seed 0; built once per process and reused in its
+        initial state (sweep trials in one process load the weights once)."""
+        key = (config.backbone, fingerprint, str(device))
+        if key not in _BUILT:
+            _BUILT.clear()
+            torch.manual_seed(0)
+            backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()
+            _BUILT[key] = (backbone, backbone.trainable_state(), backbone.weights_id())
+        backbone, initial, initial_id = _BUILT[key]
+        backbone.load_trainable_state(initial)
+        backbone.eval()
+        frozen = not encoder_trains(backbone, config.finetune_settings)
+        everything = {u.uid: u for c in [corpus, *pool] for u in c.utterances}
+        return cls(backbone, initial, initial_id, Embedder(backbone, list(everything.values()), frozen),
+                   _TextFeatures(backbone, corpus.words))
 
 
 class _TextFeatures(dict):
@@ -365,17 +403,22 @@ class _TextFeatures(dict):
 
 
 def _run_unit(
-    backbone: Backbone, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, embedder: Embedder,
-    text: dict, seed: int, tuned: bool, initial: dict, untuned_contexts: dict, run_dir: Path,
+    model: _Model, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, seed: int, tuned: bool,
+    run_dir: Path,
 ) -> dict:
-    """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row."""
-    backbone.load_trainable_state(initial)
+    """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row.
+
+    Under torchrun every process computes the unit (fine-tuning and embedding are split
+    between them); only the main one writes checkpoints and knows their hashes.
+    """
+    backbone, embedder = model.backbone, model.embedder
+    backbone.load_trainable_state(model.initial)
     finetuned, checkpoints = None, {}
     if tuned:
         key = f"{fold.name}-seed{seed}"
         source = _checkpoint_for(config, fold, seed)
         own = run_dir / "checkpoints" / f"{key}.pt"
-        if source is None and own.is_file():  # killed after saving it: the weights are done
+        if source is None and distributed.from_main(own.is_file):  # killed after saving it: the weights are done
             source = own
         if source is not None:
             payload = records.load_checkpoint(source, backbone)
@@ -384,13 +427,16 @@ def _run_unit(
                 finetuned = {"seed": seed, "fold": fold.name, **payload["trained_on"]}
         else:
             info = _train_finetune(backbone, config, pool, corpus, fold, embedder, seed)
-            source = records.save_checkpoint(own, backbone, config, info, fold)
+            if distributed.is_main():
+                records.save_checkpoint(own, backbone, config, info, fold)
+            source = own
             finetuned = {"seed": seed, "fold": fold.name, **info}
-        checkpoints[key] = records.file_sha256(source)
-    rows = _evaluate_state(backbone, config, corpus, fold, embedder, text, seed, tuned, untuned_contexts)
+        checkpoints[key] = records.file_sha256(source) if distributed.is_main() else None
+    rows = _evaluate_state(backbone, config, corpus, fold, embedder, model.text, seed, tuned, model.untuned_contexts)
     return {
         "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,
         "finetune": finetuned, "checkpoints": checkpoints, "skipped": embedder.skipped,
+        "initial_weights": model.initial_id,
     }
 
 
@@ -409,5 +455,7 @@ def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, se
     embedder = Embedder(backbone, [u for c in pool for u in c.utterances], frozen)
     everything = Fold("all", (), ())
     info = _train_finetune(backbone, config, pool, None, everything, embedder, seed)
-    records.save_checkpoint(output, backbone, config, info, None)
-    return {**info, "checkpoint": str(output), "sha256": records.file_sha256(output), "skipped": embedder.skipped}
+    if distributed.is_main():
+        records.save_checkpoint(output, backbone, config, info, None)
+    sha256 = distributed.from_main(lambda: records.file_sha256(output))
+    return {**info, "checkpoint": str(output), "sha256": sha256, "skipped": embedder.skipped}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -59,19 +60,41 @@ def read(path: Path) -> dict:
     return record
 
 
-def run_dir(config, weights: str, data: str, device: str) -> Path:
+def run_dir(config, backbone: str, data: str, device: str) -> Path:
     """The run's folder, named by a hash of everything that decides its numbers.
 
-    The same command on the same data and weights finds the same folder, which is how a
-    killed run resumes; a different setting, corpus content or device gets a new one.
+    The same command on the same data and backbone finds the same folder, which is how a
+    killed run resumes; a different setting, corpus content, backbone code or weight file, or
+    device gets a new one. ``backbone`` is :func:`backbone_fingerprint`, read without
+    building the model, so a run whose units are all on disk loads no weights at all.
     """
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output", "device", "profile")}
-    key = json.dumps({"config": settings, "weights": weights, "data": data, "device": device}, sort_keys=True, default=str)
+    key = json.dumps({"config": settings, "backbone": backbone, "data": data, "device": device}, sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     safe_dataset = config.dataset.replace(",", "+")
     path = Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def backbone_fingerprint(cls: type[Backbone], options: dict[str, str]) -> str:
+    """What decides a backbone's initial weights, read without building it: its name and
+    options, the source of the module that defines it (random initialisations live there),
+    and the path, size and mtime of every weight file it names (as the corpus fingerprint
+    does for audio). The hash of the weights themselves goes into the record and each unit.
+    """
+    digest = hashlib.sha256(json.dumps({"name": cls.name, "options": options}, sort_keys=True).encode())
+    digest.update(Path(inspect.getsourcefile(cls)).read_bytes())
+    for needed in required_files(cls, options):
+        stat = Path(needed.path).stat() if needed.found else None
+        digest.update(f"{needed.path}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else 0}".encode())
+    return digest.hexdigest()[:16]
+
+
+def required_files(cls: type[Backbone], options: dict[str, str]) -> list:
+    """The backbone's weight files as its options choose them (the options it accepts)."""
+    accepted = inspect.signature(cls.required_files).parameters
+    return cls.required_files(**{k: v for k, v in options.items() if k in accepted})
 
 
 def read_unit(path: Path) -> dict | None:
@@ -190,8 +213,8 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
     return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else method.replace("-", " ")
 
 
-def build(*, config, backbone, initial_weights, corpus, protocol, folds, units, finetunes, checkpoints,
-          skipped, seconds, device) -> dict:
+def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,
+          finetunes, checkpoints, skipped, seconds, device) -> dict:
     settings = dataclasses.asdict(config)
     return {
         "schema": SCHEMA,
@@ -201,8 +224,9 @@ def build(*, config, backbone, initial_weights, corpus, protocol, folds, units, 
         "config": settings,
         "backbone": {
             "name": backbone.name,
+            "fingerprint": fingerprint,
             "initial_weights": initial_weights,
-            "files": {str(f.path): f.found for f in backbone.required_files()},
+            "files": {str(f.path): f.found for f in required_files(backbone, config.backbone_options)},
             "finetuned_checkpoints": checkpoints,
         },
         "dataset": {

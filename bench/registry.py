@@ -91,12 +91,15 @@ def problems() -> list[str]:
 
 
 def get(kind: str, name: str) -> type:
-    """The class registered as ``name``; a clear one-line error if it is unknown or broken."""
-    available = plugins(kind)
-    plugin = available.get(name)
-    if plugin is None:
-        names = ", ".join(n for n, p in available.items() if p.ok) or "none"
+    """The class registered as ``name``; a clear one-line error if it is unknown or broken.
+
+    Only that plugin is imported (not every installed one): a run pays for the code it uses.
+    """
+    named = [ep for ep in entry_points(group=GROUPS[kind]) if ep.name == name]
+    if not named:
+        names = ", ".join(n for n, p in plugins(kind).items() if p.ok) or "none"
         raise PluginError(f"unknown {kind} '{name}' (installed: {names})")
+    plugin = _load(kind, named[0])
     if not plugin.ok:
         raise PluginError(f"{kind} plugin '{name}' from {plugin.distribution} is broken: {plugin.error}")
     return plugin.obj

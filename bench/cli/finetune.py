@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cli.common import out, user_errors, warn_broken_plugins
+from bench import distributed
+from bench.cli.common import out, user_errors
 from bench.cli.run import parse_pairs
 
 
@@ -23,11 +24,13 @@ def finetune(
     """Contrastive fine-tuning on whole corpora; load the result with `bench run --checkpoint`."""
     from bench.protocol import RunConfig, finetune_corpora
 
-    warn_broken_plugins()
     with user_errors():
         config = RunConfig(backbone=backbone, device=device, backbone_options=parse_pairs(backbone_opt, "--backbone-opt"))
         config.apply(parse_pairs(set_, "--set"))
         result = finetune_corpora(config, [n.strip() for n in on.split(",") if n.strip()], output, seed)
+    distributed.finish()
+    if not distributed.is_main():
+        return
     out.print(
         f"fine-tuned {backbone} on {', '.join(result['corpora'])} ({result['clips']} clips, "
         f"final loss {result['loss'][-1]:.4f}); skipped {len(result['skipped'])} files",

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cli.common import out, user_errors, warn_broken_plugins
+from bench import distributed
+from bench.cli.common import out, user_errors
 
 
 def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
@@ -51,7 +52,6 @@ def run(
     from bench import protocol as proto
     from bench.tables import run_table
 
-    warn_broken_plugins()
     with user_errors():
         if profile not in proto.PROFILES:
             raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
@@ -72,5 +72,8 @@ def run(
         overrides.update(parse_pairs(set_, "--set"))
         config.apply(overrides)
         record = proto.run(config)
+    distributed.finish()
+    if not distributed.is_main():
+        return
     out.print(run_table(record))
     out.print(f"record: {record['path']}", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from bench.cli.common import out, user_errors, warn_broken_plugins
+from bench.cli.common import out, user_errors
 from bench.cli.run import parse_pairs
 
 SPACE_HELP = (
@@ -45,7 +45,6 @@ def sweep(
     from bench import protocol as proto
     from bench import sweep as sweeps
 
-    warn_broken_plugins()
     with user_errors():
         if profile not in proto.PROFILES:
             raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")

@@ -6,26 +6,13 @@ import re
 from pathlib import Path
 
 
-def synth_one_take(folder: Path) -> Path:
-    """synth with one take per speaker/condition/emotion (160 clips): every fold and class, 6x less audio."""
-    from bench.datasets.synth import Synth
-
-    synth = Synth()
-    synth.scan(None)  # renders once into this session's cache
-    folder.mkdir(parents=True, exist_ok=True)
-    for wav in synth.default_root().glob("*_01.wav"):
-        (folder / wav.name).symlink_to(wav)
-    (folder / "synth.json").write_text((synth.default_root() / "synth.json").read_text())
-    return folder
-
-
 def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **settings: str) -> dict:
     """Every stage, ablation row and baseline once (one seed, tiny stage settings); the rows by name."""
     from typer.testing import CliRunner
 
     from bench import records
     from bench.cli import app
-    from benchtest import TINY_SETTINGS
+    from benchtest import TINY_SETTINGS, synth_one_take
 
     sets = [arg for key, value in {**TINY_SETTINGS, "finetune.epochs": "2", **settings}.items() for arg in ("--set", f"{key}={value}")]
     opts = [arg for key, value in options.items() for arg in ("--backbone-opt", f"{key}={value}")]

@@ -2,16 +2,22 @@
 process gives at the same global batch."""
 
 import os
+import re
 import socket
+import subprocess
+import sys
+
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from bench import cache, distributed
+from bench import cache, distributed, records
 from bench.embed import audio_features, waveform
 from bench.stages.finetune import FinetuneSettings, finetune
+from benchtest import TINY_SETTINGS, synth_one_take
 from tiny_audio import tiny, write_clips
 
 WORLD = 2
@@ -85,3 +91,35 @@ def test_two_processes_on_gloo_match_one_process(tmp_path, monkeypatch):
     rows, unusable = cache.Space(space).index()
     assert len(rows) == 7 and len(unusable) == 1  # each rank wrote its own part, once
     assert len([p for p in space.glob("*.json") if p.name != "space.json"]) == WORLD
+
+
+def bench_run(args: list[str], launcher: list[str], cache_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BENCH_CACHE_DIR": str(cache_dir)}
+    return subprocess.run([sys.executable, *launcher, "-m", "bench", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_bench_run_under_torchrun_writes_one_record_equal_to_one_process(tmp_path):
+    """`torchrun --nproc-per-node 2 -m bench run`: the two processes split embedding and
+    fine-tuning, only the main one writes, and the record's rows are one process's rows."""
+    sets = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+    args = ["run", "--data-root", str(synth_one_take(tmp_path / "synth")), "--seeds", "1", *sets]
+    torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(WORLD)]
+    ddp = bench_run([*args, "--output", str(tmp_path / "ddp")], torchrun, tmp_path / "ddp-cache")
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = bench_run([*args, "--output", str(tmp_path / "one")], [], tmp_path / "one-cache")
+    assert one.returncode == 0, one.stderr[-3000:]
+
+    assert len(re.findall(r"^record: ", ddp.stdout, re.M)) == 1  # one table, printed by the main process
+    (space,) = (tmp_path / "ddp-cache" / "embeddings" / "mini-clap").iterdir()
+    assert len([p for p in space.glob("*.json") if p.name != "space.json"]) == WORLD  # each embedded its part
+    (ddp_dir,), (one_dir,) = (list((tmp_path / name).iterdir()) for name in ("ddp", "one"))
+    assert ddp_dir.name == one_dir.name  # same config, data and backbone: the same run folder name
+    for folder in (ddp_dir, one_dir):
+        assert not list(folder.rglob("*.tmp"))
+    assert sorted(p.name for p in (ddp_dir / "checkpoints").iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
+    ddp_record, one_record = (records.read(d / "record.json") for d in (ddp_dir, one_dir))
+    assert all(ddp_record["backbone"]["finetuned_checkpoints"].values())  # hashed by the main process
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "acpt_loss"} for row in rows]  # noqa: E731
+    assert strip(ddp_record["units"]) == strip(one_record["units"])
+    for ddp_row, one_row in zip(ddp_record["units"], one_record["units"]):
+        np.testing.assert_allclose(ddp_row.get("acpt_loss", []), one_row.get("acpt_loss", []), rtol=1e-4)

@@ -2,12 +2,14 @@
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from bench import records
+from bench import contracts, records, registry
 from bench.cli import app
 from benchtest import TINY_SETTINGS
 
@@ -50,7 +52,7 @@ def test_record_says_what_produced_it(first_run):
     assert set(record["backbone"]["finetuned_checkpoints"]) == {"half1-seed0", "half2-seed0"}
     assert record["dataset"]["utterances"] == 960 and len(record["dataset"]["fingerprint"]) == 16
     assert all(len(unit["confusion"]) == 4 for unit in record["units"])
-    checkpoint_dir = __import__("pathlib").Path(path).parent / "checkpoints"
+    checkpoint_dir = Path(path).parent / "checkpoints"
     assert sorted(p.name for p in checkpoint_dir.iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
 
 
@@ -69,9 +71,52 @@ def test_same_seed_gives_identical_numbers(first_run, tmp_path):
     assert again["units"] == first_run[0]["units"]
 
 
+def test_a_finished_run_gives_its_record_again_without_building_the_backbone(first_run, monkeypatch):
+    record, path = first_run
+    monkeypatch.setattr(registry, "backbone", lambda *args, **kwargs: pytest.fail("built the backbone"))
+    again, again_path = record_of(bench_run(Path(path).parents[1]))
+    assert again_path == path and again["units"] == record["units"]
+    assert again["backbone"]["initial_weights"] == record["backbone"]["initial_weights"]
+
+
+def test_units_from_other_initial_weights_are_not_mixed_in(first_run, tmp_path):
+    """A run folder whose finished units came from other weights (code edited in a way the
+    fingerprint misses) is refused, not completed with units of the current weights."""
+    _, path = first_run
+    folder = tmp_path / Path(path).parent.name
+    shutil.copytree(Path(path).parent, folder)
+    unit_path = folder / "units" / "seed0-half1-initial.json"
+    unit = records.read(unit_path)
+    records.write(unit_path, {**unit, "initial_weights": "0123456789abcdef"})
+    (folder / "units" / "seed0-half2-initial.json").unlink()
+    result = bench_run(tmp_path)
+    assert result.exit_code == 2 and "other initial weights (0123456789abcdef)" in result.output
+    assert records.read(unit_path)["initial_weights"] == "0123456789abcdef"  # nothing overwritten
+
+
+def test_run_folder_follows_the_backbone_files_and_options(tmp_path):
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"one")
+
+    class Model(contracts.Backbone):
+        name = "fingerprinted"
+
+        @classmethod
+        def required_files(cls, checkpoint=None):
+            return [contracts.RequiredFile("weights", Path(checkpoint) if checkpoint else weights)]
+
+    first = records.backbone_fingerprint(Model, {})
+    assert records.backbone_fingerprint(Model, {}) == first
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"two")
+    assert records.backbone_fingerprint(Model, {"checkpoint": str(other)}) != first
+    weights.write_bytes(b"three")
+    assert records.backbone_fingerprint(Model, {}) != first
+
+
 def test_checkpoints_load_back_and_reproduce_the_fine_tuned_rows(first_run, tmp_path):
     record, path = first_run
-    folder = __import__("pathlib").Path(path).parent / "checkpoints"
+    folder = Path(path).parent / "checkpoints"
     reloaded, _ = record_of(bench_run(tmp_path, "--checkpoint", str(folder), "--no-ablation", "--no-baselines"))
     assert reloaded["finetunes"] == []
     tuned = lambda rec: {(u["fold"], u["wa"]) for u in rec["units"] if u["finetune"] and u["acpt"] and u["method"] == "cross-modal"}  # noqa: E731
@@ -81,7 +126,7 @@ def test_checkpoints_load_back_and_reproduce_the_fine_tuned_rows(first_run, tmp_
 
 def test_a_single_checkpoint_trained_on_the_evaluated_corpus_is_refused(first_run, tmp_path):
     _, path = first_run
-    checkpoint = __import__("pathlib").Path(path).parent / "checkpoints" / "half1-seed0.pt"
+    checkpoint = Path(path).parent / "checkpoints" / "half1-seed0.pt"
     result = bench_run(tmp_path, "--checkpoint", str(checkpoint))
     assert result.exit_code == 2
     assert "would leak test data" in result.output
