@@ -69,16 +69,25 @@ class RunConfig:
 
     def apply(self, overrides: dict[str, object]) -> None:
         """Set values by dotted name: ``seeds``, ``acpt.n_tokens``, ``classifier.loss`` ..."""
-        sections = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
         for key, value in overrides.items():
-            section, _, name = key.rpartition(".")
-            target = getattr(self, sections[section]) if section in sections else self
-            if section and section not in sections or not hasattr(target, name):
-                raise ValueError(f"unknown setting {key!r}")
+            target, name = self._field(key)
             current = getattr(target, name)
             setattr(target, name, type(current)(value) if current is not None and not isinstance(value, type(current)) else value)
             if dataclasses.is_dataclass(target) and hasattr(target, "__post_init__"):
                 target.__post_init__()
+
+    def get(self, key: str) -> object:
+        """The value of a dotted name, as :meth:`apply` sets it."""
+        target, name = self._field(key)
+        return getattr(target, name)
+
+    def _field(self, key: str) -> tuple[object, str]:
+        sections = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
+        section, _, name = key.rpartition(".")
+        target = getattr(self, sections[section]) if section in sections else self
+        if section and section not in sections or not hasattr(target, name):
+            raise ValueError(f"unknown setting {key!r}")
+        return target, name
 
 
 def resolve_device(name: str) -> torch.device:
@@ -333,6 +342,12 @@ def run(config: RunConfig) -> dict:
         if distributed.is_main():
             records.write(path, units[i])
 
+    finished = run_dir / "record.json"
+    if model is None and distributed.from_main(finished.is_file):
+        try:  # nothing was computed: the record on disk is this run's, with its own date and timings
+            return {**records.read(finished), "path": str(finished)}
+        except DataError:
+            pass  # unreadable: written again below from the units
     skipped = {(f, r) for unit in units for f, r in unit["skipped"]}
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
@@ -345,8 +360,8 @@ def run(config: RunConfig) -> dict:
         skipped=corpus.skipped + sorted(skipped), seconds=time.time() - started, device=str(device),
     )
     if distributed.is_main():
-        records.write(run_dir / "record.json", record)
-    record["path"] = str(run_dir / "record.json")
+        records.write(finished, record)
+    record["path"] = str(finished)
     return record
 
 

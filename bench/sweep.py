@@ -5,7 +5,8 @@ finds, since run folders are named by their config) one *base run* with fine-tun
 the full stage ablation; every trial then loads the base run's fine-tuned checkpoints
 (``--checkpoint <base>/checkpoints --no-ablation``) and reruns only ACPT, the classifier and
 the evaluation, and the base run's fine-tune row is the baseline a gain is measured from.
-A sweep of fine-tuning settings has no such base: each trial fine-tunes.
+The grid point equal to the base run's own settings is not run again: the base run's
+record (which has that row already) is its trial's record. A sweep of fine-tuning settings has no such base: each trial fine-tunes.
 
 A categorical space (``2,4,8``) is a grid: every point is put in the study's queue once,
 when the study is created, and workers claim queued trials atomically through the
@@ -324,7 +325,10 @@ def work(plan: Plan, threads: int | None = None) -> list[int]:
         params = {d.name: d.suggest(trial) for d in plan.space}
         console.print(f"trial {trial.number} ({worker}): {params}")
         try:
-            record = protocol.run(trial_config(plan, params, base_record))
+            if base_record is not None and all(plan.config.get(k) == v for k, v in params.items()):
+                record = {**records.read(base_record), "path": base_record}  # the base run computed this point
+            else:
+                record = protocol.run(trial_config(plan, params, base_record))
         except BaseException as err:
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
             study.tell(trial, state=TrialState.FAIL)

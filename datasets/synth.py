@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance, leave_one_group_out
+from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance
+from bench.datasets._common import speaker_folds
 
 VERSION = 2
 RATE = 16_000
@@ -183,7 +184,7 @@ class Synth(DatasetLoader):
 
     def folds(self, utterances: Sequence[Utterance], protocol: str, seed: int = 0) -> list[Fold]:
         if protocol == "speaker":
-            return leave_one_group_out(utterances, lambda u: u.speaker, prefix="speaker")
+            return speaker_folds(self.name, utterances, seed)
         if protocol != "unseen-conditions":
             raise DataError(f"synth: unknown protocol {protocol!r} (choose from {', '.join(self.protocols)})")
         halves = ({"f1", "f3", "m1", "m3"}, {"f2", "f4", "m2", "m4"})

@@ -109,7 +109,8 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     (root / "wav" / "03b02Wz.wav").write_text("not audio " * 50)
     write_wav(root / "wav" / "08b01Fz.wav", np.zeros(8000))
     (root / "wav" / "03b01Xa.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())  # unknown label X
-    (root / "wav" / "notes.txt").write_text("not a clip")
+    (root / "wav" / "notes.txt").write_text("not a clip")  # not audio by name: not part of the corpus
+    (root / "wav" / "take2.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())
     settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
     result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1",
                                  "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
@@ -117,9 +118,9 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     record = records.read(re.search(r"record: (\S+)", result.output).group(1))
     reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record["dataset"]["skipped"]}
     assert "unknown emotion letter" in reasons["03b01Xa.wav"]
-    assert "name does not follow" in reasons["notes.txt"]
+    assert "name does not follow" in reasons["take2.wav"] and "notes.txt" not in reasons
     skipped_text = " ".join(s["reason"] for s in record["dataset"]["skipped"])
-    for reason in ("empty file", "not decodable audio", "silent"):
+    for reason in ("holds no audio (0 bytes)", "not decodable audio", "silent"):
         assert reason in skipped_text
     assert len(record["units"]) == 4  # 4 speaker folds, one stage row each
 
@@ -128,7 +129,7 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "emodb"], "no data root; pass --data-root, set BENCH_EMODB_ROOT"),
-    (["--dataset", "emodb", "--data-root", "EMPTY"], "no file named like 03a01Fa.wav"),
+    (["--dataset", "emodb", "--data-root", "EMPTY"], "no file named like wav/03a01Fa.wav under"),
     (["--dataset", "emodb", "--data-root", "NOTDIR"], "is not a directory"),
     (["--dataset", "synth", "--protocol", "session"], "unknown protocol 'session'"),
     (["--finetune-on", "nope"], "unknown dataset 'nope'"),
