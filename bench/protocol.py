@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,10 +159,14 @@ class Embedder:
         self.by_uid = {u.uid: u for u in utterances}
         self._cached: AudioFeatures | None = None
 
-    @property
-    def cached(self) -> AudioFeatures | None:
+    def prepare(self) -> None:
+        """Embed every clip now when the encoder is frozen (once; later calls do nothing)."""
         if self.frozen and self._cached is None:
             self._cached = audio_features(self.backbone, list(self.by_uid.values()))
+
+    @property
+    def cached(self) -> AudioFeatures | None:
+        self.prepare()
         return self._cached
 
     def features(self, uids: Sequence[str]) -> tuple[list[str], Tensor]:
@@ -238,15 +243,13 @@ def _encode_clips(backbone: Backbone, clips: Sequence[Utterance]) -> Tensor:
     return backbone.encode_audio(waves)
 
 
-def _evaluate_state(
-    backbone: Backbone, config: RunConfig, corpus: Corpus, fold: Fold, embedder: Embedder,
-    text: dict, seed: int, tuned: bool, untuned_contexts: dict,
-) -> list[dict]:
+def _evaluate_state(model: _Model, config: RunConfig, corpus: Corpus, fold: Fold, seed: int, tuned: bool) -> list[dict]:
     """Every row that shares this weight state: ACPT off/on x classifier, plus baselines.
 
     ACPT is text-only, so on the initial (not fine-tuned) weights its contexts are the same
-    for every fold: they are learned once per seed and kept in ``untuned_contexts``.
+    for every fold: they are learned once per seed and kept in ``model.untuned_contexts``.
     """
+    backbone, embedder, text, untuned_contexts = model.backbone, model.embedder, model.text, model.untuned_contexts
     by_uid = {u.uid: u for u in corpus.utterances}
     test_ids, test_emb = embedder.embeddings(fold.test)
     test_labels = corpus.label_index([by_uid[u] for u in test_ids]).numpy()
@@ -268,10 +271,11 @@ def _evaluate_state(
         extra = {}
         if use_acpt:
             if tuned or seed not in untuned_contexts:
-                learned = train_contexts(
-                    backbone, corpus.words, desc, text["labels"].to(desc.device),
-                    text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed,
-                )
+                with model.timed("acpt"):
+                    learned = train_contexts(
+                        backbone, corpus.words, desc, text["labels"].to(desc.device),
+                        text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed,
+                    )
                 if not tuned:
                     untuned_contexts[seed] = learned
             contexts, history = learned if tuned else untuned_contexts[seed]
@@ -283,9 +287,10 @@ def _evaluate_state(
         train_x = torch.cat(features)
         train_y = torch.cat(labels).to(train_x.device)
         if config.classifier:
-            model = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
+            with model.timed("classifier"):
+                classifier = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
             with torch.no_grad():
-                predicted = model(test_emb).argmax(dim=1)
+                predicted = classifier(test_emb).argmax(dim=1)
         else:
             prototypes = torch.stack([train_x[train_y == c].mean(0) for c in range(n_classes)])
             predicted = nearest_prototype(test_emb, prototypes)
@@ -358,6 +363,7 @@ def run(config: RunConfig) -> dict:
         finetunes=[unit["finetune"] for unit in units if unit["finetune"]],
         checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
         skipped=corpus.skipped + sorted(skipped), seconds=time.time() - started, device=str(device),
+        stage_seconds=[unit["seconds"] for unit in units],
     )
     if distributed.is_main():
         records.write(finished, record)
@@ -378,6 +384,15 @@ class _Model:
     embedder: Embedder
     text: _TextFeatures
     untuned_contexts: dict = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, of the unit being computed
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
     @classmethod
     def build(cls, config: RunConfig, device: torch.device, fingerprint: str, corpus: Corpus, pool: list[Corpus]) -> _Model:
@@ -428,6 +443,9 @@ def _run_unit(
     """
     backbone, embedder = model.backbone, model.embedder
     backbone.load_trainable_state(model.initial)
+    model.seconds = {}
+    with model.timed("embedding"):
+        embedder.prepare()
     finetuned, checkpoints = None, {}
     if tuned:
         key = f"{fold.name}-seed{seed}"
@@ -441,17 +459,18 @@ def _run_unit(
             if source == own:
                 finetuned = {"seed": seed, "fold": fold.name, **payload["trained_on"]}
         else:
-            info = _train_finetune(backbone, config, pool, corpus, fold, embedder, seed)
+            with model.timed("finetune"):
+                info = _train_finetune(backbone, config, pool, corpus, fold, embedder, seed)
             if distributed.is_main():
                 records.save_checkpoint(own, backbone, config, info, fold)
             source = own
             finetuned = {"seed": seed, "fold": fold.name, **info}
         checkpoints[key] = records.file_sha256(source) if distributed.is_main() else None
-    rows = _evaluate_state(backbone, config, corpus, fold, embedder, model.text, seed, tuned, model.untuned_contexts)
+    rows = _evaluate_state(model, config, corpus, fold, seed, tuned)
     return {
         "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,
         "finetune": finetuned, "checkpoints": checkpoints, "skipped": embedder.skipped,
-        "initial_weights": model.initial_id,
+        "initial_weights": model.initial_id, "seconds": {k: round(v, 2) for k, v in model.seconds.items()},
     }
 
 

@@ -214,7 +214,7 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
 
 
 def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,
-          finetunes, checkpoints, skipped, seconds, device) -> dict:
+          finetunes, checkpoints, skipped, seconds, device, stage_seconds) -> dict:
     settings = dataclasses.asdict(config)
     return {
         "schema": SCHEMA,
@@ -245,5 +245,11 @@ def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, cor
         "summary": summarize(units),
         "versions": versions(),
         "device": device,
-        "timings": {"total_seconds": round(seconds, 1)},
+        "timings": {
+            "total_seconds": round(seconds, 1),  # this invocation (a resumed run: only what it computed)
+            "unit_seconds": {  # every unit's own compute time, summed per stage (where a run's time goes)
+                stage: round(sum(unit.get(stage, 0.0) for unit in stage_seconds), 1)
+                for stage in sorted({stage for unit in stage_seconds for stage in unit})
+            },
+        },
     }

@@ -157,13 +157,25 @@ def timed(command: list[str], env: dict) -> float:
 
 def runs(settings: list[str], cache: Path, output: Path) -> dict:
     """The same command twice (the second resumes: every unit is on disk), the same run in a
-    new folder (only the embedding cache helps), and the prompt-length sweep beside the first."""
+    new folder (only the embedding cache helps), and the prompt-length sweep beside the first;
+    plus where the first run's and the sweep trials' compute went, from their records."""
     env = {"BENCH_CACHE_DIR": str(cache)}
     first = ["run", *settings, "--output", str(output / "a")]
     times = {"first": timed(first, env), "again": timed(first, env)}
     times["new folder"] = timed(["run", *settings, "--output", str(output / "b")], env)
     times["sweep"] = timed(["sweep", "prompt-length", *settings, "--output", str(output / "a")], env)
+    times["first stages"] = _stage_seconds(output / "a", "*-synth-*/record.json")
+    times["sweep stages"] = _stage_seconds(output / "a", "sweeps/*/*/record.json")
     return times
+
+
+def _stage_seconds(folder: Path, pattern: str) -> dict[str, float]:
+    """Unit compute seconds per stage, summed over the records that match."""
+    total: dict[str, float] = {}
+    for path in folder.glob(pattern):
+        for stage, seconds in json.loads(path.read_text())["timings"]["unit_seconds"].items():
+            total[stage] = total.get(stage, 0.0) + seconds
+    return total
 
 
 def report(args: argparse.Namespace) -> None:
@@ -208,6 +220,9 @@ def report(args: argparse.Namespace) -> None:
         print(f"    same command again (resumes, warm cache)       {times['again']:8.1f} s   first/again = {times['first'] / times['again']:.1f}x")
         print(f"    same run, new --output (embedding cache only)  {times['new folder']:8.1f} s   first/this  = {times['first'] / times['new folder']:.2f}x")
         print(f"    bench sweep prompt-length (5 trials)           {times['sweep']:8.1f} s   sweep/first = {times['sweep'] / times['first']:.2f}x")
+        for name in ("first", "sweep"):
+            stages = times[f"{name} stages"]
+            print(f"    {name + ' units, compute by stage:':<47}" + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(stages.items())))
     print("(c) peak resident memory of the embedding pipeline (cache off)")
     for m in (ours, bigger):
         print(f"    {m['clips']:>5} clips: parent {m['rss_mb']:7.0f} MiB, largest decoding worker {m['worker_rss_mb']:4.0f} MiB")
