@@ -40,15 +40,39 @@ class Preprocessing:
     pad_mode: str
 
 
-def default_workers() -> int:
-    """``BENCH_DECODE_WORKERS``, or a quarter of the cores (1 to 4): decoding is cheap next to
-    encoding, and the encoder gets the remaining cores (see :func:`encoder_threads`)."""
+MAX_WORKERS = 8
+# What starting a worker costs: a spawned interpreter imports the parent's main module
+# (under the `bench` command, the CLI and torch: about 2.5 s on a 2-core machine).
+WORKER_START_SECONDS = 3.0
+
+
+def configured_workers() -> int | None:
+    """``BENCH_DECODE_WORKERS`` when set; None lets :func:`choose_workers` decide."""
     value = os.environ.get("BENCH_DECODE_WORKERS")
-    if value is not None:
-        if not value.isdigit():
-            raise ValueError(f"BENCH_DECODE_WORKERS must be a whole number, not {value!r}")
-        return int(value)
-    return max(1, min(4, (os.cpu_count() or 1) // 4))
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"BENCH_DECODE_WORKERS must be a whole number, not {value!r}")
+    return int(value)
+
+
+def choose_workers(decode_seconds: float, encode_seconds: float, batches: int, cpu_encoder: bool) -> int:
+    """How many decoding processes finish ``batches`` more batches soonest, from the time one
+    batch took to decode and to encode in this process.
+
+    In-process decoding adds its time to every batch; ``w`` workers hide it (decoding ``w``
+    batches at once) but cost a start each and, when the encoder runs on the CPU, the cores
+    they take from it (:func:`encoder_threads`). Cheap WAVs before a heavy encoder stay in
+    process; compressed video before a light encoder gets workers.
+    """
+    cores = os.cpu_count() or 1
+    best, best_seconds = 0, batches * (decode_seconds + encode_seconds)
+    for workers in range(1, min(MAX_WORKERS, cores - 1) + 1):
+        encode = encode_seconds * cores / encoder_threads(workers) if cpu_encoder else encode_seconds
+        seconds = WORKER_START_SECONDS + batches * max(encode, decode_seconds / workers)
+        if seconds < best_seconds:
+            best, best_seconds = workers, seconds
+    return best
 
 
 def encoder_threads(workers: int) -> int:

@@ -9,7 +9,8 @@ process embeds its part of the misses and all processes end with every feature.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,11 +81,6 @@ class FittingEncoder:
         return features.float().cpu().numpy()
 
 
-def _batches(utterances: Sequence[Utterance], size: int) -> Iterator[list[decoding.Clip]]:
-    for start in range(0, len(utterances), size):
-        yield [decoding.Clip(str(u.path), u.offset, u.duration) for u in utterances[start : start + size]]
-
-
 @torch.no_grad()
 def audio_features(
     backbone: Backbone,
@@ -98,9 +94,8 @@ def audio_features(
     """Audio-encoder features (before the projection) of every usable utterance, in the order given.
 
     Features of the backbone's current weights come from the cache where it has them and go
-    into it otherwise (``use_cache=False``: neither). ``workers``: decoding processes (default
-    :func:`bench.decoding.default_workers`; 0 decodes in this process, as do misses that fit
-    in one batch).
+    into it otherwise (``use_cache=False``: neither). ``workers``: decoding processes (0: in
+    this process; default: measured, see :func:`_compute`).
     """
     utterances = list(utterances)
     was_training = backbone.training
@@ -141,42 +136,78 @@ def _compute(
     encoder: FittingEncoder, space: cache.Space | None, missing: Sequence[tuple[str, Utterance]],
     batch_size: int, label: str, workers: int | None,
 ) -> tuple[list[str], np.ndarray, dict[str, str]]:
-    """Decode and encode ``(key, utterance)`` pairs, the cores split between decoding and encoding."""
-    workers = decoding.default_workers() if workers is None else workers
-    if len(missing) <= batch_size:
-        workers = 0  # starting processes costs more than decoding one batch here
+    """Decode and encode ``(key, utterance)`` pairs batch by batch.
+
+    Unless ``workers`` or ``BENCH_DECODE_WORKERS`` fixes it, the first batch is decoded and
+    encoded here, timed, and :func:`bench.decoding.choose_workers` decides whether the rest
+    is decoded in worker processes (and how many cores that leaves the encoder).
+    """
+    workers = decoding.configured_workers() if workers is None else workers
+    prep = preprocessing(encoder.backbone)
+    batches = [missing[start : start + batch_size] for start in range(0, len(missing), batch_size)]
+    shards = _Shards(space)
     threads = torch.get_num_threads()
-    if encoder.device.type == "cpu" and workers:
-        torch.set_num_threads(min(threads, decoding.encoder_threads(workers)))
-    try:
-        return _encode_all(encoder, space, missing, batch_size, label, workers)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _encode_all(
-    encoder: FittingEncoder, space: cache.Space | None, missing: Sequence[tuple[str, Utterance]],
-    batch_size: int, label: str, workers: int,
-) -> tuple[list[str], np.ndarray, dict[str, str]]:
-    """The encoder loop: one decoded batch in, one encoder call, a cache shard every SHARD_ROWS rows."""
-    keys, chunks, unusable = [], [], {}
-    shard_keys, shard_chunks, shard_unusable = [], [], {}
-    decoded = decoding.stream(_batches([u for _, u in missing], batch_size), preprocessing(encoder.backbone), workers)
     with bar(label, len(missing)) as advance:
-        for start, (waves, reasons) in zip(range(0, len(missing), batch_size), decoded):
-            batch_keys = [k for k, _ in missing[start : start + batch_size]]
-            shard_keys += [k for k, reason in zip(batch_keys, reasons) if reason is None]
-            shard_unusable.update({k: reason for k, reason in zip(batch_keys, reasons) if reason is not None})
-            if len(waves):
-                shard_chunks.append(encoder(waves))
-            if len(shard_keys) >= SHARD_ROWS or start + batch_size >= len(missing):
-                rows = np.concatenate(shard_chunks) if shard_chunks else np.empty((0, 0), np.float32)
-                if space is not None:
-                    space.write(shard_keys, rows, shard_unusable)
-                keys += shard_keys
-                chunks.append(rows)
-                unusable.update(shard_unusable)
-                shard_keys, shard_chunks, shard_unusable = [], [], {}
-            advance(len(batch_keys))
-    rows = np.concatenate([c for c in chunks if len(c)]) if keys else np.empty((0, 0), np.float32)
-    return keys, rows, unusable
+
+        def encode(batch: Sequence[tuple[str, Utterance]], waves: np.ndarray, reasons: list[str | None]) -> None:
+            shards.add([key for key, _ in batch], reasons, encoder(waves) if len(waves) else None)
+            advance(len(batch))
+
+        if workers is None and batches:
+            started = time.perf_counter()
+            waves, reasons = decoding.decode_batch(_clips(batches[0]), prep)
+            decoded = time.perf_counter()
+            encode(batches[0], waves, reasons)
+            workers = decoding.choose_workers(
+                decoded - started, time.perf_counter() - decoded, len(batches) - 1, encoder.device.type == "cpu"
+            )
+            batches = batches[1:]
+        if encoder.device.type == "cpu" and workers:
+            torch.set_num_threads(min(threads, decoding.encoder_threads(workers)))
+        try:
+            for batch, (waves, reasons) in zip(batches, decoding.stream(map(_clips, batches), prep, workers)):
+                encode(batch, waves, reasons)
+        finally:
+            torch.set_num_threads(threads)
+    return shards.finish()
+
+
+def _clips(batch: Sequence[tuple[str, Utterance]]) -> list[decoding.Clip]:
+    return [decoding.Clip(str(u.path), u.offset, u.duration) for _, u in batch]
+
+
+class _Shards:
+    """Encoded rows collected batch by batch, written to the cache every ``SHARD_ROWS`` rows
+    (a killed run keeps what it wrote)."""
+
+    def __init__(self, space: cache.Space | None) -> None:
+        self.space = space
+        self.keys: list[str] = []
+        self.chunks: list[np.ndarray] = []
+        self.unusable: dict[str, str] = {}
+        self.pending: tuple[list[str], list[np.ndarray], dict[str, str]] = ([], [], {})
+
+    def add(self, keys: list[str], reasons: list[str | None], rows: np.ndarray | None) -> None:
+        pending_keys, pending_rows, pending_unusable = self.pending
+        pending_keys += [key for key, reason in zip(keys, reasons) if reason is None]
+        pending_unusable.update({key: reason for key, reason in zip(keys, reasons) if reason is not None})
+        if rows is not None:
+            pending_rows.append(rows)
+        if len(pending_keys) >= SHARD_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        keys, chunks, unusable = self.pending
+        if keys or unusable:
+            rows = np.concatenate(chunks) if chunks else np.empty((0, 0), np.float32)
+            if self.space is not None:
+                self.space.write(keys, rows, unusable)
+            self.keys += keys
+            self.chunks.append(rows)
+            self.unusable.update(unusable)
+        self.pending = ([], [], {})
+
+    def finish(self) -> tuple[list[str], np.ndarray, dict[str, str]]:
+        self.flush()
+        rows = np.concatenate([c for c in self.chunks if len(c)]) if self.keys else np.empty((0, 0), np.float32)
+        return self.keys, rows, self.unusable

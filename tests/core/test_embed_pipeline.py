@@ -1,6 +1,8 @@
 """The audio pipeline: worker processes give what the straightforward path gives, in bounded
 memory; batches shrink when they do not fit; bf16 autocast (exercised here on CPU)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +105,20 @@ def test_fine_tuning_under_bf16_autocast_keeps_the_loss_in_fp32(clips, monkeypat
     half, half_dtypes = train()
     assert set(full_dtypes) == {torch.float32} and set(half_dtypes) == {torch.bfloat16}
     assert all(np.isfinite(half)) and np.allclose(half, full, atol=5e-2)
+
+
+def test_decoding_moves_to_workers_only_where_the_measured_first_batch_says_it_pays(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert decoding.choose_workers(0.02, 0.5, 100, cpu_encoder=True) == 0  # cheap WAVs, the encoder needs both cores
+    assert decoding.choose_workers(2.0, 0.5, 100, cpu_encoder=True) == 1  # video decoding dominates
+    assert decoding.choose_workers(2.0, 0.5, 1, cpu_encoder=True) == 0  # one batch left: not worth a start
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert decoding.choose_workers(0.4, 0.05, 1000, cpu_encoder=False) == 8  # a GPU waits on decoding: all it may
+
+
+def test_bench_decode_workers_fixes_the_number(monkeypatch):
+    monkeypatch.setenv("BENCH_DECODE_WORKERS", "3")
+    assert decoding.configured_workers() == 3
+    monkeypatch.setenv("BENCH_DECODE_WORKERS", "many")
+    with pytest.raises(ValueError, match="whole number"):
+        decoding.configured_workers()
