@@ -84,7 +84,10 @@ def backbone_fingerprint(cls: type[Backbone], options: dict[str, str]) -> str:
     does for audio). The hash of the weights themselves goes into the record and each unit.
     """
     digest = hashlib.sha256(json.dumps({"name": cls.name, "options": options}, sort_keys=True).encode())
-    digest.update(Path(inspect.getsourcefile(cls)).read_bytes())
+    try:
+        digest.update(Path(inspect.getsourcefile(cls)).read_bytes())
+    except (TypeError, OSError):  # defined where no source file is (an interactive session)
+        digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
     for needed in required_files(cls, options):
         stat = Path(needed.path).stat() if needed.found else None
         digest.update(f"{needed.path}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else 0}".encode())

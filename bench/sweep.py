@@ -6,7 +6,8 @@ the full stage ablation; every trial then loads the base run's fine-tuned checkp
 (``--checkpoint <base>/checkpoints --no-ablation``) and reruns only ACPT, the classifier and
 the evaluation, and the base run's fine-tune row is the baseline a gain is measured from.
 The grid point equal to the base run's own settings is not run again: the base run's
-record (which has that row already) is its trial's record. A sweep of fine-tuning settings has no such base: each trial fine-tunes.
+record (which has that row already) is its trial's record. A sweep of fine-tuning settings
+has no such base: each trial fine-tunes.
 
 A categorical space (``2,4,8``) is a grid: every point is put in the study's queue once,
 when the study is created, and workers claim queued trials atomically through the
