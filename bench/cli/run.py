@@ -49,7 +49,9 @@ def run(
     ] = None,
 ) -> None:
     """Run fine-tune -> ACPT -> cross-modal classifier -> evaluate over folds and seeds."""
+    from bench import plots
     from bench import protocol as proto
+    from bench.catalog import Found
     from bench.tables import run_table
 
     with user_errors():
@@ -76,4 +78,7 @@ def run(
     if not distributed.is_main():
         return
     out.print(run_table(record))
-    out.print(f"record: {record['path']}", highlight=False, soft_wrap=True)
+    path = Path(record["path"])
+    plot = plots.confusion(Found(path, record), path.parent / "confusion.png")
+    out.print(f"record: {path}", highlight=False, soft_wrap=True)
+    out.print(f"confusion matrix of the main row: {plot}", highlight=False, soft_wrap=True)

@@ -54,6 +54,7 @@ def test_record_says_what_produced_it(first_run):
     assert all(len(unit["confusion"]) == 4 for unit in record["units"])
     assert set(record["timings"]["unit_seconds"]) == {"embedding", "finetune", "acpt", "classifier"}
     assert record["timings"]["unit_seconds"]["acpt"] > 0
+    assert (Path(path).parent / "confusion.png").stat().st_size > 1000  # the main row's confusion matrix
     checkpoint_dir = Path(path).parent / "checkpoints"
     assert sorted(p.name for p in checkpoint_dir.iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
 
