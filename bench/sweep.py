@@ -41,6 +41,7 @@ from optuna.trial import TrialState
 from bench import protocol, records
 from bench.catalog import MARKER, SWEEPS
 from bench.progress import console
+from bench.settings import RunConfig
 
 PRESETS = {"prompt-length": ("acpt.n_tokens", "2,4,8,16,32"), "loss": ("classifier.loss", "softmax,arcface")}
 # Settings that leave the fine-tuned weights as they are: their trials reuse the base run's.
@@ -119,7 +120,7 @@ class Dimension:
 class Plan:
     """Everything a worker needs; picklable, so worker processes receive it as is."""
 
-    config: protocol.RunConfig
+    config: RunConfig
     space: list[Dimension]
     study_name: str
     storage: str
@@ -151,7 +152,7 @@ def default_storage(output: Path) -> str:
 
 
 def make_plan(
-    config: protocol.RunConfig, specs: list[str], *, preset: str | None = None, study_name: str | None = None,
+    config: RunConfig, specs: list[str], *, preset: str | None = None, study_name: str | None = None,
     storage: str | None = None, metric: str = "wa", trials: int | None = None,
 ) -> Plan:
     """Parse and check the space against the config; one-line ValueErrors for bad input."""
@@ -197,14 +198,14 @@ def _storage(url: str) -> optuna.storages.RDBStorage:
             raise ValueError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
 
 
-def base_config(plan: Plan) -> protocol.RunConfig:
+def base_config(plan: Plan) -> RunConfig:
     """The fine-tuned run whose checkpoints and fine-tune row the trials share."""
     config = copy.deepcopy(plan.config)
     config.ablation = True
     return config
 
 
-def trial_config(plan: Plan, params: dict, base_record: str | None) -> protocol.RunConfig:
+def trial_config(plan: Plan, params: dict, base_record: str | None) -> RunConfig:
     config = copy.deepcopy(plan.config)
     config.apply(params)
     config.output = plan.folder

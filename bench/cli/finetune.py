@@ -22,7 +22,8 @@ def finetune(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="finetune.* settings, e.g. finetune.epochs=10.")] = None,
 ) -> None:
     """Contrastive fine-tuning on whole corpora; load the result with `bench run --checkpoint`."""
-    from bench.protocol import RunConfig, finetune_corpora
+    from bench.protocol import finetune_corpora
+    from bench.settings import RunConfig
 
     with user_errors():
         config = RunConfig(backbone=backbone, device=device, backbone_options=parse_pairs(backbone_opt, "--backbone-opt"))

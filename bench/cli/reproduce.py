@@ -30,7 +30,7 @@ def reproduce(
     paper: Annotated[bool, typer.Option(help="Show the paper's figures beside ours.")] = True,
 ) -> None:
     """Run the runs a paper table needs, skipping those already recorded, then render the table."""
-    from bench import protocol as proto
+    from bench import settings
     from bench import reproduce as repro
     from bench import tables
     from bench.catalog import find
@@ -38,10 +38,10 @@ def reproduce(
 
     warn_broken_plugins()
     with user_errors():
-        if profile not in proto.PROFILES:
-            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
-        template = proto.RunConfig(device=device, output=output, profile=profile)
-        overrides = dict(proto.PROFILES[profile])
+        if profile not in settings.PROFILES:
+            raise ValueError(f"--profile must be one of {', '.join(settings.PROFILES)}")
+        template = settings.RunConfig(device=device, output=output, profile=profile)
+        overrides = dict(settings.PROFILES[profile])
         if seeds is not None:
             overrides["seeds"] = seeds
         overrides.update(parse_pairs(set_, "--set"))

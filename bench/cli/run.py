@@ -51,20 +51,21 @@ def run(
     """Run fine-tune -> ACPT -> cross-modal classifier -> evaluate over folds and seeds."""
     from bench import plots
     from bench import protocol as proto
+    from bench import settings
     from bench.catalog import Found
     from bench.tables import run_table
 
     with user_errors():
-        if profile not in proto.PROFILES:
-            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
-        config = proto.RunConfig(
+        if profile not in settings.PROFILES:
+            raise ValueError(f"--profile must be one of {', '.join(settings.PROFILES)}")
+        config = settings.RunConfig(
             backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol,
             finetune_on=[n.strip() for n in finetune_on.split(",") if n.strip()] if finetune_on else None,
             finetune=finetune, acpt=acpt, classifier=classifier, ablation=ablation,
             baselines=baselines, checkpoint=checkpoint, device=device, output=output, profile=profile,
             backbone_options=parse_pairs(backbone_opt, "--backbone-opt"),
         )
-        overrides = dict(proto.PROFILES[profile])
+        overrides = dict(settings.PROFILES[profile])
         if seeds is not None:
             overrides["seeds"] = seeds
         if prompt_length is not None:

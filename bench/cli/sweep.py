@@ -42,20 +42,20 @@ def sweep(
     metric: Annotated[str, typer.Option(help="What the study maximises: wa, ua or f1.")] = "wa",
 ) -> None:
     """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
-    from bench import protocol as proto
+    from bench import settings
     from bench import sweep as sweeps
 
     with user_errors():
-        if profile not in proto.PROFILES:
-            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
+        if profile not in settings.PROFILES:
+            raise ValueError(f"--profile must be one of {', '.join(settings.PROFILES)}")
         if values is not None and preset is None:
             raise ValueError("--values replaces a preset's values: name the preset (prompt-length or loss)")
-        config = proto.RunConfig(
+        config = settings.RunConfig(
             backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol,
             finetune_on=[n.strip() for n in finetune_on.split(",") if n.strip()] if finetune_on else None,
             device=device, output=output, profile=profile, backbone_options=parse_pairs(backbone_opt, "--backbone-opt"),
         )
-        overrides = dict(proto.PROFILES[profile])
+        overrides = dict(settings.PROFILES[profile])
         if seeds is not None:
             overrides["seeds"] = seeds
         overrides.update(parse_pairs(set_, "--set"))
