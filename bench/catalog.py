@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import records
+from bench import records, results
 from bench.contracts import DataError
 
 SWEEPS = "sweeps"
@@ -44,21 +44,16 @@ class Found:
         return self.record["config"][f"{section}_settings"][name]
 
     def row(self, finetune: bool, acpt: bool, method: str = "cross-modal") -> dict | None:
-        return next(
-            (r for r in self.record["summary"] if (r["finetune"], r["acpt"], r["method"]) == (finetune, acpt, method)),
-            None,
-        )
+        return results.row(self.record, (finetune, acpt, method))
 
     def main_row(self) -> dict | None:
-        """The cross-modal row with the run's own stages (fine-tune + ACPT unless switched off)."""
-        config = self.record["config"]
-        return self.row(bool(config["finetune"]), bool(config["acpt"]))
+        return results.main_row(self.record)
 
     def per_seed(self, finetune: bool, acpt: bool, metric: str) -> dict[int, float]:
         """Mean over folds per seed of one cross-modal row, from the record's units."""
         by_seed = defaultdict(list)
         for unit in self.record["units"]:
-            if (unit["finetune"], unit["acpt"], unit["method"]) == (finetune, acpt, "cross-modal"):
+            if results.key(unit) == (finetune, acpt, "cross-modal"):
                 by_seed[unit["seed"]].append(unit[metric])
         return {seed: float(np.mean(values)) for seed, values in by_seed.items()}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import inspect
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,10 @@ class Backbone(nn.Module, abc.ABC):
         return self.project_text(self.text_features(texts))
 
     # --- soft prompts (CoOp-style) ---------------------------------------------------------
+    # The most context vectors prompt_features takes with room left for the class words
+    # (the text encoder's positions); None: not declared. ``acpt.n_tokens`` is checked against it.
+    max_prompt_tokens: ClassVar[int | None] = None
+
     @property
     @abc.abstractmethod
     def context_width(self) -> int:
@@ -136,6 +141,18 @@ class Backbone(nn.Module, abc.ABC):
     init_temperature: ClassVar[float] = 0.07
 
     # --- weights ---------------------------------------------------------------------------
+    @classmethod
+    def options(cls) -> list[str] | None:
+        """The construction settings (``--backbone-opt KEY=VALUE``) it accepts; None: any.
+
+        By default the keyword parameters of ``__init__``; a backbone whose ``__init__`` takes
+        ``**settings`` overrides this, so a misspelt option is refused before any work starts.
+        """
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
     @classmethod
     def required_files(cls) -> list[RequiredFile]:
         """Local files this backbone needs before it can be built (none by default).

@@ -10,6 +10,7 @@ from bench import prompts
 from bench.contracts import Backbone, CheckpointError, DataError, Fold
 from bench.corpus import Corpus
 from bench.features import Embedder, encode_clips
+from bench.progress import bar
 from bench.settings import RunConfig
 from bench.stages.finetune import finetune
 
@@ -22,6 +23,8 @@ def checkpoint_for(config: RunConfig, fold: Fold, seed: int) -> Path | None:
         if not path.exists():
             raise CheckpointError(f"{config.checkpoint} has no checkpoint for fold {fold.name}, seed {seed} ({path.name})")
         return path
+    if not config.checkpoint.is_file():
+        raise CheckpointError(f"checkpoint {config.checkpoint} does not exist")
     return config.checkpoint
 
 
@@ -54,5 +57,5 @@ def train_on_pool(
         clips = [embedder.by_uid[u] for u in kept]
         audio_batch = lambda idx: encode_clips(backbone, [clips[i] for i in idx.tolist()])  # noqa: E731
     torch.manual_seed(seed)
-    history = finetune(backbone, audio_batch, caption_features, caption_index, config.finetune_settings, seed)
+    history = finetune(backbone, audio_batch, caption_features, caption_index, config.finetune_settings, seed, bar)
     return {"clips": len(kept), "corpora": [c.name for c in pool], "loss": history}

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, records, registry
+from bench import distributed, identity, records, registry
 from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
-from bench.finetuning import train_on_pool
+from bench.finetuning import checkpoint_for, train_on_pool
 from bench.progress import console
-from bench.settings import RunConfig, resolve_device
+from bench.settings import RunConfig, check_backbone, resolve_device
 from bench.stages.finetune import encoder_trains
 from bench.units import Model, run_unit
 
@@ -45,14 +45,20 @@ def run(config: RunConfig) -> dict:
     """
     started = time.time()
     device = resolve_device(config.device)
+    backbone_cls = registry.get("backbone", config.backbone)
+    check_backbone(config, backbone_cls)
     corpus = Corpus.load(config.dataset, config.data_root)
     protocol, folds = corpus.folds(config.protocol)
     pool = finetune_pool(config, corpus) if config.finetune and config.checkpoint is None else []
     if config.checkpoint is not None and config.checkpoint.is_file():
         records.guard_checkpoint(config.checkpoint, corpus.name)
-    backbone_cls = registry.get("backbone", config.backbone)
+    for seed in range(config.seeds) if config.finetune else ():  # a missing one fails now, before any folder exists
+        for fold in folds:
+            checkpoint_for(config, fold, seed)
     fingerprint = records.backbone_fingerprint(backbone_cls, config.backbone_options)
-    run_dir = records.run_dir(config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device))
+    run_dir = records.run_dir(
+        config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device), identity.run_code(backbone_cls)
+    )
 
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
     plan = [(seed, fold, tuned) for seed in range(config.seeds) for fold in folds for tuned in states]
@@ -109,6 +115,7 @@ def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, se
     its corpora so the leakage guard can refuse evaluating it on one of them.
     """
     device = resolve_device(config.device)
+    check_backbone(config, registry.get("backbone", config.backbone))
     pool = [Corpus.load(name) for name in corpora]
     torch.manual_seed(0)
     backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()

@@ -10,7 +10,6 @@ output folder has the same settings; a sweep when its study has all its trials.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,9 @@ from bench import paper, protocol, registry, sweep
 from bench.catalog import Found, find
 from bench.contracts import DataError
 from bench.roots import resolve_root
-from bench.settings import RunConfig
+from bench.settings import NOT_IDENTITY, RunConfig
 
 TABLES = ("comparison", "ablation", "loss", "prompt-length")
-IGNORED = ("output", "device", "profile")
 
 
 @dataclass
@@ -43,7 +41,7 @@ class Item:
 
 
 def _settings(config: dict) -> str:
-    return json.dumps({k: v for k, v in config.items() if k not in IGNORED}, sort_keys=True, default=str)
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_IDENTITY}, sort_keys=True, default=str)
 
 
 def _needs(config: RunConfig) -> list[tuple[str, bool]]:
@@ -64,7 +62,7 @@ def _needs(config: RunConfig) -> list[tuple[str, bool]]:
 
 
 def _recorded_run(config: RunConfig, found: list[Found]) -> str | None:
-    wanted = _settings(dataclasses.asdict(config))
+    wanted = _settings(config.model_dump(mode="json"))
     matches = [f for f in found if not f.swept and _settings(f.record["config"]) == wanted]
     return str(max(matches, key=lambda f: f.order).path) if matches else None
 

@@ -12,6 +12,7 @@ from bench import prompts
 from bench.contracts import Fold
 from bench.corpus import Corpus
 from bench.metrics import scores
+from bench.progress import bar
 from bench.settings import RunConfig
 from bench.stages.acpt import prompt_embeddings, train_contexts
 from bench.stages.classifier import train_classifier
@@ -52,7 +53,7 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
                 with model.timed("acpt"):
                     learned = train_contexts(
                         backbone, corpus.words, desc, text["labels"].to(desc.device),
-                        text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed,
+                        text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed, bar,
                     )
                 if not tuned:
                     untuned_contexts[seed] = learned

@@ -9,7 +9,7 @@ import typer
 
 from bench import distributed
 from bench.cli.common import out, user_errors
-from bench.cli.run import parse_pairs
+from bench.cli.switches import parse_pairs
 
 
 def finetune(

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from bench.cli.common import USER_ERRORS, console, out, user_errors, warn_broken_plugins
-from bench.cli.run import parse_pairs
+from bench.cli.switches import parse_pairs
 
 
 def _names(text: str | None) -> list[str] | None:

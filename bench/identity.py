@@ -1,0 +1,107 @@
+"""Which code computes the numbers: a hash of the source of every module that can change them.
+
+Run folders and feature-cache spaces are keyed by it, so an edit to a forward pass, a loss
+or a stage gives a new folder and a new cache space instead of silently reusing old units
+and features. Source files are read and parsed, never imported: a finished run still
+rebuilds its record in seconds without loading weights.
+
+Covered: the backbone class's module and every module of its own package that it imports
+(transitively: for laion-clap, laion_clap.py, _laion.py, _laion_audio.py, _weights.py ...;
+for a third-party plugin, the modules of its package), plus the core modules below.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import sys
+from functools import cache
+from pathlib import Path
+
+CORE = Path(__file__).parent
+# Core modules between a waveform and a number: decoding and the audio front-end ...
+FEATURE_MODULES = ("audio.py", "decoding.py", "embed.py", "precision.py")
+# ... and what turns features into rows: stages, losses, prompts, metrics, folds and units.
+STAGE_MODULES = (
+    "stages/__init__.py", "stages/finetune.py", "stages/acpt.py", "stages/classifier.py", "stages/evaluate.py",
+    "losses.py", "prompts.py", "prompting.py", "metrics.py", "labels.py", "corpus.py", "features.py",
+    "finetuning.py", "rows.py", "units.py", "distributed.py",
+)
+
+
+def code_hash(files: list[Path]) -> str:
+    """A short hash of the files' names and contents (a missing file counts as missing)."""
+    digest = hashlib.sha256()
+    for path in sorted(files, key=str):
+        digest.update(path.name.encode())
+        digest.update(_read(path))
+    return digest.hexdigest()[:16]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"<missing>"
+
+
+def backbone_files(cls: type) -> list[Path]:
+    """The backbone class's module and the modules of its own package it imports, transitively."""
+    module = sys.modules.get(cls.__module__)
+    try:
+        source = Path(inspect.getsourcefile(cls))
+    except (TypeError, OSError):  # defined where no source file is (an interactive session)
+        return []
+    package = cls.__module__ if hasattr(module, "__path__") else cls.__module__.rpartition(".")[0]
+    return sorted(_package_closure(source, package, source.parent))
+
+
+@cache
+def _package_closure(source: Path, package: str, folder: Path) -> frozenset[Path]:
+    seen, todo = set(), [source]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        todo += [p for name in _imports(path, package) if package and (p := _file_of(name, package, folder))]
+    return frozenset(seen)
+
+
+def _imports(path: Path, package: str) -> list[str]:
+    """Absolute names of the modules ``path`` imports (relative imports resolved against ``package``)."""
+    try:
+        tree = ast.parse(_read(path))
+    except (SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(filter(None, [package.rsplit(".", node.level - 1)[0] if node.level > 1 else package, base]))
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return names
+
+
+def _file_of(name: str, package: str, folder: Path) -> Path | None:
+    if not name.startswith(package + "."):
+        return None
+    parts = name[len(package) + 1:].split(".")
+    for candidate in (folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def feature_code(cls: type) -> str:
+    """What computes a clip's features: the backbone's code and the core audio path."""
+    return code_hash([*backbone_files(cls), *(CORE / m for m in FEATURE_MODULES)])
+
+
+def run_code(cls: type) -> str:
+    """What computes a run's numbers: the feature code and every core stage."""
+    return code_hash([*backbone_files(cls), *(CORE / m for m in FEATURE_MODULES + STAGE_MODULES)])
