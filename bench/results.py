@@ -64,7 +64,6 @@ class Record(Shape):
 
     kind: str
     config: RunSettings
-    backbone: dict
     dataset: dict
     seeds: list[int]
     units: list[Row]

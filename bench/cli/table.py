@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from bench.cli.common import console, out, user_errors
 
@@ -42,7 +43,7 @@ def _found(runs: Path):
 
     found, problems = find(runs)
     for line in problems:
-        console.print(f"[yellow]skipped:[/] {line}", highlight=False)
+        console.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False, soft_wrap=True, emoji=False)
     if not found:
         raise ValueError(f"no result records under {runs} (run `bench run --output {runs}` first)")
     return found
