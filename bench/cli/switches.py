@@ -18,6 +18,23 @@ def _switch(name: str, annotation, help: str, flag: str | None = None) -> inspec
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option])
 
 
+TEXT = {  # read as text and checked by bench.settings, so every bad value gets the same one line
+    "backbone": "Backbone plugin name (see `bench list`; default mini-clap).",
+    "dataset": "Dataset plugin name to evaluate on (default synth).",
+    "protocol": "Fold protocol; default: the dataset's first.",
+    "finetune_on": "Comma-separated fine-tuning corpora (default: the evaluated one, fold-aware).",
+    "seeds": "Number of seeds 0..N-1 (default 3).",
+    "prompt_length": "ACPT tokens per soundscape (paper: 8).",
+    "classifier_loss": "arcface (paper) or softmax.",
+    "device": "auto (default), cpu, cuda or cuda:N.",
+    "profile": "paper (defaults of the paper) or quick (fewer seeds, shorter ACPT).",
+}
+PATHS = {
+    "data_root": "Root folder of the evaluated corpus.",
+    "checkpoint": "Fine-tuned weights: a file from `bench finetune`, or a run's checkpoints/ folder.",
+    "output": "Folder for run directories (default runs).",
+    "config": "TOML or YAML file of settings (flags and --set win over it).",
+}
 STAGES = {
     "finetune": "Stage 1: contrastive fine-tuning.",
     "acpt": "Stage 2: acoustic context prompt tuning.",
@@ -26,22 +43,11 @@ STAGES = {
     "baselines": "Also report zero-shot and linear-probe baselines.",
 }
 RUN_SWITCHES = [
-    _switch("backbone", Optional[str], "Backbone plugin name (see `bench list`; default mini-clap)."),
-    _switch("dataset", Optional[str], "Dataset plugin name to evaluate on (default synth)."),
-    _switch("data_root", Optional[Path], "Root folder of the evaluated corpus."),
-    _switch("protocol", Optional[str], "Fold protocol; default: the dataset's first."),
-    _switch("finetune_on", Optional[str], "Comma-separated fine-tuning corpora (default: the evaluated one, fold-aware)."),
-    _switch("seeds", Optional[str], "Number of seeds 0..N-1 (default 3)."),
+    *(_switch(name, Optional[str], help) for name, help in TEXT.items()),
+    *(_switch(name, Optional[Path], help) for name, help in PATHS.items()),
     *(_switch(name, Optional[bool], help) for name, help in STAGES.items()),
-    _switch("prompt_length", Optional[str], "ACPT tokens per soundscape (paper: 8)."),
-    _switch("classifier_loss", Optional[str], "arcface (paper) or softmax."),
-    _switch("checkpoint", Optional[Path], "Fine-tuned weights: a file from `bench finetune`, or a run's checkpoints/ folder."),
-    _switch("device", Optional[str], "auto (default), cpu, cuda or cuda:N."),
-    _switch("output", Optional[Path], "Folder for run directories (default runs)."),
-    _switch("profile", Optional[str], "paper (defaults of the paper) or quick (fewer seeds, shorter ACPT)."),
     _switch("backbone_opt", Optional[list[str]], "Backbone setting KEY=VALUE (repeatable)."),
     _switch("set_", Optional[list[str]], "Any setting by name, e.g. finetune.epochs=10 (repeatable).", "--set"),
-    _switch("config", Optional[Path], "TOML or YAML file of settings (flags and --set win over it)."),
     _switch("from_", Optional[Path], "A record.json: run exactly what it ran (flags and --set win over it).", "--from"),
 ]
 FLAG_SETTINGS = {"prompt_length": "acpt.n_tokens", "classifier_loss": "classifier.loss"}
