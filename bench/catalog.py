@@ -66,7 +66,7 @@ def find(folder: Path) -> tuple[list[Found], list[str]]:
     found, problems = [], []
     for path in sorted(folder.rglob("record.json")):
         try:
-            record = records.read(path)
+            record = records.read(path, results.Record)
         except DataError as err:
             problems.append(str(err))
             continue
@@ -108,4 +108,4 @@ def record_of_checkpoints(found: Found, everything: list[Found]) -> Found | None
         if other.path.parent.resolve() == run_dir.resolve():
             return other
     path = run_dir / "record.json"
-    return Found(path, records.read(path)) if path.is_file() else None
+    return Found(path, records.read(path, results.Record)) if path.is_file() else None

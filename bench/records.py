@@ -50,15 +50,16 @@ def write(path: Path, record: dict) -> None:
     atomic_write_bytes(path, json.dumps(record, indent=1, default=str).encode())
 
 
-def read(path: Path, shape: type[results.Shape] = results.Record) -> dict:
-    """A result record (or, with ``shape=results.Unit``, a unit file), checked for its shape."""
+def read(path: Path, shape: type[results.Shape] | None = None) -> dict:
+    """A file this bench wrote, checked for its schema and, given one, its ``shape``
+    (results.Record for a record that tables read, results.Unit for a unit file)."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not a readable result record ({err})") from err
     if isinstance(record, dict) and record.get("schema") != SCHEMA:
         raise DataError(f"{path}: record schema {record.get('schema')!r}, this bench reads schema {SCHEMA}")
-    wrong = results.check(shape, record)
+    wrong = results.check(shape, record) if shape else None
     if wrong:
         raise DataError(f"{path}: not a {shape.__name__.lower()} of this bench ({wrong})")
     return record

@@ -81,12 +81,12 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
 
 def run_config(switches: dict):
     """The RunConfig the switches describe, every value checked (bench.settings.SettingError)."""
-    from bench import records, settings
+    from bench import records, results, settings
 
     given = {k: v for k, v in switches.items() if v is not None}
     base = {}
     if "from_" in given:
-        base.update(records.read(given.pop("from_"))["config"])
+        base.update(records.read(given.pop("from_"), results.Record)["config"])
     if "config" in given:
         base.update(settings.read_file(given.pop("config")))
     config = settings.RunConfig()

@@ -126,6 +126,23 @@ def test_an_unknown_option_of_a_backbone_with_keyword_settings_is_refused(tmp_pa
     assert line == "--backbone-opt chekpoint: laion-clap has no such option (options: checkpoint, audio_model, text_dir)"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["finetune", "--on", "synth", "--output", "w.pt", "--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
+    (["finetune", "--on", "synth", "--output", "w.pt", "--set", "finetune.epochs=0"],
+     "setting finetune.epochs=0: input should be greater than or equal to 1"),
+    (["finetune", "--on", "synth", "--output", "w.pt", "--backbone-opt", "foo=1"],
+     "--backbone-opt foo: mini-clap has no such option (options: train_encoder)"),
+    (["reproduce", "ablation", "--dry-run", "--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
+    (["reproduce", "ablation", "--dry-run", "--set", "seeds=0"], "setting seeds=0: input should be greater than or equal to 1"),
+])
+def test_the_other_commands_check_settings_the_same_way(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip() == f"error: {message}"
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- good spellings --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, value", [
@@ -357,7 +374,7 @@ def test_editing_a_backbone_helper_module_gives_a_new_run_folder_and_a_cache_mis
     def run():
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
-        return {p.parent.name for p in (tmp_path / "runs").glob("*/record.json")}, set((cache / "mfcc-minilm").iterdir())
+        return {p.parent.name for p in (tmp_path / "runs").glob("*/record.json")}, set((cache / "embeddings" / "mfcc-minilm").iterdir())
 
     folders, spaces = run()
     assert run() == (folders, spaces)  # unchanged code: the same folder and cache space
