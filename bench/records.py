@@ -72,15 +72,14 @@ def run_dir(config, backbone: str, data: str, device: str, code: str) -> Path:
     killed run resumes; a different setting, corpus content, backbone or core code
     (``code``: bench.identity.run_code), weight file, or device gets a new one. ``backbone``
     is :func:`backbone_fingerprint`, read without building the model, so a run whose units
-    are all on disk loads no weights at all.
+    are all on disk loads no weights at all. The folder is made by its first file, so an
+    error before any unit is finished leaves no empty folder behind.
     """
     key = json.dumps({"config": config.identity(), "backbone": backbone, "data": data, "device": device, "code": code},
                      sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     safe_dataset = config.dataset.replace(",", "+")
-    path = Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
 
 
 def backbone_fingerprint(cls: type[Backbone], options: dict[str, str]) -> str:

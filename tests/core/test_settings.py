@@ -143,6 +143,16 @@ def test_the_other_commands_check_settings_the_same_way(tmp_path, monkeypatch, a
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("what", ["empty folder", "missing file"])
+def test_a_checkpoint_error_before_any_unit_leaves_no_run_folder(tmp_path, what):
+    checkpoint = tmp_path / ("ck" if what == "empty folder" else "none.pt")
+    if what == "empty folder":
+        checkpoint.mkdir()
+    line = one_line_error(tmp_path, "--checkpoint", str(checkpoint))
+    assert line == (f"{checkpoint} has no checkpoint for fold half1, seed 0 (half1-seed0.pt)" if what == "empty folder"
+                    else f"checkpoint {checkpoint} does not exist")
+
+
 # --- good spellings --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, value", [
@@ -369,7 +379,7 @@ def test_editing_a_backbone_helper_module_gives_a_new_run_folder_and_a_cache_mis
     tiny = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
     command = [sys.executable, "-m", "bench", "run", "--backbone", "mfcc-minilm", "--dataset", "class-folders",
                "--data-root", str(root), "--seeds", "1", "--output", str(tmp_path / "runs"), *tiny,
-               "--set", "finetune=false", "--no-baselines", "--no-ablation"]
+               "--set", "finetune=false", "--no-baselines", "--no-ablation", "--no-acpt", "--no-classifier"]
 
     def run():
         result = subprocess.run(command, env=env, capture_output=True, text=True)
