@@ -108,10 +108,7 @@ class Backbone(nn.Module, abc.ABC):
         return self.project_text(self.text_features(texts))
 
     # --- soft prompts (CoOp-style) ---------------------------------------------------------
-    # The most context vectors prompt_features takes with room left for the class words
-    # (the text encoder's positions); None: not declared. ``acpt.n_tokens`` is checked against it.
-    max_prompt_tokens: ClassVar[int | None] = None
-
+    max_prompt_tokens: ClassVar[int | None] = None  # context vectors the text encoder holds (None: unknown)
     @property
     @abc.abstractmethod
     def context_width(self) -> int:
@@ -143,11 +140,8 @@ class Backbone(nn.Module, abc.ABC):
     # --- weights ---------------------------------------------------------------------------
     @classmethod
     def options(cls) -> list[str] | None:
-        """The construction settings (``--backbone-opt KEY=VALUE``) it accepts; None: any.
-
-        By default the keyword parameters of ``__init__``; a backbone whose ``__init__`` takes
-        ``**settings`` overrides this, so a misspelt option is refused before any work starts.
-        """
+        """The ``--backbone-opt`` names it accepts (default: ``__init__``'s keywords; None: any),
+        so a misspelt option is refused before any work starts."""
         params = list(inspect.signature(cls.__init__).parameters.values())[1:]
         if any(p.kind is p.VAR_KEYWORD for p in params):
             return None
