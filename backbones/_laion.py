@@ -148,6 +148,12 @@ class LaionFamily(Backbone):
     checkpoint_env: ClassVar[str]
     checkpoint_what: ClassVar[str]
 
+    max_prompt_tokens = CONTEXT_LENGTH - 3  # <s>, one word and </s> still fit
+
+    @classmethod
+    def options(cls) -> list[str]:
+        return list(inspect.signature(cls.initial_state).parameters)[1:]
+
     def __init__(self, **settings) -> None:
         super().__init__()
         known = inspect.signature(self.initial_state).parameters

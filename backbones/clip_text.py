@@ -94,6 +94,7 @@ class ClipTextPrompts:
     tokenizer: object
     device: torch.device
     pad_id: int | None = None
+    max_prompt_tokens = CONTEXT_LENGTH - 3  # start, one word and end still fit
 
     def _clip_tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
         tok = self.tokenizer

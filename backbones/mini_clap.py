@@ -72,6 +72,7 @@ class MiniClap(Backbone):
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
     embed_dim = 256
+    max_prompt_tokens = 512 - 128  # BERT positions minus the longest tokenised text
     pad_mode = "repeat"
 
     def __init__(self, train_encoder: bool | str = False) -> None:

@@ -255,6 +255,7 @@ class MsClap2023(MsClap):
     version = "2023"
     text_repo = "gpt2"
     text_len = 77
+    max_prompt_tokens = 1024 - text_len  # GPT-2 positions
     build_audio = Htsat.from_state
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
@@ -286,6 +287,7 @@ class MsClap2022(MsClap):
     version = "2022"
     text_repo = "bert-base-uncased"
     text_len = 100
+    max_prompt_tokens = 512 - text_len  # BERT positions
     build_audio = staticmethod(cnn14_from_state)
 
     def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:

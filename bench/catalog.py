@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import records
+from bench import records, results
 from bench.contracts import DataError
 
 SWEEPS = "sweeps"
@@ -44,21 +44,16 @@ class Found:
         return self.record["config"][f"{section}_settings"][name]
 
     def row(self, finetune: bool, acpt: bool, method: str = "cross-modal") -> dict | None:
-        return next(
-            (r for r in self.record["summary"] if (r["finetune"], r["acpt"], r["method"]) == (finetune, acpt, method)),
-            None,
-        )
+        return results.row(self.record, (finetune, acpt, method))
 
     def main_row(self) -> dict | None:
-        """The cross-modal row with the run's own stages (fine-tune + ACPT unless switched off)."""
-        config = self.record["config"]
-        return self.row(bool(config["finetune"]), bool(config["acpt"]))
+        return results.main_row(self.record)
 
     def per_seed(self, finetune: bool, acpt: bool, metric: str) -> dict[int, float]:
         """Mean over folds per seed of one cross-modal row, from the record's units."""
         by_seed = defaultdict(list)
         for unit in self.record["units"]:
-            if (unit["finetune"], unit["acpt"], unit["method"]) == (finetune, acpt, "cross-modal"):
+            if results.key(unit) == (finetune, acpt, "cross-modal"):
                 by_seed[unit["seed"]].append(unit[metric])
         return {seed: float(np.mean(values)) for seed, values in by_seed.items()}
 
@@ -71,7 +66,7 @@ def find(folder: Path) -> tuple[list[Found], list[str]]:
     found, problems = [], []
     for path in sorted(folder.rglob("record.json")):
         try:
-            record = records.read(path)
+            record = records.read(path, results.Record)
         except DataError as err:
             problems.append(str(err))
             continue
@@ -113,4 +108,4 @@ def record_of_checkpoints(found: Found, everything: list[Found]) -> Found | None
         if other.path.parent.resolve() == run_dir.resolve():
             return other
     path = run_dir / "record.json"
-    return Found(path, records.read(path)) if path.is_file() else None
+    return Found(path, records.read(path, results.Record)) if path.is_file() else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import inspect
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ class Backbone(nn.Module, abc.ABC):
         return self.project_text(self.text_features(texts))
 
     # --- soft prompts (CoOp-style) ---------------------------------------------------------
+    max_prompt_tokens: ClassVar[int | None] = None  # context vectors the text encoder holds (None: unknown)
     @property
     @abc.abstractmethod
     def context_width(self) -> int:
@@ -136,6 +138,15 @@ class Backbone(nn.Module, abc.ABC):
     init_temperature: ClassVar[float] = 0.07
 
     # --- weights ---------------------------------------------------------------------------
+    @classmethod
+    def options(cls) -> list[str] | None:
+        """The ``--backbone-opt`` names it accepts (default: ``__init__``'s keywords; None: any),
+        so a misspelt option is refused before any work starts."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
     @classmethod
     def required_files(cls) -> list[RequiredFile]:
         """Local files this backbone needs before it can be built (none by default).

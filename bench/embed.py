@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench import audio, cache, decoding, distributed, precision
+from bench import audio, cache, decoding, distributed, identity, precision
 from bench.contracts import Backbone, Utterance
 from bench.progress import bar
 
@@ -106,7 +106,9 @@ def audio_features(
     unusable: dict[str, str] = {}
     space = None
     if use_cache:
-        space = cache.space_for(backbone, backbone.weights_id(skip_heads=True), precision.name(encoder.dtype))
+        # the space is keyed by the encoder's weights and by the code that computes features
+        state = f"{backbone.weights_id(skip_heads=True)}:{identity.feature_code(type(backbone))}"
+        space = cache.space_for(backbone, state, precision.name(encoder.dtype))
         contents = cache.ContentHashes().of([u.path for u in utterances])
         keys = [cache.entry_key(c, u.offset, u.duration) for c, u in zip(contents, utterances)]
         located, unusable = space.index()

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench import records  # noqa: E402
+from bench import records, results  # noqa: E402
 from bench.catalog import Found  # noqa: E402
 from bench.contracts import DataError  # noqa: E402
 from bench.tables import Report  # noqa: E402
@@ -52,9 +52,8 @@ def prompt_length(report: Report, path: Path, metric: str) -> Path:
 
 def confusion(found: Found, path: Path) -> Path:
     """The run's main row, confusion summed over folds and seeds, rows normalised to recall %."""
-    config = found.record["config"]
-    wanted = (bool(config["finetune"]), bool(config["acpt"]), "cross-modal")
-    units = [u for u in found.record["units"] if (u["finetune"], u["acpt"], u["method"]) == wanted]
+    wanted = results.main_key(found.record)
+    units = [u for u in found.record["units"] if results.key(u) == wanted]
     if not units:
         raise DataError(f"{found.path}: no cross-modal units with the run's own stages to draw")
     counts = np.sum([np.asarray(u["confusion"], dtype=float) for u in units], axis=0)

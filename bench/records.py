@@ -8,7 +8,6 @@ file, then rename), so a partial file is never read as a result.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import inspect
 import json
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench import identity, results
 from bench.contracts import Backbone, CheckpointError, DataError, Fold
 
 SCHEMA = 1
@@ -50,44 +50,47 @@ def write(path: Path, record: dict) -> None:
     atomic_write_bytes(path, json.dumps(record, indent=1, default=str).encode())
 
 
-def read(path: Path) -> dict:
+def read(path: Path, shape: type[results.Shape] | None = None) -> dict:
+    """A file this bench wrote, checked for its schema and, given one, its ``shape``
+    (results.Record for a record that tables read, results.Unit for a unit file)."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not a readable result record ({err})") from err
-    if record.get("schema") != SCHEMA:
+    if isinstance(record, dict) and record.get("schema") != SCHEMA:
         raise DataError(f"{path}: record schema {record.get('schema')!r}, this bench reads schema {SCHEMA}")
+    wrong = results.check(shape, record) if shape else None
+    if wrong:
+        raise DataError(f"{path}: not a {shape.__name__.lower()} of this bench ({wrong})")
     return record
 
 
-def run_dir(config, backbone: str, data: str, device: str) -> Path:
+def run_dir(config, backbone: str, data: str, device: str, code: str) -> Path:
     """The run's folder, named by a hash of everything that decides its numbers.
 
     The same command on the same data and backbone finds the same folder, which is how a
-    killed run resumes; a different setting, corpus content, backbone code or weight file, or
-    device gets a new one. ``backbone`` is :func:`backbone_fingerprint`, read without
-    building the model, so a run whose units are all on disk loads no weights at all.
+    killed run resumes; a different setting, corpus content, backbone or core code
+    (``code``: bench.identity.run_code), weight file, or device gets a new one. ``backbone``
+    is :func:`backbone_fingerprint`, read without building the model, so a run whose units
+    are all on disk loads no weights at all. The folder is made by its first file, so an
+    error before any unit is finished leaves no empty folder behind.
     """
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output", "device", "profile")}
-    key = json.dumps({"config": settings, "backbone": backbone, "data": data, "device": device}, sort_keys=True, default=str)
+    key = json.dumps({"config": config.identity(), "backbone": backbone, "data": data, "device": device, "code": code},
+                     sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     safe_dataset = config.dataset.replace(",", "+")
-    path = Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
 
 
 def backbone_fingerprint(cls: type[Backbone], options: dict[str, str]) -> str:
     """What decides a backbone's initial weights, read without building it: its name and
-    options, the source of the module that defines it (random initialisations live there),
-    and the path, size and mtime of every weight file it names (as the corpus fingerprint
-    does for audio). The hash of the weights themselves goes into the record and each unit.
+    options, the source of its modules (random initialisations live there; see
+    bench.identity), and the path, size and mtime of every weight file it names (as the
+    corpus fingerprint does for audio). The hash of the weights themselves goes into the
+    record and each unit.
     """
     digest = hashlib.sha256(json.dumps({"name": cls.name, "options": options}, sort_keys=True).encode())
-    try:
-        digest.update(Path(inspect.getsourcefile(cls)).read_bytes())
-    except (TypeError, OSError):  # defined where no source file is (an interactive session)
-        digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    digest.update(f"{cls.__module__}.{cls.__qualname__}:{identity.code_hash(identity.backbone_files(cls))}".encode())
     for needed in required_files(cls, options):
         stat = Path(needed.path).stat() if needed.found else None
         digest.update(f"{needed.path}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else 0}".encode())
@@ -102,7 +105,7 @@ def required_files(cls: type[Backbone], options: dict[str, str]) -> list:
 
 def read_unit(path: Path) -> dict | None:
     """A finished unit, or None when it is missing (never half-written: writes are atomic)."""
-    return read(path) if path.is_file() else None
+    return read(path, results.Unit) if path.is_file() else None
 
 
 def file_sha256(path: Path) -> str:
@@ -218,12 +221,12 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
 
 def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,
           finetunes, checkpoints, skipped, seconds, device, stage_seconds) -> dict:
-    settings = dataclasses.asdict(config)
+    settings = config.model_dump(mode="json")
     return {
         "schema": SCHEMA,
         "kind": "bench.run",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "code": {"version": metadata.version("ser-bench"), "git_commit": git_commit()},
+        "code": {"version": metadata.version("ser-bench"), "git_commit": git_commit(), "hash": identity.run_code(backbone)},
         "config": settings,
         "backbone": {
             "name": backbone.name,

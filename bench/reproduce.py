@@ -10,7 +10,6 @@ output folder has the same settings; a sweep when its study has all its trials.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +20,16 @@ from bench import paper, protocol, registry, sweep
 from bench.catalog import Found, find
 from bench.contracts import DataError
 from bench.roots import resolve_root
+from bench.settings import NOT_IDENTITY, RunConfig
 
 TABLES = ("comparison", "ablation", "loss", "prompt-length")
-IGNORED = ("output", "device", "profile")
 
 
 @dataclass
 class Item:
     """One run (or sweep) a table needs, with the files it needs and whether it is done."""
 
-    config: protocol.RunConfig
+    config: RunConfig
     sweep: str | None = None
     needs: list[tuple[str, bool]] = field(default_factory=list)
     recorded: str | None = None
@@ -42,10 +41,10 @@ class Item:
 
 
 def _settings(config: dict) -> str:
-    return json.dumps({k: v for k, v in config.items() if k not in IGNORED}, sort_keys=True, default=str)
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_IDENTITY}, sort_keys=True, default=str)
 
 
-def _needs(config: protocol.RunConfig) -> list[tuple[str, bool]]:
+def _needs(config: RunConfig) -> list[tuple[str, bool]]:
     """Backbone files (some plugins list alternatives, so the run itself decides) and the corpus root, last."""
     needs = []
     try:
@@ -62,8 +61,8 @@ def _needs(config: protocol.RunConfig) -> list[tuple[str, bool]]:
     return needs
 
 
-def _recorded_run(config: protocol.RunConfig, found: list[Found]) -> str | None:
-    wanted = _settings(dataclasses.asdict(config))
+def _recorded_run(config: RunConfig, found: list[Found]) -> str | None:
+    wanted = _settings(config.model_dump(mode="json"))
     matches = [f for f in found if not f.swept and _settings(f.record["config"]) == wanted]
     return str(max(matches, key=lambda f: f.order).path) if matches else None
 
@@ -80,11 +79,11 @@ def _sweep_done(plan: sweep.Plan) -> str | None:
     return f"study {plan.study_name} ({done} trials)" if done >= plan.trials else None
 
 
-def sweep_plan(config: protocol.RunConfig, kind: str) -> sweep.Plan:
+def sweep_plan(config: RunConfig, kind: str) -> sweep.Plan:
     return sweep.make_plan(config, [], preset=kind, study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}")
 
 
-def plan(table: str, template: protocol.RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:
+def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:
     """The runs or sweeps ``table`` needs, each with its files and its record if there is one."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r} (choose from {', '.join(TABLES)})")

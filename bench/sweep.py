@@ -38,9 +38,10 @@ import sqlalchemy
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from bench import protocol, records
+from bench import protocol, records, registry, results
 from bench.catalog import MARKER, SWEEPS
 from bench.progress import console
+from bench.settings import RunConfig, check_backbone
 
 PRESETS = {"prompt-length": ("acpt.n_tokens", "2,4,8,16,32"), "loss": ("classifier.loss", "softmax,arcface")}
 # Settings that leave the fine-tuned weights as they are: their trials reuse the base run's.
@@ -119,7 +120,7 @@ class Dimension:
 class Plan:
     """Everything a worker needs; picklable, so worker processes receive it as is."""
 
-    config: protocol.RunConfig
+    config: RunConfig
     space: list[Dimension]
     study_name: str
     storage: str
@@ -151,7 +152,7 @@ def default_storage(output: Path) -> str:
 
 
 def make_plan(
-    config: protocol.RunConfig, specs: list[str], *, preset: str | None = None, study_name: str | None = None,
+    config: RunConfig, specs: list[str], *, preset: str | None = None, study_name: str | None = None,
     storage: str | None = None, metric: str = "wa", trials: int | None = None,
 ) -> Plan:
     """Parse and check the space against the config; one-line ValueErrors for bad input."""
@@ -167,12 +168,14 @@ def make_plan(
         raise ValueError(f"--param names a setting twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
     if metric not in ("wa", "ua", "f1"):
         raise ValueError(f"--metric must be wa, ua or f1, not {metric!r}")
+    backbone = registry.get("backbone", config.backbone)
     for dimension in space:
-        for value in dimension.bounds():
-            copy.deepcopy(config).apply({dimension.name: value})  # unknown setting or bad value: fails here
+        for value in dimension.bounds():  # every grid point, or both ends of a range, checked before the study
+            point = copy.deepcopy(config)
+            point.apply({dimension.name: value})
+            check_backbone(point, backbone)
     label = preset or "params"
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output", "device", "profile")}
-    key = json.dumps({"space": [dataclasses.asdict(d) for d in space], "config": settings}, sort_keys=True, default=str)
+    key = json.dumps({"space": [dataclasses.asdict(d) for d in space], "config": config.identity()}, sort_keys=True, default=str)
     name = study_name or f"{label}-{config.backbone}-{config.dataset.replace(',', '+')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
     plan = Plan(config, space, name, storage or default_storage(config.output), metric, 0, label)
     grid = plan.grid
@@ -197,14 +200,14 @@ def _storage(url: str) -> optuna.storages.RDBStorage:
             raise ValueError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
 
 
-def base_config(plan: Plan) -> protocol.RunConfig:
+def base_config(plan: Plan) -> RunConfig:
     """The fine-tuned run whose checkpoints and fine-tune row the trials share."""
     config = copy.deepcopy(plan.config)
     config.ablation = True
     return config
 
 
-def trial_config(plan: Plan, params: dict, base_record: str | None) -> protocol.RunConfig:
+def trial_config(plan: Plan, params: dict, base_record: str | None) -> RunConfig:
     config = copy.deepcopy(plan.config)
     config.apply(params)
     config.output = plan.folder
@@ -334,9 +337,7 @@ def work(plan: Plan, threads: int | None = None) -> list[int]:
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
             study.tell(trial, state=TrialState.FAIL)
             raise
-        config = record["config"]
-        row = next(r for r in record["summary"] if r["method"] == "cross-modal"
-                   and (r["finetune"], r["acpt"]) == (bool(config["finetune"]), bool(config["acpt"])))
+        row = results.main_row(record)
         trial.set_user_attr("record", str(Path(record["path"]).resolve()))
         for metric in ("wa", "ua", "f1"):
             trial.set_user_attr(metric, row[metric])

@@ -39,7 +39,7 @@ PROMPT_LENGTHS = (2, 4, 8, 16, 32)
 
 def synth_paths(n: int) -> list[str]:
     """``n`` synth files spread over speakers, classes and conditions (synth is rendered here once)."""
-    from bench.protocol import Corpus
+    from bench.corpus import Corpus
 
     utterances = Corpus.load("synth").utterances
     return [str(utterances[i * len(utterances) // n].path) for i in range(min(n, len(utterances)))]

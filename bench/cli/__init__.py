@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import cache, data, finetune, listing, plugin, reproduce, run, sweep, table
+from bench.cli import cache, common, data, finetune, listing, plugin, reproduce, run, sweep, table
 
 app = typer.Typer(
     name="bench",
@@ -13,6 +13,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(False, "--debug", envvar="BENCH_DEBUG", help="Show the traceback of every error."),
+) -> None:
+    """Benchmark speech emotion recognition with CLAP-family audio-text models."""
+    common.debug = debug
+
+
 app.command("run")(run.run)
 app.command("finetune")(finetune.finetune)
 app.command("list")(listing.list_plugins)

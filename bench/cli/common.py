@@ -11,11 +11,17 @@ from rich.markup import escape
 from bench import registry
 from bench.audio import AudioError
 from bench.contracts import CheckpointError, DataError
+from bench.settings import SettingError
 
 console = Console(stderr=True)
 out = Console()
 
-USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, OSError, ValueError)
+USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, SettingError)
+# User errors only where bench's own core raised them (a bad value, a full disk); raised in a
+# plugin or a library they are bugs, and keep their traceback.
+CORE_ERRORS = (OSError, ValueError)
+PLUGINS = ("bench.backbones", "bench.datasets")
+debug = False  # --debug or BENCH_DEBUG=1: tracebacks for every error
 
 
 def warn_broken_plugins() -> None:
@@ -28,6 +34,22 @@ def user_errors():
     """Turn the errors a user can fix into one red line and exit code 2 (no traceback)."""
     try:
         yield
-    except USER_ERRORS as err:
-        console.print(f"[red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+    except (*USER_ERRORS, *CORE_ERRORS) as err:
+        if debug or not (isinstance(err, USER_ERRORS) or _raised_by_core(err)):
+            raise
+        console.print(f"[red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True, emoji=False)
         raise typer.Exit(2) from None
+
+
+def _raised_by_core(err: BaseException) -> bool:
+    """Whether the innermost bench frame of the traceback is core code (not a plugin's); a
+    ValueError must also be raised there, not in a library it called."""
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    ours = [name for name in frames if name == "bench" or name.startswith("bench.")]
+    if not ours or ours[-1].startswith(PLUGINS):
+        return False
+    return isinstance(err, OSError) or frames[-1] == ours[-1]

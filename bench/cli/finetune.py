@@ -9,7 +9,7 @@ import typer
 
 from bench import distributed
 from bench.cli.common import out, user_errors
-from bench.cli.run import parse_pairs
+from bench.cli.switches import run_config
 
 
 def finetune(
@@ -22,11 +22,10 @@ def finetune(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="finetune.* settings, e.g. finetune.epochs=10.")] = None,
 ) -> None:
     """Contrastive fine-tuning on whole corpora; load the result with `bench run --checkpoint`."""
-    from bench.protocol import RunConfig, finetune_corpora
+    from bench.protocol import finetune_corpora
 
     with user_errors():
-        config = RunConfig(backbone=backbone, device=device, backbone_options=parse_pairs(backbone_opt, "--backbone-opt"))
-        config.apply(parse_pairs(set_, "--set"))
+        config = run_config({"backbone": backbone, "device": device, "backbone_opt": backbone_opt, "set_": set_})
         result = finetune_corpora(config, [n.strip() for n in on.split(",") if n.strip()], output, seed)
     distributed.finish()
     if not distributed.is_main():

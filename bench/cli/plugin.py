@@ -9,7 +9,7 @@ import typer
 
 from bench import registry
 from bench.cli.common import out, user_errors
-from bench.cli.run import parse_pairs
+from bench.cli.switches import parse_pairs
 
 app = typer.Typer(help="Work with plugins.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from bench.cli.common import USER_ERRORS, console, out, user_errors, warn_broken_plugins
-from bench.cli.run import parse_pairs
+from bench.cli.switches import run_config
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -20,7 +20,7 @@ def reproduce(
     table: Annotated[str, typer.Argument(help="comparison, ablation, loss or prompt-length.")],
     backbones: Annotated[Optional[str], typer.Option(help="Comma-separated backbones (default: the paper's).")] = None,
     datasets: Annotated[Optional[str], typer.Option(help="Comma-separated datasets (default: the paper's five).")] = None,
-    seeds: Annotated[Optional[int], typer.Option(min=1, help="Seeds per run (default 3).")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds per run (default 3).")] = None,
     profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -30,7 +30,6 @@ def reproduce(
     paper: Annotated[bool, typer.Option(help="Show the paper's figures beside ours.")] = True,
 ) -> None:
     """Run the runs a paper table needs, skipping those already recorded, then render the table."""
-    from bench import protocol as proto
     from bench import reproduce as repro
     from bench import tables
     from bench.catalog import find
@@ -38,14 +37,7 @@ def reproduce(
 
     warn_broken_plugins()
     with user_errors():
-        if profile not in proto.PROFILES:
-            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
-        template = proto.RunConfig(device=device, output=output, profile=profile)
-        overrides = dict(proto.PROFILES[profile])
-        if seeds is not None:
-            overrides["seeds"] = seeds
-        overrides.update(parse_pairs(set_, "--set"))
-        template.apply(overrides)
+        template = run_config({"device": device, "output": output, "profile": profile, "seeds": seeds, "set_": set_})
         items = repro.plan(table, template, _names(backbones), _names(datasets))
     for item in items:
         state = f"[green]recorded[/] {escape(item.recorded)}" if item.recorded else "[yellow]to run[/]"

@@ -3,51 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
 
 from bench import distributed
 from bench.cli.common import out, user_errors
+from bench.cli.switches import run_config, with_run_switches
 
 
-def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
-    parsed = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{flag} expects KEY=VALUE, got {pair!r}")
-        parsed[key.strip()] = value.strip()
-    return parsed
-
-
-def run(
-    backbone: Annotated[str, typer.Option(help="Backbone plugin name (see `bench list`).")] = "mini-clap",
-    dataset: Annotated[str, typer.Option(help="Dataset plugin name to evaluate on.")] = "synth",
-    data_root: Annotated[Optional[Path], typer.Option(help="Root folder of the evaluated corpus.")] = None,
-    protocol: Annotated[Optional[str], typer.Option(help="Fold protocol; default: the dataset's first.")] = None,
-    finetune_on: Annotated[
-        Optional[str], typer.Option(help="Comma-separated fine-tuning corpora (default: the evaluated one, fold-aware).")
-    ] = None,
-    seeds: Annotated[Optional[int], typer.Option(min=1, help="Number of seeds 0..N-1 (default 3).")] = None,
-    finetune: Annotated[bool, typer.Option(help="Stage 1: contrastive fine-tuning.")] = True,
-    acpt: Annotated[bool, typer.Option(help="Stage 2: acoustic context prompt tuning.")] = True,
-    classifier: Annotated[bool, typer.Option(help="Stage 3: cross-modal classifier (else nearest prompt).")] = True,
-    ablation: Annotated[bool, typer.Option(help="Also report the rows with stages switched off.")] = True,
-    baselines: Annotated[bool, typer.Option(help="Also report zero-shot and linear-probe baselines.")] = True,
-    prompt_length: Annotated[Optional[int], typer.Option(min=1, help="ACPT tokens per soundscape (paper: 8).")] = None,
-    classifier_loss: Annotated[Optional[str], typer.Option(help="arcface (paper) or softmax.")] = None,
-    checkpoint: Annotated[
-        Optional[Path], typer.Option(help="Fine-tuned weights: a file from `bench finetune`, or a run's checkpoints/ folder.")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    output: Annotated[Path, typer.Option(help="Folder for run directories.")] = Path("runs"),
-    profile: Annotated[str, typer.Option(help="paper (defaults of the paper) or quick (fewer seeds, shorter ACPT).")] = "paper",
-    backbone_opt: Annotated[Optional[list[str]], typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="Any setting by name, e.g. finetune.epochs=10 (repeatable).")
-    ] = None,
-) -> None:
+@with_run_switches
+def run(switches: dict) -> None:
     """Run fine-tune -> ACPT -> cross-modal classifier -> evaluate over folds and seeds."""
     from bench import plots
     from bench import protocol as proto
@@ -55,25 +18,7 @@ def run(
     from bench.tables import run_table
 
     with user_errors():
-        if profile not in proto.PROFILES:
-            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
-        config = proto.RunConfig(
-            backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol,
-            finetune_on=[n.strip() for n in finetune_on.split(",") if n.strip()] if finetune_on else None,
-            finetune=finetune, acpt=acpt, classifier=classifier, ablation=ablation,
-            baselines=baselines, checkpoint=checkpoint, device=device, output=output, profile=profile,
-            backbone_options=parse_pairs(backbone_opt, "--backbone-opt"),
-        )
-        overrides = dict(proto.PROFILES[profile])
-        if seeds is not None:
-            overrides["seeds"] = seeds
-        if prompt_length is not None:
-            overrides["acpt.n_tokens"] = prompt_length
-        if classifier_loss is not None:
-            overrides["classifier.loss"] = classifier_loss
-        overrides.update(parse_pairs(set_, "--set"))
-        config.apply(overrides)
-        record = proto.run(config)
+        record = proto.run(run_config(switches))
     distributed.finish()
     if not distributed.is_main():
         return

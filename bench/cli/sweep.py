@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from os.path import relpath
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
 from bench.cli.common import out, user_errors
-from bench.cli.run import parse_pairs
+from bench.cli.switches import run_config, with_run_switches
 
 SPACE_HELP = (
     "NAME=SPACE for any stage setting (repeatable): choices 2,4,8 (a grid, each point once) or a range "
@@ -18,23 +17,14 @@ SPACE_HELP = (
 )
 
 
+@with_run_switches
 def sweep(
+    switches: dict,
     preset: Annotated[
         Optional[str], typer.Argument(help="prompt-length (acpt.n_tokens 2,4,8,16,32) or loss (softmax, arcface).")
     ] = None,
     param: Annotated[Optional[list[str]], typer.Option(help=SPACE_HELP)] = None,
     values: Annotated[Optional[str], typer.Option(help="Comma-separated values replacing the preset's, e.g. 2,4.")] = None,
-    backbone: Annotated[str, typer.Option(help="Backbone plugin name.")] = "mini-clap",
-    dataset: Annotated[str, typer.Option(help="Dataset plugin name to evaluate on.")] = "synth",
-    data_root: Annotated[Optional[Path], typer.Option(help="Root folder of the evaluated corpus.")] = None,
-    protocol: Annotated[Optional[str], typer.Option(help="Fold protocol; default: the dataset's first.")] = None,
-    finetune_on: Annotated[Optional[str], typer.Option(help="Comma-separated fine-tuning corpora.")] = None,
-    seeds: Annotated[Optional[int], typer.Option(min=1, help="Number of seeds per trial (default 3).")] = None,
-    profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
-    backbone_opt: Annotated[Optional[list[str]], typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A fixed setting for every trial, e.g. finetune.epochs=10.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    output: Annotated[Path, typer.Option(help="Runs folder: the base run goes here, trials under sweeps/<study>/.")] = Path("runs"),
     storage: Annotated[Optional[str], typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")] = None,
     study_name: Annotated[Optional[str], typer.Option(help="Study to create or resume (default: named from the command).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes sharing the study.")] = 1,
@@ -42,24 +32,12 @@ def sweep(
     metric: Annotated[str, typer.Option(help="What the study maximises: wa, ua or f1.")] = "wa",
 ) -> None:
     """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
-    from bench import protocol as proto
     from bench import sweep as sweeps
 
     with user_errors():
-        if profile not in proto.PROFILES:
-            raise ValueError(f"--profile must be one of {', '.join(proto.PROFILES)}")
         if values is not None and preset is None:
             raise ValueError("--values replaces a preset's values: name the preset (prompt-length or loss)")
-        config = proto.RunConfig(
-            backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol,
-            finetune_on=[n.strip() for n in finetune_on.split(",") if n.strip()] if finetune_on else None,
-            device=device, output=output, profile=profile, backbone_options=parse_pairs(backbone_opt, "--backbone-opt"),
-        )
-        overrides = dict(proto.PROFILES[profile])
-        if seeds is not None:
-            overrides["seeds"] = seeds
-        overrides.update(parse_pairs(set_, "--set"))
-        config.apply(overrides)
+        config = run_config(switches)
         specs = list(param or [])
         if values is not None and preset in sweeps.PRESETS:
             specs.insert(0, f"{sweeps.PRESETS[preset][0]}={values}")

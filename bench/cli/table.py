@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from bench.cli.common import console, out, user_errors
 
@@ -42,7 +43,7 @@ def _found(runs: Path):
 
     found, problems = find(runs)
     for line in problems:
-        console.print(f"[yellow]skipped:[/] {line}", highlight=False)
+        console.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False, soft_wrap=True, emoji=False)
     if not found:
         raise ValueError(f"no result records under {runs} (run `bench run --output {runs}` first)")
     return found
@@ -98,11 +99,11 @@ def confusion(
     plot: Annotated[Optional[Path], typer.Option(help="PNG to write (default: confusion.png beside the record).")] = None,
 ) -> None:
     """Confusion matrix of a run's main row, summed over folds and seeds, as a PNG."""
-    from bench import plots, records
+    from bench import plots, records, results
     from bench.catalog import Found
 
     with user_errors():
         path = record / "record.json" if record.is_dir() else record
-        found = Found(path, records.read(path))
+        found = Found(path, records.read(path, results.Record))
         written = plots.confusion(found, plot or path.parent / "confusion.png")
     out.print(f"plot: {written}", highlight=False, soft_wrap=True)

@@ -1,0 +1,18 @@
+"""The stages of the protocol.
+
+A stage reports progress through ``progress(description, total)``, a context manager that
+yields ``advance(n=1)`` (bench.progress.bar in the CLI), so stages never import a console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+Progress = Callable[[str, int], AbstractContextManager[Callable[..., None]]]
+
+
+@contextmanager
+def silent(description: str, total: int) -> Iterator[Callable[..., None]]:
+    """The default progress: none."""
+    yield lambda n=1: None

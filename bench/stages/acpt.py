@@ -11,7 +11,6 @@ L_CLS + L_RANK (see :func:`bench.losses.acpt_losses`). SGD, lr 2e-3, momentum 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,21 +18,8 @@ from torch import Tensor
 
 from bench.contracts import Backbone
 from bench.losses import acpt_losses
-from bench.progress import bar
-
-
-@dataclass
-class ACPTSettings:
-    n_tokens: int = 8
-    iterations: int = 120
-    lr: float = 2e-3
-    momentum: float = 0.9
-    init_std: float = 0.02
-    temperature: float = 0.07
-
-    def __post_init__(self) -> None:
-        if self.n_tokens < 1:
-            raise ValueError(f"acpt.n_tokens must be at least 1, not {self.n_tokens}")
+from bench.settings import ACPTSettings
+from bench.stages import Progress, silent
 
 
 def prompt_embeddings(backbone: Backbone, contexts: Tensor, class_words: Sequence[str]) -> Tensor:
@@ -50,6 +36,7 @@ def train_contexts(
     n_soundscapes: int,
     settings: ACPTSettings,
     seed: int,
+    progress: Progress = silent,
 ) -> tuple[Tensor, list[float]]:
     """Learn the context vectors; returns them ``[S, N_p, width]`` and the loss per iteration.
 
@@ -66,7 +53,7 @@ def train_contexts(
         p.requires_grad_(False)
     history = []
     try:
-        with bar("ACPT", settings.iterations) as advance:
+        with progress("ACPT", settings.iterations) as advance:
             for _ in range(settings.iterations):
                 prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
                 own = prompts[soundscapes]  # [M, C, D]: prompts of each description's soundscape

@@ -7,30 +7,12 @@ softmax cross-entropy. SGD, lr 2e-3, momentum 0.9, batch 16, 50 epochs, as in th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.losses import arcface_logits
-
-LOSSES = ("arcface", "softmax")
-
-
-@dataclass
-class ClassifierSettings:
-    loss: str = "arcface"
-    epochs: int = 50
-    batch_size: int = 16
-    lr: float = 2e-3
-    momentum: float = 0.9
-    arcface_scale: float = 30.0
-    arcface_margin: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"classifier.loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+from bench.settings import ClassifierSettings
 
 
 class LinearClassifier(nn.Module):

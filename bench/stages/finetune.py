@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,22 +22,10 @@ from torch import Tensor
 from bench import distributed, precision
 from bench.contracts import Backbone
 from bench.losses import info_nce
-from bench.progress import bar
+from bench.settings import FinetuneSettings
+from bench.stages import Progress, silent
 
 MAX_LOGIT_SCALE = math.log(100.0)
-
-
-@dataclass
-class FinetuneSettings:
-    epochs: int = 80
-    batch_size: int = 64
-    audio_lr: float = 1e-5
-    head_lr: float = 1e-3
-    loss: str = "label-aware"  # or "plain" (the paper's literal form)
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("label-aware", "plain"):
-            raise ValueError(f"finetune.loss must be 'label-aware' or 'plain', not {self.loss!r}")
 
 
 def encoder_trains(backbone: Backbone, settings: FinetuneSettings) -> bool:
@@ -57,6 +44,7 @@ def finetune(
     caption_index: Tensor,
     settings: FinetuneSettings,
     seed: int,
+    progress: Progress = silent,
 ) -> list[float]:
     """Train in place; returns the mean loss of each epoch.
 
@@ -80,7 +68,7 @@ def finetune(
     n = len(caption_index)
     history = []
     backbone.train()
-    with bar("fine-tuning", settings.epochs) as advance:
+    with progress("fine-tuning", settings.epochs) as advance:
         for _ in range(settings.epochs):
             order = torch.randperm(n, generator=generator)
             losses = []

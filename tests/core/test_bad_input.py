@@ -133,8 +133,8 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     (["--dataset", "emodb", "--data-root", "NOTDIR"], "is not a directory"),
     (["--dataset", "synth", "--protocol", "session"], "unknown protocol 'session'"),
     (["--finetune-on", "nope"], "unknown dataset 'nope'"),
-    (["--seeds", "0"], "Invalid value"),
-    (["--prompt-length", "0"], "Invalid value"),
+    (["--seeds", "0"], "setting seeds=0: input should be greater than or equal to 1"),
+    (["--prompt-length", "0"], "setting acpt.n_tokens=0: input should be greater than or equal to 1"),
     (["--device", "cuda:3"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
 ])
 def test_bad_corpus_and_setting_values(tmp_path, monkeypatch, args, message):

@@ -146,9 +146,9 @@ def test_stage_switches_remove_their_rows(tmp_path):
     [
         (["--backbone", "nope"], "unknown backbone 'nope'"),
         (["--dataset", "emodb", "--data-root", "/nonexistent/emodb"], "is not a directory"),
-        (["--profile", "fast"], "--profile must be one of"),
+        (["--profile", "fast"], "setting profile=fast: input should be 'paper' or 'quick'"),
         (["--set", "acpt.nope=3"], "unknown setting 'acpt.nope'"),
-        (["--classifier-loss", "hinge"], "classifier.loss must be one of"),
+        (["--classifier-loss", "hinge"], "setting classifier.loss=hinge: input should be 'arcface' or 'softmax'"),
         (["--backbone-opt", "oops"], "--backbone-opt expects KEY=VALUE"),
     ],
 )

@@ -143,7 +143,7 @@ def test_two_machines_share_one_study_on_postgresql(runs, postgres_url):
         (["--param", "acpt.nope=1,2"], "unknown setting 'acpt.nope'"),
         (["--param", "acpt.lr=1e-2:1e-4:log"], "LOW < HIGH"),
         (["--param", "acpt.lr=0:1e-2:log"], "a log range needs LOW > 0"),
-        (["--param", "classifier.loss=softmax,hinge"], "classifier.loss must be one of"),
+        (["--param", "classifier.loss=softmax,hinge"], "setting classifier.loss=hinge: input should be 'arcface' or 'softmax'"),
         (["fast"], "unknown sweep 'fast'"),
         (["--param", "acpt.n_tokens=2,4", "--storage", "nosuchdb://x"], "--storage nosuchdb://x: cannot open"),
     ],

@@ -1,0 +1,61 @@
+"""Contrastive fine-tuning on a pool of corpora, with the fold's leakage guard, and its checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench import prompts
+from bench.contracts import Backbone, CheckpointError, DataError, Fold
+from bench.corpus import Corpus
+from bench.features import Embedder, encode_clips
+from bench.progress import bar
+from bench.settings import RunConfig
+from bench.stages.finetune import finetune
+
+
+def checkpoint_for(config: RunConfig, fold: Fold, seed: int) -> Path | None:
+    if config.checkpoint is None:
+        return None
+    if config.checkpoint.is_dir():
+        path = config.checkpoint / f"{fold.name}-seed{seed}.pt"
+        if not path.exists():
+            raise CheckpointError(f"{config.checkpoint} has no checkpoint for fold {fold.name}, seed {seed} ({path.name})")
+        return path
+    if not config.checkpoint.is_file():
+        raise CheckpointError(f"checkpoint {config.checkpoint} does not exist")
+    return config.checkpoint
+
+
+def train_on_pool(
+    backbone: Backbone, config: RunConfig, pool: list[Corpus], evaluated: Corpus, fold: Fold,
+    embedder: Embedder, seed: int,
+) -> dict:
+    """Fine-tune on the pool (the evaluated corpus limited to the fold's training part)."""
+    train_ids = set(fold.train)
+    utts, captions = [], []
+    words = sorted({w for corpus in pool for w in corpus.words})
+    for corpus in pool:
+        chosen = [u for u in corpus.utterances if corpus is not evaluated or u.uid in train_ids]
+        if set(fold.test) & {u.uid for u in chosen} and corpus is evaluated:
+            raise DataError(f"leakage guard: fold {fold.name} test utterances reached fine-tuning")
+        utts += chosen
+        captions += [words.index(corpus.words[corpus.classes.index(u.label)]) for u in chosen]
+    if not utts:
+        raise DataError(f"fold {fold.name}: nothing to fine-tune on (the evaluated corpus has no training part here)")
+    kept, features = embedder.features([u.uid for u in utts])
+    caption_of = dict(zip([u.uid for u in utts], captions))
+    caption_index = torch.tensor([caption_of[u] for u in kept])
+    device = next(backbone.parameters()).device
+    with torch.no_grad():
+        caption_features = backbone.text_features(prompts.captions(words))
+    if embedder.frozen:
+        features = features.to(device)
+        audio_batch = lambda idx: backbone.project_audio(features[idx.to(device)])  # noqa: E731
+    else:
+        clips = [embedder.by_uid[u] for u in kept]
+        audio_batch = lambda idx: encode_clips(backbone, [clips[i] for i in idx.tolist()])  # noqa: E731
+    torch.manual_seed(seed)
+    history = finetune(backbone, audio_batch, caption_features, caption_index, config.finetune_settings, seed, bar)
+    return {"clips": len(kept), "corpora": [c.name for c in pool], "loss": history}

@@ -1,0 +1,83 @@
+"""The result rows of one weight state: ACPT off/on x classifier, plus the baselines."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench import prompts
+from bench.contracts import Fold
+from bench.corpus import Corpus
+from bench.metrics import scores
+from bench.progress import bar
+from bench.settings import RunConfig
+from bench.stages.acpt import prompt_embeddings, train_contexts
+from bench.stages.classifier import train_classifier
+from bench.stages.evaluate import linear_probe, nearest_prototype
+
+if TYPE_CHECKING:
+    from bench.units import Model
+
+
+def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, seed: int, tuned: bool) -> list[dict]:
+    """Every row that shares this weight state: ACPT off/on x classifier, plus baselines.
+
+    ACPT is text-only, so on the initial (not fine-tuned) weights its contexts are the same
+    for every fold: they are learned once per seed and kept in ``model.untuned_contexts``.
+    """
+    backbone, embedder, text, untuned_contexts = model.backbone, model.embedder, model.text, model.untuned_contexts
+    by_uid = {u.uid: u for u in corpus.utterances}
+    test_ids, test_emb = embedder.embeddings(fold.test)
+    test_labels = corpus.label_index([by_uid[u] for u in test_ids]).numpy()
+    n_classes = len(corpus.classes)
+    with torch.no_grad():
+        desc = F.normalize(backbone.project_text(text["descriptions"]), dim=-1)
+        caps = F.normalize(backbone.project_text(text["captions"]), dim=-1)
+    rows = []
+
+    def record(method: str, acpt: bool, predicted: Tensor, extra: dict | None = None) -> None:
+        rows.append({
+            "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": acpt, "method": method,
+            "n_test": len(test_ids), **scores(test_labels, predicted.cpu().numpy(), n_classes), **(extra or {}),
+        })
+
+    acpt_options = [True, False] if config.ablation and config.acpt else [config.acpt]
+    for use_acpt in acpt_options:
+        features, labels = [desc, caps], [text["labels"], torch.arange(n_classes)]
+        extra = {}
+        if use_acpt:
+            if tuned or seed not in untuned_contexts:
+                with model.timed("acpt"):
+                    learned = train_contexts(
+                        backbone, corpus.words, desc, text["labels"].to(desc.device),
+                        text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed, bar,
+                    )
+                if not tuned:
+                    untuned_contexts[seed] = learned
+            contexts, history = learned if tuned else untuned_contexts[seed]
+            with torch.no_grad():
+                u = prompt_embeddings(backbone, contexts, corpus.words)
+            features.append(u.reshape(-1, u.shape[-1]))
+            labels.append(torch.arange(n_classes).repeat(u.shape[0]))
+            extra["acpt_loss"] = [history[0], history[-1]]
+        train_x = torch.cat(features)
+        train_y = torch.cat(labels).to(train_x.device)
+        if config.classifier:
+            with model.timed("classifier"):
+                classifier = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
+            with torch.no_grad():
+                predicted = classifier(test_emb).argmax(dim=1)
+        else:
+            prototypes = torch.stack([train_x[train_y == c].mean(0) for c in range(n_classes)])
+            predicted = nearest_prototype(test_emb, prototypes)
+        record("cross-modal", use_acpt, predicted, extra)
+    if config.baselines:
+        record("zero-shot", False, nearest_prototype(test_emb, caps))
+        train_ids, train_emb = embedder.embeddings(fold.train) if fold.train else ([], None)
+        if train_ids:
+            train_labels = corpus.label_index([by_uid[u] for u in train_ids]).to(train_emb.device)
+            record("linear-probe", False, linear_probe(train_emb, train_labels, test_emb, n_classes, seed))
+    return rows

@@ -1,0 +1,203 @@
+"""Every setting of a run, typed and checked by pydantic before any work starts.
+
+A setting is one annotated field below: its type says how text from ``--set``, ``--param``,
+a CLI flag, a ``--config`` file or a record is read (booleans true/false/1/0/yes/no, lists
+from commas, paths) and its bounds say what is allowed. A bad value is one line naming the
+setting, the value and what is allowed (:class:`SettingError`), raised before a run folder
+exists. Adding a setting is adding one field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import torch
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+PROFILES = {
+    "paper": {},
+    # Fewer seeds and a shorter ACPT: the whole embedded run in minutes on two CPU cores.
+    "quick": {"seeds": 2, "acpt.iterations": 60},
+}
+# Settings that say where and how a run is computed, not which numbers it computes.
+NOT_IDENTITY = ("output", "device", "profile")
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# Clearer than pydantic's wording for the errors a typo makes.
+MESSAGES = {
+    "bool_parsing": "expected true/false, 1/0 or yes/no",
+    "int_parsing": "expected a whole number",
+    "float_parsing": "expected a number",
+    "extra_forbidden": "not a setting",
+}
+
+Count = Annotated[int, Field(ge=1)]
+Batch = Annotated[int, Field(ge=2)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+def _comma_list(value: object) -> object:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+def _device(value: object) -> object:
+    if isinstance(value, str) and not DEVICE.fullmatch(value):
+        raise ValueError("choose auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def _text_values(value: object) -> object:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else value
+
+
+class SettingError(ValueError):
+    """A setting's value is not allowed; the message is the one line the user sees."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class FinetuneSettings(Settings):
+    epochs: Count = 80
+    batch_size: Batch = 64
+    audio_lr: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1e-5  # 0 keeps the audio encoder frozen
+    head_lr: Positive = 1e-3
+    loss: Literal["label-aware", "plain"] = "label-aware"  # "plain": the paper's literal form
+
+
+class ACPTSettings(Settings):
+    n_tokens: Count = 8  # at most the backbone's max_prompt_tokens (checked by check_backbone)
+    iterations: Count = 120
+    lr: Positive = 2e-3
+    momentum: Fraction = 0.9
+    init_std: Positive = 0.02
+    temperature: Positive = 0.07
+
+
+class ClassifierSettings(Settings):
+    loss: Literal["arcface", "softmax"] = "arcface"
+    epochs: Count = 50
+    batch_size: Batch = 16
+    lr: Positive = 2e-3
+    momentum: Fraction = 0.9
+    arcface_scale: Positive = 30.0
+    arcface_margin: Annotated[float, Field(ge=0, lt=1.5708)] = 0.5  # radians, below pi/2
+
+
+SECTIONS = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
+
+
+class RunConfig(Settings):
+    backbone: str = "mini-clap"
+    dataset: str = "synth"
+    backbone_options: Annotated[dict[str, str], BeforeValidator(_text_values)] = Field(default_factory=dict)
+    data_root: Path | None = None
+    protocol: str | None = None
+    finetune_on: Annotated[list[str] | None, BeforeValidator(_comma_list)] = None
+    seeds: Count = 3
+    finetune: bool = True
+    acpt: bool = True
+    classifier: bool = True
+    ablation: bool = True
+    baselines: bool = True
+    checkpoint: Path | None = None
+    device: Annotated[str, BeforeValidator(_device)] = "auto"
+    output: Path = Path("runs")
+    profile: Literal["paper", "quick"] = "paper"
+    finetune_settings: FinetuneSettings = Field(default_factory=FinetuneSettings)
+    acpt_settings: ACPTSettings = Field(default_factory=ACPTSettings)
+    classifier_settings: ClassifierSettings = Field(default_factory=ClassifierSettings)
+
+    def apply(self, overrides: Mapping[str, object]) -> None:
+        """Set values by dotted name (``seeds``, ``acpt.n_tokens``, ``classifier.loss`` ...), all
+        checked together; on a bad value nothing changes and :class:`SettingError` says why."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            section, _, name = key.rpartition(".")
+            if section in SECTIONS and name in type(self).model_fields[SECTIONS[section]].annotation.model_fields:
+                data[SECTIONS[section]][name] = value
+            elif not section and key in SECTIONS.values() and isinstance(value, Mapping):
+                data[key].update(value)
+            elif not section and key in type(self).model_fields:
+                data[key] = value
+            else:
+                raise SettingError(f"unknown setting {key!r} (settings: {', '.join(names())})")
+        try:
+            checked = type(self).model_validate(data)
+        except ValidationError as err:
+            raise SettingError(_one_line(err)) from None
+        for name in type(self).model_fields:
+            object.__setattr__(self, name, getattr(checked, name))
+
+    def get(self, key: str) -> object:
+        """The value of a dotted name, as :meth:`apply` sets it."""
+        section, _, name = key.rpartition(".")
+        return getattr(getattr(self, SECTIONS[section]), name) if section else getattr(self, key)
+
+    def identity(self) -> dict:
+        """The settings that decide the numbers (what run folders and studies are keyed by)."""
+        return self.model_dump(mode="json", exclude=set(NOT_IDENTITY))
+
+
+def names() -> list[str]:
+    """Every setting's dotted name, as ``--set`` and ``--param`` take it."""
+    top = [n for n in RunConfig.model_fields if n not in SECTIONS.values()]
+    nested = [f"{s}.{n}" for s, f in SECTIONS.items() for n in RunConfig.model_fields[f].annotation.model_fields]
+    return top + nested
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    path = [str(p) for p in first["loc"] if isinstance(p, str)]
+    section = {v: k for k, v in SECTIONS.items()}.get(path[0]) if path else None
+    name = ".".join([section, *path[1:]] if section else path)
+    message = MESSAGES.get(first["type"], first["msg"].removeprefix("Value error, "))
+    return f"setting {name}={first['input']}: {message[:1].lower()}{message[1:]}"
+
+
+def read_file(path: Path) -> dict:
+    """Settings from a TOML or YAML file, in RunConfig's own shape (a record's ``config`` too)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:  # TOML and JSON decode errors are ValueErrors
+        raise SettingError(f"{path}: not a readable settings file ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise SettingError(f"{path}: holds {type(data).__name__}, not a table of settings")
+    return data
+
+
+def check_backbone(config: RunConfig, backbone: type) -> None:
+    """What only the backbone knows: the options it accepts and how many prompt tokens fit."""
+    accepted = backbone.options()
+    unknown = sorted(set(config.backbone_options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        raise SettingError(
+            f"--backbone-opt {unknown[0]}: {backbone.name} has no such option (options: {', '.join(accepted) or 'none'})"
+        )
+    limit = backbone.max_prompt_tokens
+    if limit is not None and config.acpt_settings.n_tokens > limit:
+        raise SettingError(
+            f"setting acpt.n_tokens={config.acpt_settings.n_tokens}: {backbone.name}'s text encoder holds at most {limit}"
+        )
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available here")
+    return torch.device(name)

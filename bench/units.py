@@ -1,0 +1,108 @@
+"""One unit of a run (seed x fold x weight state) and the built model the units share.
+
+The backbone is built once per process and reset to its initial trainable state for each
+unit, so sweep trials in one process load the weights once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from bench import distributed, records, registry
+from bench.contracts import Backbone, Fold
+from bench.corpus import Corpus
+from bench.features import Embedder, TextFeatures
+from bench.finetuning import checkpoint_for, train_on_pool
+from bench.rows import evaluate_state
+from bench.settings import RunConfig
+from bench.stages.finetune import encoder_trains
+
+
+_BUILT: dict[tuple, tuple[Backbone, dict, str]] = {}
+
+
+@dataclass
+class Model:
+    """The built backbone, its initial trainable state and what the stages share."""
+
+    backbone: Backbone
+    initial: dict
+    initial_id: str
+    embedder: Embedder
+    text: TextFeatures
+    untuned_contexts: dict = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, of the unit being computed
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+    @classmethod
+    def build(cls, config: RunConfig, device: torch.device, fingerprint: str, corpus: Corpus, pool: list[Corpus]) -> Model:
+        """The backbone as built with torch seed 0; built once per process and reused in its
+        initial state (sweep trials in one process load the weights once)."""
+        key = (config.backbone, fingerprint, str(device))
+        if key not in _BUILT:
+            _BUILT.clear()
+            torch.manual_seed(0)
+            backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()
+            _BUILT[key] = (backbone, backbone.trainable_state(), backbone.weights_id())
+        backbone, initial, initial_id = _BUILT[key]
+        backbone.load_trainable_state(initial)
+        backbone.eval()
+        frozen = not encoder_trains(backbone, config.finetune_settings)
+        everything = {u.uid: u for c in [corpus, *pool] for u in c.utterances}
+        return cls(backbone, initial, initial_id, Embedder(backbone, list(everything.values()), frozen),
+                   TextFeatures(backbone, corpus.words))
+
+
+def run_unit(
+    model: Model, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, seed: int, tuned: bool,
+    run_dir: Path,
+) -> dict:
+    """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row.
+
+    Under torchrun every process computes the unit (fine-tuning and embedding are split
+    between them); only the main one writes checkpoints and knows their hashes.
+    """
+    backbone, embedder = model.backbone, model.embedder
+    backbone.load_trainable_state(model.initial)
+    model.seconds = {}
+    with model.timed("embedding"):
+        embedder.prepare()
+    finetuned, checkpoints = None, {}
+    if tuned:
+        key = f"{fold.name}-seed{seed}"
+        source = checkpoint_for(config, fold, seed)
+        own = run_dir / "checkpoints" / f"{key}.pt"
+        if source is None and distributed.from_main(own.is_file):  # killed after saving it: the weights are done
+            source = own
+        if source is not None:
+            payload = records.load_checkpoint(source, backbone)
+            backbone.load_trainable_state(payload["state"])
+            if source == own:
+                finetuned = {"seed": seed, "fold": fold.name, **payload["trained_on"]}
+        else:
+            with model.timed("finetune"):
+                info = train_on_pool(backbone, config, pool, corpus, fold, embedder, seed)
+            if distributed.is_main():
+                records.save_checkpoint(own, backbone, config, info, fold)
+            source = own
+            finetuned = {"seed": seed, "fold": fold.name, **info}
+        checkpoints[key] = records.file_sha256(source) if distributed.is_main() else None
+    rows = evaluate_state(model, config, corpus, fold, seed, tuned)
+    return {
+        "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,
+        "finetune": finetuned, "checkpoints": checkpoints, "skipped": embedder.skipped,
+        "initial_weights": model.initial_id, "seconds": {k: round(v, 2) for k, v in model.seconds.items()},
+    }
