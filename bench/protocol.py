@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench import distributed, labels, prompts, records, registry
+from bench import distributed, fileio, labels, prompts, records, registry
 from bench.contracts import Backbone, CheckpointError, DataError, Fold, Utterance
 from bench.embed import AudioFeatures, audio_features, waveform
 from bench.metrics import scores
@@ -353,7 +353,7 @@ def run(config: RunConfig) -> dict:
             return {**records.read(finished), "path": str(finished)}
         except DataError:
             pass  # unreadable: written again below from the units
-    skipped = {(f, r) for unit in units for f, r in unit["skipped"]}
+    skipped = corpus.skipped + sorted({(f, r) for unit in units for f, r in unit["skipped"]})
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
@@ -362,7 +362,7 @@ def run(config: RunConfig) -> dict:
         protocol=protocol, folds=folds, units=[row for unit in units for row in unit["rows"]],
         finetunes=[unit["finetune"] for unit in units if unit["finetune"]],
         checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
-        skipped=corpus.skipped + sorted(skipped), seconds=time.time() - started, device=str(device),
+        skipped=skipped, seconds=time.time() - started, device=str(device),
         stage_seconds=[unit["seconds"] for unit in units],
     )
     if distributed.is_main():
@@ -465,7 +465,7 @@ def _run_unit(
                 records.save_checkpoint(own, backbone, config, info, fold)
             source = own
             finetuned = {"seed": seed, "fold": fold.name, **info}
-        checkpoints[key] = records.file_sha256(source) if distributed.is_main() else None
+        checkpoints[key] = fileio.sha256(source) if distributed.is_main() else None
     rows = _evaluate_state(model, config, corpus, fold, seed, tuned)
     return {
         "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,
@@ -491,5 +491,5 @@ def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, se
     info = _train_finetune(backbone, config, pool, None, everything, embedder, seed)
     if distributed.is_main():
         records.save_checkpoint(output, backbone, config, info, None)
-    sha256 = distributed.from_main(lambda: records.file_sha256(output))
+    sha256 = distributed.from_main(lambda: fileio.sha256(output))
     return {**info, "checkpoint": str(output), "sha256": sha256, "skipped": embedder.skipped}

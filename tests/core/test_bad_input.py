@@ -62,12 +62,12 @@ def make_text_named_wav(tmp):
 
 def make_broken_symlink(tmp):
     (tmp / "l.wav").symlink_to(tmp / "gone.wav")
-    return tmp / "l.wav", "unreadable"
+    return tmp / "l.wav", "dangling symlink"
 
 
 def make_directory_named_wav(tmp):
     (tmp / "d.wav").mkdir()
-    return tmp / "d.wav", "not decodable audio"
+    return tmp / "d.wav", "a folder, not a file"
 
 
 @pytest.mark.parametrize("make", [
@@ -217,7 +217,7 @@ def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
         records.write(path, {"schema": records.SCHEMA, "n": 2})
     assert records.read(path)["n"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temporary file left behind
