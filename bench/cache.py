@@ -78,7 +78,7 @@ class ContentHashes:
         hashes, fresh = [], {}
         for path in paths:
             name = os.path.realpath(path)
-            reason = fileio.unreadable(name)
+            reason = fileio.unreadable(path)
             if reason is not None:
                 hashes.append(f"unreadable:{name}:{reason}")
                 continue
