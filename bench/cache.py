@@ -16,8 +16,9 @@ Every file is written under a temporary name (``.*.tmp``, never read) and rename
 and a shard counts only once its ``.json`` exists, which is written after its ``.npy``: a
 killed process leaves no half entry. The ``.json`` holds the sha256 of the ``.npy`` and of
 itself, so a shard damaged later (flipped bytes, truncated, emptied, lost) is reported once,
-naming the file, and removed: its clips are computed again, never read wrong. Writers never lock (each writes shards under a fresh
-name), so DDP ranks and sweep workers can share one cache, also on a network file system.
+naming the file, and removed: its clips are computed again, never read wrong. Writers never
+lock (each writes shards under a fresh name), so DDP ranks and sweep workers can share one
+cache, also on a network file system.
 """
 
 from __future__ import annotations
