@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import fileio
 
 _EMPTY_WAV_BYTES = 128  # more than a canonical WAV header and a few chunks around no samples
 
@@ -23,10 +24,9 @@ class AudioError(Exception):
 def decode(path: Path, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
     """Return ``(samples [channels, n] float32, sample_rate)`` of a segment of the file."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise AudioError(f"unreadable: {err.strerror}") from err
+    if reason := fileio.unreadable(path):
+        raise AudioError(reason)
+    size = path.stat().st_size
     if size == 0:
         raise AudioError("empty file (0 bytes)")
     try:

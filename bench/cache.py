@@ -9,13 +9,16 @@ file content therefore misses. Layout under ``cache_dir()/embeddings``::
 
     <backbone>/<space>/space.json     what produced the space (for `bench cache info`)
     <backbone>/<space>/<shard>.npy    float32 [rows, features], memory-mapped on read
-    <backbone>/<space>/<shard>.json   the entry key of every row, and unusable entries
+    <backbone>/<space>/<shard>.json   the entry key of every row, unusable entries, checksums
     files/<memo>.json                 content hashes by path, size and mtime
 
 Every file is written under a temporary name (``.*.tmp``, never read) and renamed into place,
 and a shard counts only once its ``.json`` exists, which is written after its ``.npy``: a
-killed process leaves no half entry. Writers never lock (each writes shards under a fresh
-name), so DDP ranks and sweep workers can share one cache, also on a network file system.
+killed process leaves no half entry. The ``.json`` holds the sha256 of the ``.npy`` and of
+itself, so a shard damaged later (flipped bytes, truncated, emptied, lost) is reported once,
+naming the file, and removed: its clips are computed again, never read wrong. Writers never
+lock (each writes shards under a fresh name), so DDP ranks and sweep workers can share one
+cache, also on a network file system.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -32,11 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.records import atomic_write_bytes, file_sha256
+from bench import fileio
 from bench.roots import cache_dir
 
-VERSION = 1  # bump when decoding, resampling or fitting changes what a clip's waveform is
+VERSION = 2  # bump when decoding, resampling or fitting changes what a clip's waveform is, or the shard format
 MEMO_FILES_BEFORE_MERGE = 32
+log = logging.getLogger(__name__)
+_VERIFIED: set[tuple[str, int, int]] = set()  # (.npy path, size, mtime) whose checksum matched in this process
 
 
 def root() -> Path:
@@ -65,23 +71,28 @@ class ContentHashes:
                 memo.unlink(missing_ok=True)
 
     def _save(self, entries: dict[str, list]) -> None:
-        atomic_write_bytes(self.folder / f"{uuid.uuid4().hex}.json", json.dumps(entries).encode())
+        fileio.atomic_write(self.folder / f"{uuid.uuid4().hex}.json", json.dumps(entries).encode())
 
     def of(self, paths: Sequence[Path]) -> list[str]:
-        """Content hashes of ``paths`` (unreadable files hash to a key of their own error)."""
+        """Content hashes of ``paths``; a file that cannot be read (:func:`bench.fileio.unreadable`)
+        hashes to a key of its own, which decoding then skips with the same reason."""
         hashes, fresh = [], {}
         for path in paths:
-            name = str(Path(path).resolve())
-            try:
-                stat = os.stat(name)
-            except OSError as err:
-                hashes.append(f"unreadable:{name}:{err.strerror}")
+            name = os.path.realpath(path)
+            reason = fileio.unreadable(path)
+            if reason is not None:
+                hashes.append(f"unreadable:{name}:{reason}")
                 continue
+            stat = os.stat(name)
             known = self.known.get(name)
             if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
                 hashes.append(known[2])
                 continue
-            entry = [stat.st_size, stat.st_mtime_ns, file_sha256(name)]
+            try:
+                entry = [stat.st_size, stat.st_mtime_ns, fileio.sha256(name)]
+            except OSError as err:  # became unreadable while being read
+                hashes.append(f"unreadable:{name}:unreadable: {err.strerror}")
+                continue
             self.known[name] = fresh[name] = entry
             hashes.append(entry[2])
         if fresh:
@@ -100,15 +111,28 @@ class Space:
     path: Path
 
     def index(self) -> tuple[dict[str, tuple[str, int]], dict[str, str]]:
-        """``(key -> (shard, row), key -> reason unusable)`` over every complete shard."""
-        rows, unusable = {}, {}
+        """``(key -> (shard, row), key -> reason unusable)`` over every sound shard; damaged
+        shards are reported (once, naming the file) and removed, so their clips are recomputed."""
+        rows, unusable, damaged = self.scan()
+        for meta, reason in damaged:
+            log.warning("cache shard %s is damaged (%s): removed, its clips are computed again", meta.with_suffix(".npy"), reason)
+            meta.unlink(missing_ok=True)
+            meta.with_suffix(".npy").unlink(missing_ok=True)
+        return rows, unusable
+
+    def scan(self) -> tuple[dict[str, tuple[str, int]], dict[str, str], list[tuple[Path, str]]]:
+        """What :meth:`index` returns, plus every damaged shard (its ``.json``) and why, touching nothing."""
+        rows, unusable, damaged = {}, {}, []
         for meta in sorted(self.path.glob("*.json")) if self.path.is_dir() else []:
             if meta.name == "space.json":
                 continue
-            shard = json.loads(meta.read_text())
+            shard, reason = _verified(meta)
+            if shard is None:
+                damaged.append((meta, reason))
+                continue
             rows.update({key: (meta.stem, i) for i, key in enumerate(shard["keys"])})
             unusable.update(shard["unusable"])
-        return rows, unusable
+        return rows, unusable, damaged
 
     def read(self, located: Sequence[tuple[str, int]]) -> np.ndarray:
         """The rows at ``(shard, row)`` locations, in that order (shards memory-mapped)."""
@@ -128,11 +152,42 @@ class Space:
         if not len(keys) and not unusable:
             return
         name = uuid.uuid4().hex
+        meta = {"keys": list(keys), "unusable": unusable, "npy": None}
         if len(keys):
             buffer = _npy_bytes(np.ascontiguousarray(features, dtype=np.float32))
-            atomic_write_bytes(self.path / f"{name}.npy", buffer)
-        meta = {"keys": list(keys), "unusable": unusable}
-        atomic_write_bytes(self.path / f"{name}.json", json.dumps(meta).encode())
+            fileio.atomic_write(self.path / f"{name}.npy", buffer)
+            meta["npy"] = {"bytes": len(buffer), "sha256": hashlib.sha256(buffer).hexdigest()}
+        meta["sha256"] = _meta_sha256(meta)
+        fileio.atomic_write(self.path / f"{name}.json", json.dumps(meta).encode())
+
+
+def _meta_sha256(meta: dict) -> str:
+    return hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode()).hexdigest()
+
+
+def _verified(meta: Path) -> tuple[dict | None, str]:
+    """A shard's index when it and its ``.npy`` match their checksums, else None and what is wrong."""
+    try:
+        shard = json.loads(meta.read_bytes())
+    except (OSError, ValueError) as err:
+        return None, f"unreadable index {meta.name}: {err}"
+    if not isinstance(shard, dict) or shard.get("sha256") != _meta_sha256(shard):
+        return None, f"index {meta.name} does not match its checksum"
+    if shard["npy"] is None:
+        return shard, ""
+    npy = meta.with_suffix(".npy")
+    try:
+        stat = npy.stat()
+    except OSError as err:
+        return None, f"{npy.name} is missing ({err.strerror})"
+    if stat.st_size != shard["npy"]["bytes"]:
+        return None, f"{npy.name} holds {stat.st_size} bytes, not {shard['npy']['bytes']}"
+    seen = (str(npy), stat.st_size, stat.st_mtime_ns)
+    if seen not in _VERIFIED:
+        if fileio.sha256(npy) != shard["npy"]["sha256"]:
+            return None, f"{npy.name} does not match its checksum"
+        _VERIFIED.add(seen)
+    return shard, ""
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -155,7 +210,7 @@ def space_for(backbone, weights_id: str, precision: str, folder: Path | None = N
     }
     path = (folder or root()) / _safe(backbone.name) / _digest(described)[:16]
     if not (path / "space.json").exists():
-        atomic_write_bytes(path / "space.json", json.dumps(described, indent=1).encode())
+        fileio.atomic_write(path / "space.json", json.dumps(described, indent=1).encode())
     return Space(path)
 
 
@@ -171,17 +226,29 @@ def _version(space: Path) -> int | None:
 
 
 def info(folder: Path | None = None) -> list[dict]:
-    """Per backbone: spaces (weight states x preprocessings), entries, bytes on disk, and the
-    stale spaces written by another pipeline version (never read again: their key differs)."""
+    """Per backbone: spaces (weight states x preprocessings), entries, bytes on disk, the
+    stale spaces written by another pipeline version (never read again: their key differs),
+    and the damaged shards (``(file, reason)``: removed and recomputed by the next run)."""
     folder = folder or root()
     rows = []
     for backbone in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "files") if folder.is_dir() else []:
         spaces = [s for s in backbone.iterdir() if s.is_dir()]
-        entries = sum(len(Space(s).index()[0]) for s in spaces)
-        size = sum(f.stat().st_size for f in backbone.rglob("*") if f.is_file())
-        stale = sum(_version(s) != VERSION for s in spaces)
-        rows.append({"backbone": backbone.name, "spaces": len(spaces), "entries": entries, "bytes": size, "stale": stale})
+        scans = [Space(s).scan() for s in spaces]
+        damaged = [(str(meta.with_suffix(".npy")), reason) for _, _, bad in scans for meta, reason in bad]
+        rows.append({"backbone": backbone.name, "spaces": len(spaces), "entries": sum(len(r) for r, _, _ in scans),
+                     "bytes": _bytes(backbone), "stale": sum(_version(s) != VERSION for s in spaces), "damaged": damaged})
     return rows
+
+
+def _bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (a file removed meanwhile counts nothing)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            continue
+    return total
 
 
 def clear(backbone: str | None = None, folder: Path | None = None) -> int:
@@ -193,6 +260,6 @@ def clear(backbone: str | None = None, folder: Path | None = None) -> int:
         raise ValueError(f"the cache holds no features of {backbone!r} (it holds: {cached})")
     if not target.exists():
         return 0
-    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    size = _bytes(target)
     shutil.rmtree(target)
     return size

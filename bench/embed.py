@@ -21,7 +21,8 @@ from bench import audio, cache, decoding, distributed, identity, precision
 from bench.contracts import Backbone, Utterance
 from bench.progress import bar
 
-SHARD_ROWS = 4096  # features written to the cache at least this often (a killed run keeps them)
+SHARD_ROWS = 4096  # features written to the cache at least every this many rows
+SHARD_SECONDS = 30.0  # ... and this often, so a killed run loses under a minute of embedding
 
 
 @dataclass
@@ -180,10 +181,11 @@ def _clips(batch: Sequence[tuple[str, Utterance]]) -> list[decoding.Clip]:
 
 class _Shards:
     """Encoded rows collected batch by batch, written to the cache every ``SHARD_ROWS`` rows
-    (a killed run keeps what it wrote)."""
+    or ``SHARD_SECONDS`` seconds, whichever comes first (a killed run keeps what it wrote)."""
 
     def __init__(self, space: cache.Space | None) -> None:
         self.space = space
+        self.flushed = time.monotonic()
         self.keys: list[str] = []
         self.chunks: list[np.ndarray] = []
         self.unusable: dict[str, str] = {}
@@ -195,7 +197,7 @@ class _Shards:
         pending_unusable.update({key: reason for key, reason in zip(keys, reasons) if reason is not None})
         if rows is not None:
             pending_rows.append(rows)
-        if len(pending_keys) >= SHARD_ROWS:
+        if len(pending_keys) >= SHARD_ROWS or time.monotonic() - self.flushed >= SHARD_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -208,6 +210,7 @@ class _Shards:
             self.chunks.append(rows)
             self.unusable.update(unusable)
         self.pending = ([], [], {})
+        self.flushed = time.monotonic()
 
     def finish(self) -> tuple[list[str], np.ndarray, dict[str, str]]:
         self.flush()

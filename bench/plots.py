@@ -5,6 +5,7 @@ Matplotlib's Agg backend only: no display is needed, and a figure never opens a 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench import records, results  # noqa: E402
+from bench import fileio, records, results  # noqa: E402
 from bench.catalog import Found  # noqa: E402
 from bench.contracts import DataError  # noqa: E402
 from bench.tables import Report  # noqa: E402
@@ -21,10 +22,11 @@ from bench.tables import Report  # noqa: E402
 
 def _save(figure, path: Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=150)
+    png = io.BytesIO()
+    figure.savefig(png, dpi=150, format="png")
     plt.close(figure)
+    fileio.atomic_write(path, png.getvalue())
     return path
 
 

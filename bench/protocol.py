@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, identity, records, registry
+from bench import distributed, fileio, identity, records, registry
 from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
@@ -89,7 +89,7 @@ def run(config: RunConfig) -> dict:
             return {**records.read(finished), "path": str(finished)}
         except DataError:
             pass  # unreadable: written again below from the units
-    skipped = {(f, r) for unit in units for f, r in unit["skipped"]}
+    skipped = corpus.skipped + sorted({(f, r) for unit in units for f, r in unit["skipped"]})
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
@@ -98,7 +98,7 @@ def run(config: RunConfig) -> dict:
         protocol=protocol, folds=folds, units=[row for unit in units for row in unit["rows"]],
         finetunes=[unit["finetune"] for unit in units if unit["finetune"]],
         checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
-        skipped=corpus.skipped + sorted(skipped), seconds=time.time() - started, device=str(device),
+        skipped=skipped, seconds=time.time() - started, device=str(device),
         stage_seconds=[unit["seconds"] for unit in units],
     )
     if distributed.is_main():
@@ -125,5 +125,5 @@ def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, se
     info = train_on_pool(backbone, config, pool, None, everything, embedder, seed)
     if distributed.is_main():
         records.save_checkpoint(output, backbone, config, info, None)
-    sha256 = distributed.from_main(lambda: records.file_sha256(output))
+    sha256 = distributed.from_main(lambda: fileio.sha256(output))
     return {**info, "checkpoint": str(output), "sha256": sha256, "skipped": embedder.skipped}

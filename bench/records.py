@@ -2,8 +2,8 @@
 
 A record says which code (version, git commit), config, weights (hashes), data (corpus
 fingerprint, skipped files) and package versions produced each per-unit figure. Tables
-are rendered from records, never from memory. Files are written atomically (temporary
-file, then rename), so a partial file is never read as a result.
+are rendered from records, never from memory. Files are written atomically
+(:mod:`bench.fileio`), so a partial file is never read as a result.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
 import platform
 import subprocess
-import tempfile
 import time
 from collections import defaultdict
 from importlib import metadata
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import identity, results
+from bench import fileio, identity, results
 from bench.contracts import Backbone, CheckpointError, DataError, Fold
 
 SCHEMA = 1
@@ -32,22 +30,8 @@ PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-
 STAGE_ROWS = {(False, False): "none", (False, True): "ACPT", (True, False): "fine-tune", (True, True): "fine-tune + ACPT"}
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(path: Path, record: dict) -> None:
-    atomic_write_bytes(path, json.dumps(record, indent=1, default=str).encode())
+    fileio.atomic_write(path, json.dumps(record, indent=1, default=str).encode())
 
 
 def read(path: Path, shape: type[results.Shape] | None = None) -> dict:
@@ -108,14 +92,6 @@ def read_unit(path: Path) -> dict | None:
     return read(path, results.Unit) if path.is_file() else None
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -164,7 +140,7 @@ def save_checkpoint(path: Path, backbone: Backbone, config, info: dict, fold: Fo
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    fileio.atomic_write(path, buffer.getvalue())
     return path
 
 

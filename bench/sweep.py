@@ -12,8 +12,8 @@ has no such base: each trial fine-tunes.
 A categorical space (``2,4,8``) is a grid: every point is put in the study's queue once,
 when the study is created, and workers claim queued trials atomically through the
 storage, so several processes, or several machines on one database, split the grid and
-none runs a point twice (a claimed point that another worker already holds is marked
-failed as a duplicate, never run). A space with a range (``1e-4:1e-2:log``) is sampled by
+none runs a point twice (:mod:`bench.claims`; a point queued twice is run once, its second
+trial marked a duplicate). A space with a range (``1e-4:1e-2:log``) is sampled by
 TPE until the study has ``trials`` finished trials. Rerunning the same command (or naming
 the study with ``--study-name``) resumes: finished trials are kept, points whose trial
 failed or whose worker on this machine died are queued again.
@@ -38,7 +38,8 @@ import sqlalchemy
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from bench import protocol, records, registry, results
+from bench import fileio, protocol, records, registry, results
+from bench.claims import Claims
 from bench.catalog import MARKER, SWEEPS
 from bench.progress import console
 from bench.settings import RunConfig, check_backbone
@@ -185,7 +186,11 @@ def make_plan(
     return plan
 
 
-def _storage(url: str) -> optuna.storages.RDBStorage:
+def _storage(given: str) -> optuna.storages.RDBStorage:
+    url = given
+    scheme, sep, rest = given.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):  # SQLAlchemy would pick psycopg 3; bench depends on psycopg2
+        url = f"postgresql+psycopg2://{rest}"
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
@@ -194,10 +199,10 @@ def _storage(url: str) -> optuna.storages.RDBStorage:
             return optuna.storages.RDBStorage(url)
         except sqlalchemy.exc.DBAPIError as err:  # two workers creating the schema at once: the loser retries
             if attempt + 1 == STORAGE_ATTEMPTS:
-                raise ValueError(f"--storage {url}: cannot open ({str(err.orig).splitlines()[0]})") from None
+                raise ValueError(f"--storage {given}: cannot open ({str(err.orig).splitlines()[0]})") from None
             time.sleep(1 + attempt)
         except Exception as err:  # SQLAlchemy: unknown dialect, missing driver
-            raise ValueError(f"--storage {url}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+            raise ValueError(f"--storage {given}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
 
 
 def base_config(plan: Plan) -> RunConfig:
@@ -247,7 +252,7 @@ def prepare(plan: Plan) -> optuna.Study:
         for key, value in _describe(plan).items():
             study.set_user_attr(key, value)
         study.set_user_attr("base_record", base_record)
-    records.atomic_write_bytes(plan.folder / MARKER, json.dumps(
+    fileio.atomic_write(plan.folder / MARKER, json.dumps(
         {"study": plan.study_name, "params": [d.name for d in plan.space]}, indent=1).encode())
     _fail_dead_workers(study)
     if plan.grid is not None:
@@ -279,23 +284,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _claim(study: optuna.Study, storage, study_id: int) -> tuple[optuna.Trial, dict] | tuple[None, None]:
-    """A queued trial and its grid point, moved to RUNNING by this worker only (the storage arbitrates)."""
+def _claim(study: optuna.Study, storage, claims: Claims) -> optuna.Trial | None:
+    """A queued trial whose grid point this worker claimed (:mod:`bench.claims`), moved to RUNNING.
+
+    A queued trial of a point another trial holds is a duplicate (two machines enqueued the
+    grid at once): it is marked so and stays queued, to be run only if that trial fails.
+    """
+    failed = lambda trial_id: storage.get_trial(trial_id).state == TrialState.FAIL  # noqa: E731
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(claims.study_id, frozen.number)
+        holder = claims.take(frozen.system_attrs.get("fixed_params", {}), trial_id, failed)
+        if holder is not None:
+            if holder != trial_id and "duplicate_of" not in frozen.user_attrs:
+                storage.set_trial_user_attr(trial_id, "duplicate_of", storage.get_trial(holder).number)
+            continue
         try:
             if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
-                return optuna.Trial(study, trial_id), frozen.system_attrs.get("fixed_params", {})
+                return optuna.Trial(study, trial_id)
         except UpdateFinishedTrialError:
             continue
-    return None, None
-
-
-def _duplicate_of(study: optuna.Study, number: int, point: dict) -> int | None:
-    """An earlier running or finished trial of the same grid point (a racing enqueue made two)."""
-    for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE)):
-        if other.number < number and (other.params or other.system_attrs.get("fixed_params")) == point:
-            return other.number
     return None
 
 
@@ -307,7 +314,7 @@ def work(plan: Plan, threads: int | None = None) -> list[int]:
         torch.set_num_threads(threads)
     storage = _storage(plan.storage)
     study = optuna.load_study(study_name=plan.study_name, storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
-    study_id = storage.get_study_id_from_name(plan.study_name)
+    claims = Claims(storage.engine, storage.get_study_id_from_name(plan.study_name))
     base_record = study.user_attrs.get("base_record")
     worker = f"{socket.gethostname()}:{os.getpid()}"
     ran = []
@@ -315,17 +322,12 @@ def work(plan: Plan, threads: int | None = None) -> list[int]:
         busy = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
         if len(busy) >= plan.trials:
             break
-        trial, point = _claim(study, storage, study_id)
+        trial = _claim(study, storage, claims)
         if trial is None:
             if plan.grid is not None:
                 break
             trial = study.ask()
         trial.set_user_attr("worker", worker)
-        duplicate = _duplicate_of(study, trial.number, point) if point else None
-        if duplicate is not None:
-            trial.set_user_attr("duplicate_of", duplicate)
-            study.tell(trial, state=TrialState.FAIL)
-            continue
         params = {d.name: d.suggest(trial) for d in plan.space}
         console.print(f"trial {trial.number} ({worker}): {params}")
         try:

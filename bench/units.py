@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, records, registry
+from bench import distributed, fileio, records, registry
 from bench.contracts import Backbone, Fold
 from bench.corpus import Corpus
 from bench.features import Embedder, TextFeatures
@@ -99,7 +99,7 @@ def run_unit(
                 records.save_checkpoint(own, backbone, config, info, fold)
             source = own
             finetuned = {"seed": seed, "fold": fold.name, **info}
-        checkpoints[key] = records.file_sha256(source) if distributed.is_main() else None
+        checkpoints[key] = fileio.sha256(source) if distributed.is_main() else None
     rows = evaluate_state(model, config, corpus, fold, seed, tuned)
     return {
         "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,

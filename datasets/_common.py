@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from bench import fileio
 from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance, kfold, leave_one_group_out
 
 # Container suffixes a corpus may use, in the order a duplicate is preferred (lossless first).
@@ -30,10 +31,11 @@ MAX_LOSO_SPEAKERS = 10
 SPEAKER_GROUPS = 5
 
 
-def walk(root: Path, prune: Sequence[str] = ()) -> Iterator[Path]:
-    """Every file under ``root`` in a stable order, leaving out zip metadata (``__MACOSX``)."""
+def walk(root: Path, skipped: list[tuple[Path, str]], prune: Sequence[str] = ()) -> Iterator[Path]:
+    """Every file under ``root`` in a stable order, leaving out zip metadata (``__MACOSX``);
+    a folder that cannot be listed goes to ``skipped`` with its reason, never vanishes."""
     skip = {"__MACOSX", *prune}
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root, onerror=lambda err: skipped.append(fileio.unreadable_folder(err))):
         dirs[:] = sorted(d for d in dirs if d not in skip)
         for name in sorted(files):
             yield Path(folder) / name
@@ -47,6 +49,8 @@ def unusable(path: Path) -> str | None:
     """Why an audio-named file is not audio, from its name and size only (None: looks fine)."""
     if path.name.startswith("._"):
         return "macOS metadata file ('._' AppleDouble), not audio"
+    if reason := fileio.unreadable(path):
+        return reason
     size = path.stat().st_size
     if size < MIN_AUDIO_BYTES:
         return f"holds no audio ({size} bytes)"
@@ -71,7 +75,7 @@ class Corpus(DatasetLoader):
         root = self.check_root(root)
         found: list[Utterance] = []
         skipped: list[tuple[Path, str]] = []
-        for path in walk(root, self.prune):
+        for path in walk(root, skipped, self.prune):
             if not is_audio(path):
                 continue
             result = unusable(path) or self.parse(path, root)

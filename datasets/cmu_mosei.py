@@ -54,7 +54,7 @@ class CMUMOSEI(Corpus):
         tables: dict[str, Path] = {}
         audio: dict[str, list[Path]] = {}
         skipped: list[tuple[Path, str]] = []
-        for path in walk(root):
+        for path in walk(root, skipped):
             if path.name in (CSV_NAME, CSD_NAME):
                 tables.setdefault(path.name, path)
             elif is_audio(path):

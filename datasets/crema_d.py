@@ -64,7 +64,7 @@ class CremaD(Corpus):
 
 def read_genders(root: Path) -> dict[str, str]:
     """Actor -> male/female from ``VideoDemographics.csv``, if the root holds it."""
-    table = next((p for p in walk(root) if p.name == DEMOGRAPHICS), None)
+    table = next((p for p in walk(root, []) if p.name == DEMOGRAPHICS), None)
     if table is None:
         return {}
     with table.open(newline="", encoding="utf-8-sig", errors="replace") as f:

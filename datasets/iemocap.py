@@ -41,7 +41,7 @@ class IEMOCAP(Corpus):
         found: list[Utterance] = []
         skipped: list[tuple[Path, str]] = []
         seen: set[str] = set()
-        audio = (p for session in sessions(root) for p in walk(session / "sentences" / "wav") if is_audio(p))
+        audio = (p for session in sessions(root) for p in walk(session / "sentences" / "wav", skipped) if is_audio(p))
         for path in audio:
             reason = unusable(path)
             entry = labels.get(path.stem)

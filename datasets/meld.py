@@ -47,7 +47,7 @@ class MELD(Corpus):
         skipped: list[tuple[Path, str]] = []
         folders = {folder: split for split, (_, folder) in SPLITS.items()}
         csvs = {table: split for split, (table, _) in SPLITS.items()}
-        for path in walk(root):
+        for path in walk(root, skipped):
             if path.name in csvs:
                 tables.setdefault(csvs[path.name], path)
             elif is_audio(path) and path.parent.name in folders:

@@ -31,6 +31,7 @@ directory (or the given root) and read back through the ordinary audio path.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from bench import fileio
 from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance
 from bench.datasets._common import speaker_folds
 
@@ -145,8 +147,10 @@ def render(root: Path) -> None:
                 talkers = [_voice(rng, other, "neutral", n) for other in others]
                 for condition in CONDITIONS:
                     audio = np.clip(_condition(rng, clean, condition, talkers), -1, 1).astype(np.float32)
-                    sf.write(root / f"{speaker[0]}_{condition}_{emotion}_{take + 1:02d}.wav", audio, RATE, "PCM_16")
-    (root / "synth.json").write_text(json.dumps({"version": VERSION, "clips": len(list(root.glob("*.wav")))}))
+                    wav = io.BytesIO()
+                    sf.write(wav, audio, RATE, "PCM_16", format="WAV")
+                    fileio.atomic_write(root / f"{speaker[0]}_{condition}_{emotion}_{take + 1:02d}.wav", wav.getvalue())
+    fileio.atomic_write(root / "synth.json", json.dumps({"version": VERSION, "clips": len(list(root.glob("*.wav")))}).encode())
 
 
 class Synth(DatasetLoader):

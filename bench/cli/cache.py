@@ -34,6 +34,9 @@ def info() -> None:
     table.add_row("total", str(sum(r["spaces"] for r in rows)), str(sum(r["entries"] for r in rows)),
                   _size(sum(r["bytes"] for r in rows)), style="bold")
     out.print(table)
+    for row in rows:
+        for shard, reason in row["damaged"]:
+            out.print(f"damaged: {shard} ({reason}); the next run that needs it recomputes it", highlight=False, soft_wrap=True)
     stale = sum(r["stale"] for r in rows)
     if stale:
         out.print(

@@ -4,6 +4,7 @@ and nothing already computed is lost."""
 import errno
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from bench import audio, records, registry
+from bench import audio, decoding, fileio, records, registry
 from bench.cli import app
 from bench.contracts import CheckpointError, DataError, Utterance
 from bench.embed import waveform
@@ -62,12 +63,12 @@ def make_text_named_wav(tmp):
 
 def make_broken_symlink(tmp):
     (tmp / "l.wav").symlink_to(tmp / "gone.wav")
-    return tmp / "l.wav", "unreadable"
+    return tmp / "l.wav", "dangling symlink"
 
 
 def make_directory_named_wav(tmp):
     (tmp / "d.wav").mkdir()
-    return tmp / "d.wav", "not decodable audio"
+    return tmp / "d.wav", "a folder, not a file"
 
 
 @pytest.mark.parametrize("make", [
@@ -217,7 +218,7 @@ def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
         records.write(path, {"schema": records.SCHEMA, "n": 2})
     assert records.read(path)["n"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temporary file left behind
@@ -233,3 +234,229 @@ def test_a_partial_record_is_never_read_as_a_result(tmp_path):
     (tmp_path / "unit.json").write_text('{"schema": 1, "rows": [')
     with pytest.raises(DataError, match="not a readable result record"):
         records.read_unit(tmp_path / "unit.json")
+
+
+# --- writing files: disk full, permissions, the user's umask -----------------------------------
+
+def failing_write(code):
+    def write(fd, data):
+        raise OSError(code, os.strerror(code))
+    return write
+
+
+@pytest.mark.parametrize("code, hint", [
+    (errno.ENOSPC, "(free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost"),
+    (errno.EDQUOT, "(free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost"),
+    (errno.EACCES, "(the folder is not writable by you: fix its permissions or write elsewhere)"),
+    (errno.EROFS, "(the folder is not writable by you: fix its permissions or write elsewhere)"),
+    (errno.EIO, ""),
+])
+def test_a_failed_write_names_the_file_keeps_the_old_one_and_leaves_no_temporary(tmp_path, monkeypatch, code, hint):
+    path = tmp_path / "unit.json"
+    fileio.atomic_write(path, b"finished")
+    monkeypatch.setattr(os, "write", failing_write(code))
+    with pytest.raises(fileio.WriteError) as caught:
+        fileio.atomic_write(path, b"new")
+    assert str(caught.value) == f"cannot write {path}: {os.strerror(code)}{' ' + hint if hint else ''}"
+    assert path.read_bytes() == b"finished" and [p.name for p in tmp_path.iterdir()] == ["unit.json"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600), (0o000, 0o666)])
+def test_files_get_the_mode_the_umask_allows(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        fileio.atomic_write(tmp_path / "shared" / "record.json", b"{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "shared" / "record.json").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_disk_full_while_rendering_synth_is_a_one_line_error_naming_the_file(tmp_path, monkeypatch):
+    from bench.datasets.synth import render
+
+    monkeypatch.setattr(os, "write", failing_write(errno.ENOSPC))
+    with pytest.raises(fileio.WriteError, match=r"^cannot write \S+/f1_studio_neutral_01\.wav: No space left on device"):
+        render(tmp_path / "synth")
+    assert list((tmp_path / "synth").iterdir()) == []  # no temporary, no manifest: the next scan renders again
+
+
+def test_disk_full_while_rendering_synth_at_the_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_SYNTH_ROOT", str(tmp_path / "synth"))
+    monkeypatch.setattr(os, "write", failing_write(errno.ENOSPC))
+    result = runner.invoke(app, ["data", "check", "--dataset", "synth"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert re.fullmatch(r"error: cannot write \S+\.wav: No space left on device \(free some .*", line.replace("\n", ""))
+
+
+def test_disk_full_while_writing_the_confusion_matrix(tmp_path, monkeypatch):
+    from bench import plots
+
+    figure = plots.plt.figure()
+    monkeypatch.setattr(os, "write", failing_write(errno.ENOSPC))
+    with pytest.raises(fileio.WriteError, match=f"cannot write {tmp_path / 'confusion.png'}: No space left"):
+        plots._save(figure, tmp_path / "confusion.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch, mini):
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(backbone_options={}, dataset="synth")
+    info = {"corpora": ["synth"], "clips": 1, "loss": []}
+    path = records.save_checkpoint(tmp_path / "half1-seed0.pt", mini, config, info, None)
+    before = path.read_bytes()
+    monkeypatch.setattr(os, "write", failing_write(errno.ENOSPC))
+    with pytest.raises(fileio.WriteError, match=f"cannot write {path}: No space left"):
+        records.save_checkpoint(path, mini, config, info, None)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+# --- unreadable files: one reason wherever they are met -----------------------------------------
+
+def open_folder(prefix):
+    """A folder under /tmp that the unprivileged user can enter (pytest's tmp_path is 0700)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    return folder
+
+
+def as_nobody(function, *args):
+    """``function(*args)`` in a forked child running as 'nobody' (root reads every file)."""
+    if os.getuid() != 0:
+        return function(*args)
+    import multiprocessing
+    import pwd
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def child():
+        from bench import roots
+
+        roots.CONFIG_FILES = ()  # root's home folder is closed to 'nobody'
+        try:
+            nobody = pwd.getpwnam("nobody")
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        except (KeyError, OSError) as err:
+            send.send(("skip", f"cannot become 'nobody' to test permissions: {err}"))
+            return
+        try:
+            send.send(("ok", function(*args)))
+        except BaseException as err:  # noqa: BLE001 - the parent reports it
+            send.send(("error", f"{type(err).__name__}: {err}"))
+
+    process = context.Process(target=child)
+    process.start()
+    status, value = receive.recv()
+    process.join()
+    if status == "skip":
+        pytest.skip(value)
+    assert status == "ok", value
+    return value
+
+
+def reasons_everywhere(path):
+    """The reason scanning, content hashing and decoding give for one file."""
+    from bench.cache import ContentHashes
+    from bench.datasets._common import unusable
+
+    [hashed] = ContentHashes(path.parent / "memo").of([path])
+    _, [decoded] = decoding.decode_batch([decoding.Clip(str(path))], decoding.Preprocessing(16000, 16000, "zero"))
+    return unusable(path), hashed.removeprefix(f"unreadable:{os.path.realpath(path)}:"), decoded.partition(": ")[2]
+
+
+def make_dangling(folder):
+    (folder / "a.wav").symlink_to(folder / "gone.wav")
+    return folder / "a.wav", f"dangling symlink (its target {folder / 'gone.wav'} does not exist)"
+
+
+def make_loop(folder):
+    (folder / "a.wav").symlink_to(folder / "b.wav")
+    (folder / "b.wav").symlink_to(folder / "a.wav")
+    return folder / "a.wav", "symlink loop (the link points back to itself)"
+
+
+def make_unreadable(folder):
+    path = write_wav(folder / "a.wav", np.sin(np.arange(16000) / 10.0))
+    path.chmod(0o000)
+    return path, "unreadable: Permission denied"
+
+
+def make_folder(folder):
+    (folder / "a.wav").mkdir()
+    return folder / "a.wav", "a folder, not a file"
+
+
+@pytest.mark.parametrize("make", [make_dangling, make_loop, make_unreadable, make_folder])
+def test_scanning_hashing_and_decoding_give_one_reason(make):
+    folder = open_folder("bench-unreadable-")
+    (folder / "memo").mkdir(mode=0o777)
+    (folder / "memo").chmod(0o777)
+    path, reason = make(folder)
+    assert fileio.unreadable(path) is None or make is not make_unreadable or os.getuid() == 0
+    assert as_nobody(reasons_everywhere, path) == (reason, reason, reason)
+
+
+def emodb_sines(root, speakers=("03", "08", "09", "10"), takes=2):
+    """A small EmoDB-named tree of distinct sines (4 classes x speakers x takes)."""
+    (root / "wav").mkdir(parents=True)
+    for s, speaker in enumerate(speakers):
+        for e, letter in enumerate(EMODB_LETTER.values()):
+            for take in range(takes):
+                tone = np.sin(2 * np.pi * (150 + 60 * e + 7 * s + 3 * take) * np.arange(16000) / 16000)
+                write_wav(root / "wav" / f"{speaker}a0{take + 1}{letter}a.wav", 0.3 * tone)
+    return root
+
+
+def check_listing(root):
+    """`bench data check` on ``root``: exit code, and the files it lists as skipped, by name."""
+    result = runner.invoke(app, ["data", "check", "--dataset", "emodb", "--root", str(root)], env={"COLUMNS": "400"})
+    found = re.search(r"(\d+) files skipped", result.output)
+    return result.exit_code, int(found.group(1)) if found else None, result.output
+
+
+def test_unreadable_files_and_folders_are_listed_not_dropped_by_data_check():
+    root = emodb_sines(open_folder("bench-emodb-"))
+    for folder in (root, root / "wav"):
+        folder.chmod(0o755)
+    (root / "wav" / "03b01Wa.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())
+    (root / "wav" / "03b01Wa.wav").chmod(0o000)
+    hidden = root / "wav" / "more"
+    hidden.mkdir()
+    (hidden / "03b02Wa.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())
+    hidden.chmod(0o000)
+    runner.invoke(app, ["data", "check", "--dataset", "emodb", "--root", str(root)])  # imports all it needs as root
+    code, count, output = as_nobody(check_listing, root)
+    assert code == 0 and count == 2, output
+    assert "Permission denied" in output and "folder unreadable (Permission denied): its files were not scanned" in output
+
+
+def test_a_run_and_data_check_list_the_same_bad_files_and_the_console_counts_the_record(tmp_path):
+    root = emodb_sines(tmp_path / "emodb", speakers=("03", "08"))
+    wav = root / "wav"
+    (wav / "03b01Wa.wav").symlink_to(wav / "gone.wav")
+    (wav / "03b02Wa.wav").symlink_to(wav / "03b03Wa.wav")
+    (wav / "03b03Wa.wav").symlink_to(wav / "03b02Wa.wav")
+    (wav / "08b01Fa.wav").write_bytes(b"")
+    write_wav(wav / "08b01Ta.wav", np.zeros(16000))  # silent: only decoding finds it
+    code, count, listing = check_listing(root)
+    assert code == 0 and count == 4
+    settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1", "--no-finetune",
+                                 "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
+    assert result.exit_code == 0, result.output
+    record = records.read(re.search(r"record: (\S+)", result.output).group(1))
+    skipped = record["dataset"]["skipped"]
+    assert f"skipped {len(skipped)} unusable files" in result.output and len(skipped) == 5
+    reasons = {os.path.basename(s["file"]): s["reason"] for s in skipped}
+    assert reasons["03b01Wa.wav"] == f"dangling symlink (its target {wav / 'gone.wav'} does not exist)"
+    assert reasons["03b02Wa.wav"] == reasons["03b03Wa.wav"] == "symlink loop (the link points back to itself)"
+    for name, reason in reasons.items():
+        if name in ("03b01Wa.wav", "03b02Wa.wav", "03b03Wa.wav"):
+            assert reason in listing  # the same reason in both commands
+    assert any("silent" in s["reason"] for s in skipped)

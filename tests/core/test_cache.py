@@ -1,5 +1,6 @@
 """The embedding cache: what hits, what misses, atomic shards, `bench cache info/clear`."""
 
+import errno
 import os
 
 import numpy as np
@@ -161,3 +162,103 @@ def test_new_projection_heads_still_find_the_encoder_features(clips):
             p.add_(1.0)  # fine-tuned projections: audio_features do not depend on them
     _, computed = embed(backbone, clips)
     assert computed == 0
+
+
+# --- damage: reported once, dropped, recomputed, never read ---------------------------------------
+
+def flip_npy(npy):
+    data = bytearray(npy.read_bytes())
+    data[-5] ^= 0xFF  # a feature value, past the header: still a loadable array
+    npy.write_bytes(bytes(data))
+
+
+def flip_json(npy):
+    meta = npy.with_suffix(".json")
+    meta.write_text(meta.read_text().replace('"keys": ["', '"keys": ["0', 1))  # still valid JSON
+
+
+DAMAGE = {
+    "flipped .npy bytes": (flip_npy, "does not match its checksum"),
+    "truncated .npy": (lambda npy: npy.write_bytes(npy.read_bytes()[:100]), "holds 100 bytes, not"),
+    "0-byte .npy": (lambda npy: npy.write_bytes(b""), "holds 0 bytes, not"),
+    "missing .npy": (lambda npy: npy.unlink(), "is missing (No such file or directory)"),
+    "truncated .json": (lambda npy: npy.with_suffix(".json").write_text('{"keys": ["ab'), "unreadable index"),
+    "0-byte .json": (lambda npy: npy.with_suffix(".json").write_text(""), "unreadable index"),
+    "flipped .json key": (flip_json, "does not match its checksum"),
+    ".json not an object": (lambda npy: npy.with_suffix(".json").write_text("[1, 2]"), "does not match its checksum"),
+}
+
+
+def damaged_space(clips, how):
+    backbone = tiny()
+    first, _ = embed(backbone, clips)
+    space = next(p for p in (cache.root() / "tiny-audio").iterdir())
+    (npy,) = space.glob("*.npy")
+    DAMAGE[how][0](npy)
+    return backbone, first, npy
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_a_damaged_shard_is_reported_once_dropped_and_recomputed_to_the_same_features(clips, caplog, how):
+    backbone, first, npy = damaged_space(clips, how)
+    again, computed = embed(backbone, clips)
+    assert computed == 6  # nothing was read from the damaged shard
+    assert again.uids == first.uids and torch.equal(again.features, first.features)  # the uninterrupted numbers
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "bench.cache"]
+    assert warning.startswith(f"cache shard {npy} is damaged ({npy.stem}.") or f"index {npy.stem}.json" in warning
+    assert DAMAGE[how][1] in warning and warning.endswith("removed, its clips are computed again")
+    caplog.clear()
+    _, computed = embed(backbone, clips)
+    assert computed == 0 and not caplog.records  # reported once: the new shard is sound
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_cache_info_survives_damage_and_names_it(clips, how):
+    _, _, npy = damaged_space(clips, how)
+    result = CliRunner().invoke(app, ["cache", "info"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("damaged:")]
+    assert line.startswith(f"damaged: {npy} (") and DAMAGE[how][1] in line
+    assert line.endswith("the next run that needs it recomputes it")
+    row = next(line for line in result.output.splitlines() if "tiny-audio" in line)
+    assert row.split("│")[3].strip() == "0"  # a damaged shard holds no usable entry
+
+
+def test_shards_flush_by_elapsed_time_as_well_as_rows(clips, monkeypatch):
+    from bench import embed as pipeline
+
+    monkeypatch.setattr(pipeline, "SHARD_SECONDS", 0.0)  # every batch is past the deadline
+    embed(tiny(), clips)
+    space = next(p for p in (cache.root() / "tiny-audio").iterdir())
+    assert len(list(space.glob("*.npy"))) == 2  # 6 clips in batches of 4: two shards, not one at the end
+
+
+def test_a_full_disk_while_writing_a_shard_names_it_and_keeps_the_sound_ones(clips, monkeypatch):
+    from bench import fileio
+
+    backbone = tiny()
+    embed(backbone, clips[:3])
+    cache.ContentHashes().of([u.path for u in clips])  # the disk fills up after hashing, while embedding
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_write = os.write
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(fileio.WriteError, match=r"cannot write \S+/tiny-audio/\w+/\w+\.npy: No space left on device"):
+        embed(backbone, clips)
+    monkeypatch.setattr(os, "write", real_write)
+    space = next(p for p in (cache.root() / "tiny-audio").iterdir())
+    assert not list(space.glob(".*.tmp"))
+    _, computed = embed(backbone, clips)
+    assert computed == 3  # the first three were kept
+
+
+def test_shards_are_created_with_the_users_umask(clips):
+    previous = os.umask(0o002)
+    try:
+        embed(tiny(), clips)
+    finally:
+        os.umask(previous)
+    space = next(p for p in (cache.root() / "tiny-audio").iterdir())
+    assert {p.stat().st_mode & 0o777 for p in space.iterdir()} == {0o664}

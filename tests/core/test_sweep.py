@@ -5,6 +5,7 @@ every later sweep finds it; trials only rerun ACPT, the classifier and the evalu
 """
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench import records
+from bench import sweep as sweeps
+from bench.claims import Claims
 from bench.cli import app
 from benchtest import TINY_SETTINGS
 
@@ -153,3 +156,98 @@ def test_bad_sweeps_are_one_line_errors(tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# --- claims: every grid point runs once, whatever the race ---------------------------------------
+
+GRID = [{"x": x} for x in range(6)]
+
+
+def claiming_worker(url, name, barrier):
+    """A worker that claims and finishes trials as fast as the storage allows (the race at its worst)."""
+    storage = sweeps._storage(url)
+    study = optuna.load_study(study_name=name, storage=storage)
+    claims = Claims(storage.engine, storage.get_study_id_from_name(name))
+    barrier.wait()
+    while (trial := sweeps._claim(study, storage, claims)) is not None:
+        trial.suggest_categorical("x", [p["x"] for p in GRID])
+        trial.set_user_attr("worker", os.getpid())
+        study.tell(trial, 0.0)
+
+
+def race(url, name, workers=3, enqueues=1):
+    storage = sweeps._storage(url)
+    study = optuna.create_study(study_name=name, storage=storage)
+    for _ in range(enqueues):  # two machines that enqueue the grid at the same time queue it twice
+        for point in GRID:
+            study.enqueue_trial(point, skip_if_exists=False)
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(workers)
+    processes = [context.Process(target=claiming_worker, args=(url, name, barrier)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * workers  # a worker that loses a race moves on
+    return optuna.load_study(study_name=name, storage=url)
+
+
+@pytest.mark.parametrize("enqueues", [1, 2])
+def test_racing_workers_claim_every_point_exactly_once_on_sqlite(tmp_path, enqueues):
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    for attempt in range(12):
+        study = race(url, f"race-{attempt}", enqueues=enqueues)
+        done = sorted(t.params["x"] for t in complete(study))
+        assert done == [p["x"] for p in GRID], f"attempt {attempt}: {done}"
+        waiting = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+        assert len(waiting) == len(GRID) * (enqueues - 1)
+        assert all("duplicate_of" in t.user_attrs for t in waiting)
+
+
+def test_racing_workers_claim_every_point_exactly_once_on_postgresql(postgres_url):
+    for attempt in range(3):
+        study = race(postgres_url, f"race-{os.getpid()}-{attempt}", enqueues=2)
+        assert sorted(t.params["x"] for t in complete(study)) == [p["x"] for p in GRID]
+
+
+def test_a_failed_point_is_taken_over_by_exactly_one_worker(tmp_path):
+    url = f"sqlite:///{tmp_path / 'retry.db'}"
+    storage = sweeps._storage(url)
+    study = optuna.create_study(study_name="retry", storage=storage)
+    claims = Claims(storage.engine, storage.get_study_id_from_name("retry"))
+    study.enqueue_trial({"x": 0})
+    first = sweeps._claim(study, storage, claims)
+    study.tell(first, state=optuna.trial.TrialState.FAIL)  # its worker raised
+    study.enqueue_trial({"x": 0})  # a resumed sweep queues the failed point again
+    again = sweeps._claim(study, storage, claims)
+    assert again is not None and again.number == first.number + 1
+    assert sweeps._claim(study, storage, claims) is None
+
+
+def test_three_workers_on_fresh_sqlite_studies_run_each_point_once_and_print_the_table(runs):
+    for attempt in range(3):
+        name = f"three-{attempt}"
+        result = bench_sweep(runs, "prompt-length", "--values", "3,5,6", "--workers", "3", "--study-name", name)
+        assert f"study {name}: WA %" in result.output  # the table was printed
+        study = study_of(runs, name)
+        assert sorted(t.params["acpt.n_tokens"] for t in complete(study)) == [3, 5, 6]
+        assert len(study.trials) == 3  # nothing ran twice, nothing failed
+
+
+def test_a_plain_postgresql_url_opens_with_the_installed_driver(postgres_url):
+    plain = "postgresql://" + postgres_url.partition("://")[2]
+    storage = sweeps._storage(plain)
+    assert storage.engine.dialect.driver == "psycopg2"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://bench@127.0.0.1:1/none", "--storage postgresql://bench@127.0.0.1:1/none: cannot open"),
+    ("postgres://bench@127.0.0.1:1/none", "--storage postgres://bench@127.0.0.1:1/none: cannot open"),
+    ("postgresql+nodriver://x/y", "--storage postgresql+nodriver://x/y: cannot open"),
+    ("mysql://x@127.0.0.1:1/y", "--storage mysql://x@127.0.0.1:1/y: cannot open"),
+    ("not a url", "--storage not a url: cannot open"),
+])
+def test_bad_storage_urls_are_one_line_errors(url, message):
+    with pytest.raises(ValueError) as caught:
+        sweeps._storage(url)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)

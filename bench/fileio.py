@@ -1,0 +1,102 @@
+"""Files written whole or not at all, with the user's permissions, and content hashes.
+
+Every file ``bench`` writes (records, units, checkpoints, cache shards, rendered audio,
+figures) goes through :func:`atomic_write`: the bytes go to a temporary file beside the
+target, which is renamed into place only once complete, so a partial file is never read.
+``mkstemp`` creates files 0600; they are given the mode ``open()`` would (0666 less the
+umask), so a runs folder or cache shared by a group works. A failed write (disk full, no
+permission) removes the temporary file and raises :class:`WriteError` naming the target.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+class WriteError(OSError):
+    """A file that could not be written; ``str(err)`` names it and says why."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole (temporary file, fsync, rename) or not at all."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        raise WriteError(f"cannot write {path}: {err.strerror or err}{_hint(err)}") from err
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(tmp: str | None) -> None:
+    if tmp is not None:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _hint(err: OSError) -> str:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return " (free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return " (the folder is not writable by you: fix its permissions or write elsewhere)"
+    return ""
+
+
+def unreadable(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, or None when it can.
+
+    The one notion of an unusable file that scanning, content hashing and decoding share,
+    so a file is skipped with the same reason wherever it is met.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symlink loop (the link points back to itself)"
+        if err.errno == errno.ENOENT and os.path.islink(path):
+            return f"dangling symlink (its target {os.readlink(path)} does not exist)"
+        return f"unreadable: {err.strerror}"
+    if stat.S_ISDIR(info.st_mode):
+        return "a folder, not a file"
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as err:
+        return f"unreadable: {err.strerror}"
+    return None
+
+
+def unreadable_folder(err: OSError) -> tuple[Path, str]:
+    """A folder a walk could not list, with the reason its files are skipped."""
+    return Path(err.filename), f"folder unreadable ({err.strerror}): its files were not scanned"
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file's content, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
