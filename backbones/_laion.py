@@ -144,7 +144,7 @@ class LaionFamily(Backbone):
 
     embed_dim = 512
     text: ClassVar[TextTower] = ROBERTA
-    front_end: ClassVar[AudioConfig]
+    mel_config: ClassVar[AudioConfig]  # the log-mel set-up; the architecture comes from the checkpoint
     checkpoint_env: ClassVar[str]
     checkpoint_what: ClassVar[str]
 
@@ -194,7 +194,7 @@ class LaionFamily(Backbone):
         if not audio:
             raise CheckpointError(f"{source}: not a LAION-CLAP checkpoint (no audio_branch.*; {describe_foreign(state)})")
         try:
-            config = config_from_state(audio, self.front_end)
+            config = config_from_state(audio, self.mel_config)
         except KeyError:
             raise CheckpointError(f"{source}: unknown LAION audio encoder (neither HTSAT nor PANN CNN14 keys)") from None
         found = model_name(config)

@@ -187,6 +187,7 @@ class AudioClip(ClipTextPrompts, Backbone):
     name = "audioclip"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
+    official_recipe = {"resampler": "librosa", "n_samples": None}  # the whole clip, librosa.load(f, sr=44100)
     embed_dim = 1024
     pad_id = 0  # CLIP's tokenize pads with zeros
 

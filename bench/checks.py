@@ -45,13 +45,13 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
     def build() -> str:
         nonlocal model
         torch.manual_seed(0)
-        model = cls(**(options or {})).eval()
+        model = registry.backbone(name, **(options or {})).eval()
         return f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters"
 
     results += [_run("identity", identity), _run("construct", build)]
     if model is None:
         return results
-    n = int(round(cls.sample_rate * cls.clip_seconds))
+    n = model.front_end.n_samples or int(round(cls.sample_rate * cls.clip_seconds))
     waves = torch.randn(2, n, generator=torch.Generator().manual_seed(0)) * 0.1
 
     def audio() -> str:

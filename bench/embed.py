@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench import audio, cache, decoding, distributed, precision
+from bench import cache, decoding, distributed, frontend, precision
 from bench.contracts import Backbone, Utterance
+from bench.frontend import FrontEnd
 from bench.progress import bar
 
 SHARD_ROWS = 4096  # features written to the cache at least this often (a killed run keeps them)
@@ -37,16 +38,20 @@ class AudioFeatures:
         return [index[u] for u in uids if u in index]
 
 
-def preprocessing(backbone: type[Backbone] | Backbone) -> decoding.Preprocessing:
-    n_samples = int(round(backbone.sample_rate * backbone.clip_seconds))
-    return decoding.Preprocessing(backbone.sample_rate, n_samples, backbone.pad_mode)
+def preprocessing(backbone: type[Backbone] | Backbone) -> FrontEnd:
+    """The backbone's chosen front-end (a class: its official one): what the cache key and the
+    decoding workers follow."""
+    return backbone.front_ends()["official"] if isinstance(backbone, type) else backbone.front_end
 
 
 def waveform(utt: Utterance, backbone: type[Backbone] | Backbone) -> np.ndarray:
-    """One clip as the backbone expects it: mono, its rate, its length, never randomly cropped."""
-    prep = preprocessing(backbone)
-    wave = audio.load(utt.path, prep.sample_rate, utt.offset, utt.duration)
-    return audio.fit_length(wave, prep.n_samples, prep.pad_mode)
+    """One clip as the backbone's front-end prepares it, never randomly cropped.
+
+    A training batch needs one length, so a front-end that keeps each clip's own length is
+    cut or padded to ``clip_seconds`` here (embeddings keep the whole clip).
+    """
+    fixed = preprocessing(backbone).fitted(int(round(backbone.sample_rate * backbone.clip_seconds)))
+    return frontend.prepare(utt.path, fixed, utt.offset, utt.duration)
 
 
 class FittingEncoder:
@@ -57,7 +62,9 @@ class FittingEncoder:
         self.device = next(backbone.parameters()).device
         self.dtype = precision.autocast_dtype(self.device)
 
-    def __call__(self, waves: np.ndarray) -> np.ndarray:
+    def __call__(self, waves: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        if isinstance(waves, list):  # clips of their own lengths (see bench.frontend): one call each
+            return np.concatenate([self(wave[None]) for wave in waves])
         done, out = 0, []
         while done < len(waves):
             chunk = torch.from_numpy(waves[done : done + self.limit])
@@ -106,7 +113,9 @@ def audio_features(
     unusable: dict[str, str] = {}
     space = None
     if use_cache:
-        space = cache.space_for(backbone, backbone.weights_id(skip_heads=True), precision.name(encoder.dtype))
+        space = cache.space_for(
+            backbone, backbone.weights_id(skip_heads=True), precision.name(encoder.dtype), preprocessing(backbone)
+        )
         contents = cache.ContentHashes().of([u.path for u in utterances])
         keys = [cache.entry_key(c, u.offset, u.duration) for c, u in zip(contents, utterances)]
         located, unusable = space.index()
