@@ -176,6 +176,12 @@ class ESResNeXtFBSP(nn.Module):
         )
 
 
+def _empty_bias(key: str, value: Tensor) -> bool:
+    """The original ``LinearFBSP(bias=False)`` registers ``Parameter(None)``: its state dicts,
+    the released checkpoints included, hold ``audio.fbsp.bias`` with no elements."""
+    return key == "audio.fbsp.bias" and value.numel() == 0
+
+
 def clip_text_from_state(state: Mapping[str, Tensor]) -> OpenAIClipText:
     vocab, width = state["token_embedding.weight"].shape
     layers = len({k.split(".")[2] for k in state if k.startswith("transformer.resblocks.")})
@@ -196,7 +202,7 @@ class AudioClip(ClipTextPrompts, Backbone):
         files = self.required_files(checkpoint=checkpoint, tokenizer_dir=tokenizer_dir)
         require(self.name, zip(files, ("checkpoint", "tokenizer_dir")))
         ckpt = files[0].path
-        state = {k: v for k, v in load_state(ckpt).items() if not k.startswith(SKIPPED)}
+        state = {k: v for k, v in load_state(ckpt).items() if not k.startswith(SKIPPED) and not _empty_bias(k, v)}
         audio_state = strip_prefix(state, "audio.")
         text_state = {k: v for k, v in state.items() if not k.startswith("audio.") and k not in SCALES}
         with torch.device("meta"):  # every tensor comes from the checkpoint

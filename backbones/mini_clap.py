@@ -17,6 +17,7 @@ encoder's low learning rate; every epoch then runs the encoder, so it is much sl
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -97,6 +98,8 @@ class MiniClap(Backbone):
         finally:
             hf_logging.set_verbosity(verbosity)
         self.tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
+        # sentence-transformers truncates at the model's max_seq_length (256), not the tokenizer's 512
+        self.max_tokens = json.loads((minilm_dir() / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.text_encoder.requires_grad_(False)
         for module in (self.lstm, self.linear):
             module.requires_grad_(self.train_encoder)
@@ -159,7 +162,7 @@ class MiniClap(Backbone):
 
     # --- text ------------------------------------------------------------------------------
     def _tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
         return batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
 
     def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:

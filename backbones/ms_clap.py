@@ -17,12 +17,13 @@ What is reproduced as msclap does it:
   silences every warning of the process and imports the hub client), run on its usual path
   (the whole clip as one 1024-frame image); CNN14 is the LAION family's implementation;
 - text: BERT [CLS] of 100-token max-length padding; GPT-2 with `` <|endoftext|>`` appended,
-  ``!`` (id 0) as padding to 77 tokens, pooled at the last non-zero id.
+  ``!`` (id 0) added as the special padding token (so a ``!`` in the text is id 0 too) to 77
+  tokens, pooled at the count of non-zero ids; like msclap, nothing is truncated.
 
-What differs from msclap's ``CLAPWrapper`` (the core prepares waveforms): stereo is
-down-mixed by averaging channels (the wrapper flattens the channels into one long signal),
-and clips longer than 5 s / 7 s are cut from the start (the wrapper random-crops, so its
-embeddings change from call to call). Short clips are repeat-padded as in the wrapper.
+Front-ends (``front_end=``): ``official`` is ``CLAPWrapper.load_audio_into_tensor``: torchaudio's
+sinc resampler, channels laid end to end (msclap flattens stereo), repeat-padded to 5 s / 7 s,
+longer clips cut from the start where the wrapper crops at random; ``paper`` is soxr, the mean
+of the channels, 5 s zero-padded.
 """
 
 from __future__ import annotations
@@ -223,8 +224,11 @@ class MsClap(Backbone):
 
     # --- text ------------------------------------------------------------------------------
     def _tokens(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        """As msclap's ``preprocess_text``: padded to ``text_len`` and never truncated (a longer
+        text keeps all its tokens; the batch is padded to its longest)."""
+        longest = max((len(ids) for ids in self.tokenizer(list(texts))["input_ids"]), default=0)
         batch = self.tokenizer(
-            list(texts), padding="max_length", truncation=True, max_length=self.text_len, return_tensors="pt"
+            list(texts), padding="max_length", max_length=max(self.text_len, longest), return_tensors="pt"
         )
         return {k: v.to(self.device) for k, v in batch.items()}
 
@@ -260,7 +264,7 @@ class MsClap2023(MsClap):
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
         super().__init__(checkpoint=checkpoint, text_dir=text_dir)
-        self.tokenizer.pad_token = "!"
+        self.tokenizer.add_special_tokens({"pad_token": "!"})  # as msclap: "!" becomes special, so "!!" is two pads
         if self.tokenizer.pad_token_id != GPT2_PAD_ID:
             raise CheckpointError(f"ms-clap: the GPT-2 tokenizer maps '!' to {self.tokenizer.pad_token_id}, not 0")
 
