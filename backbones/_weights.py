@@ -95,6 +95,16 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object, 
     module.load_state_dict(state, strict=True, assign=assign)
 
 
+def check_input_width(source: object, key: str, state: Mapping[str, Tensor], expected: int, what: str) -> None:
+    """A head whose input width is not the encoder's output width fails here, at load, naming
+    the tensor (otherwise the first batch dies on a matrix product after the corpus is read)."""
+    found = state[key].shape[1]
+    if found != expected:
+        raise CheckpointError(
+            f"{source}: {key} has shape {tuple(state[key].shape)}, taking {found} inputs, but {what} gives {expected}"
+        )
+
+
 def strip_prefix(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 

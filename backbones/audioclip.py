@@ -214,6 +214,9 @@ class AudioClip(ClipTextPrompts, Backbone):
             for scale in SCALES:
                 self.register_parameter(scale, nn.Parameter(torch.tensor(float(np.log(100.0))), requires_grad=False))
         load_strict(self, self.to_model_state(state), ckpt, assign=True)
+        if self.audio.fc.out_features != self.text.text_projection.shape[1]:
+            raise CheckpointError(f"{ckpt}: audio.fc gives {self.audio.fc.out_features}-d embeddings, text_projection "
+                                  f"{self.text.text_projection.shape[1]}-d (the two towers must share one space)")
         self.text.requires_grad_(False)
         self.text.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(files[1].path)

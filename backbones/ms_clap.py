@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from bench.prompting import splice_context
 from bench.backbones._weights import (
+    check_input_width,
     hf_cached,
     hf_cached_file,
     load_state,
@@ -123,6 +124,10 @@ class Htsat(nn.Module):
         return self.htsat(waveforms)["latent_output"]
 
     @property
+    def out_features(self) -> int:
+        return self.htsat.num_features
+
+    @property
     def spectrogram_extractor(self) -> nn.Module:
         return self.htsat.spectrogram_extractor
 
@@ -188,6 +193,7 @@ class MsClap(Backbone):
         joint = state.get("audio_encoder.projection.linear1.weight")
         if joint is None:
             raise CheckpointError(f"{ckpt}: no audio_encoder.projection (not an {self.name} checkpoint?)")
+        check_input_width(ckpt, "audio_encoder.projection.linear1.weight", state, audio.out_features, "the audio encoder")
         self.audio_encoder = Branch(audio, Projection(joint.shape[1], joint.shape[0]))
         self.caption_encoder = Branch(text, Projection(text.config.hidden_size, joint.shape[0]))
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bench.backbones._weights import hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
+from bench.backbones._weights import check_input_width, hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
 from bench.backbones.clip_text import ClipTextPrompts
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
@@ -115,6 +115,7 @@ class Wav2Clip(ClipTextPrompts, Backbone):
             self.audio_transform = MLP.from_state(transform_state)
         except KeyError as err:
             raise CheckpointError(f"{ckpt}: no {err} under audio_encoder/audio_transform (not Wav2CLIP.pt?)") from err
+        check_input_width(ckpt, "audio_transform.sequential.0.weight", state, self.audio_encoder.out_features, "the ResNet")
         load_strict(self.audio_encoder, encoder_state, f"{ckpt} (audio_encoder)")
         load_strict(self.audio_transform, transform_state, f"{ckpt} (audio_transform)")
         self.text_model = _clip_text_model(CLIPTextModelWithProjection, folder)

@@ -266,3 +266,31 @@ def test_tokens_and_text_embeddings_equal_msclap(version, tmp_path, no_network):
             torch.testing.assert_close(ours.encode_text([text]), wrapper.get_text_embeddings([text]), rtol=1e-5, atol=1e-5)
     if version == "2023":
         assert wrapper.preprocess_text(["wow!! great!!"])["input_ids"][0, 3:5].tolist() == [0, 0]
+
+
+def test_wrong_head_width_fails_at_load_in_one_line_before_any_audio(tiny2023, tmp_path):
+    """A projection 756 wide behind a 128-wide encoder: `bench run` names the tensor and stops
+    before reading the corpus, fast, with one line and no traceback."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+    from benchtest import synth_one_take
+
+    ckpt, text_dir = tiny2023
+    state = torch.load(ckpt, weights_only=True)["model"]
+    width = state["audio_encoder.projection.linear1.weight"].shape[1]
+    state["audio_encoder.projection.linear1.weight"] = torch.zeros(1024, width - 12)
+    bad = tmp_path / "CLAP_weights_2023.pth"
+    torch.save({"model": state}, bad)
+    with pytest.raises(CheckpointError, match=rf"audio_encoder\.projection\.linear1\.weight .*{width - 12} inputs.*gives {width}"):
+        MsClap2023(checkpoint=str(bad), text_dir=str(text_dir))
+    root = synth_one_take(tmp_path / "synth")
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["run", "--backbone", "ms-clap", "--data-root", str(root), "--output", str(tmp_path / "runs"),
+                                      "--backbone-opt", f"checkpoint={bad}", "--backbone-opt", f"text_dir={text_dir}"])
+    seconds = time.perf_counter() - started
+    print(f"bench run refused the checkpoint in {seconds:.2f} s: {result.output.strip()}")
+    assert result.exit_code != 0 and "linear1.weight" in result.output and "Traceback" not in result.output
+    assert seconds < 5, f"bench run took {seconds:.1f} s to refuse the checkpoint"
