@@ -10,6 +10,7 @@ only looked up.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,12 @@ from bench.contracts import CheckpointError, RequiredFile
 # Buffers that older transformers releases saved with the weights but that are derived from
 # the config (position ids, GPT-2's causal mask): checkpoints of that era carry them.
 CONFIG_BUFFERS = re.compile(r"(^|\.)(embeddings\.position_ids|attn\.bias|attn\.masked_bias)$")
+
+
+def releases(backbone: str) -> tuple[tuple[str, int, str], ...]:
+    """The official weight files of a backbone as their authors published them (releases.json)."""
+    known = json.loads((Path(__file__).parent / "releases.json").read_text()).get(backbone, [])
+    return tuple((entry["file"], entry["size"], entry["sha256"]) for entry in known)
 
 
 def setting_path(value: str | os.PathLike | None, env_var: str, default: Path | None = None) -> Path | None:

@@ -31,7 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.backbones._weights import hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
+from bench.backbones._weights import (
+    hf_cached, load_state, load_strict, local_tokenizer, releases, require, setting_path, strip_prefix,
+)
 from bench.backbones.clip_text import ClipTextPrompts, OpenAIClipText
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
@@ -229,6 +231,7 @@ class AudioClip(ClipTextPrompts, Backbone):
                 "AudioCLIP-Full-Training.pt or AudioCLIP-Partial-Training.pt",
                 setting_path(checkpoint, "BENCH_AUDIOCLIP_CKPT"),
                 "BENCH_AUDIOCLIP_CKPT",
+                releases("audioclip"),
             ),
             RequiredFile(
                 "CLIP tokenizer folder (openai/clip-vit-base-patch32)",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench import registry
+from bench import records, registry
 from bench.audio import PAD_MODES
 from bench.contracts import Backbone, DatasetLoader
 from bench.roots import resolve_root
@@ -48,7 +48,11 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
         model = registry.backbone(name, **(options or {})).eval()
         return f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters"
 
-    results += [_run("identity", identity), _run("construct", build)]
+    def weight_files() -> str:
+        found = [f for f in records.required_files(cls, options or {}) if f.found]
+        return "; ".join(f"{f.path}: {f.release()}" for f in found) or "none needed"
+
+    results += [_run("identity", identity), _run("weight files", weight_files), _run("construct", build)]
     if model is None:
         return results
     n = model.front_end.n_samples or int(round(cls.sample_rate * cls.clip_seconds))

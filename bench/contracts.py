@@ -57,15 +57,37 @@ class CheckpointError(Exception):
 
 @dataclass(frozen=True)
 class RequiredFile:
-    """A local file a plugin needs, for `bench list` and for one-line 'put X at Y' errors."""
+    """A local file a plugin needs, for `bench list` and for one-line 'put X at Y' errors.
+
+    ``releases``: ``(name, size in bytes, sha256)`` of the official files it may be, so that
+    `bench list` and `bench plugin check` can tell an official release from any other file.
+    """
 
     what: str
     path: Path | None
     env_var: str | None = None
+    releases: tuple[tuple[str, int, str], ...] = ()
 
     @property
     def found(self) -> bool:
         return self.path is not None and Path(self.path).exists()
+
+    def release(self) -> str:
+        """Which official release the file is (by size, then sha256), in words."""
+        if not self.releases:
+            return "no published hash to check against"
+        if not self.found or Path(self.path).is_dir():
+            return "not a file"
+        size = Path(self.path).stat().st_size
+        candidates = {digest: name for name, length, digest in self.releases if length == size}
+        if candidates:
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() in candidates:
+                return f"official release {candidates[digest.hexdigest()]}"
+        return "not an official release file"
 
 
 class Backbone(nn.Module, abc.ABC):

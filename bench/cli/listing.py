@@ -16,7 +16,8 @@ def _backbone_files(cls) -> str:
     if not files:
         return "[green]nothing to download[/]"
     return "\n".join(
-        f"[green]found[/] {f.what}" if f.found else f"[red]missing[/] {f.what}" + (f" (set {f.env_var})" if f.env_var else "")
+        f"[green]found[/] {f.what}: {f.release()}" if f.found
+        else f"[red]missing[/] {f.what}" + (f" (set {f.env_var})" if f.env_var else "")
         for f in files
     )
 

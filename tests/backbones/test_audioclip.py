@@ -306,3 +306,29 @@ def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_pa
     torch.save(state, path)
     with pytest.raises(CheckpointError, match="audio.fbsp.bias"):
         AudioClip(checkpoint=str(path), tokenizer_dir=str(tmp_path / "clip"))
+
+
+def test_official_release_files_are_recognised_by_size_and_sha256(tmp_path, tokenizer_dir, monkeypatch):
+    """`bench list` and `bench plugin check` say whether a weight file is an official release:
+    a file of another size is not hashed; one of the right size and hash is named."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+    from bench.contracts import RequiredFile
+
+    ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Full-Training.pt")
+    monkeypatch.setenv("BENCH_AUDIOCLIP_CKPT", str(ckpt))
+    monkeypatch.setenv("BENCH_AUDIOCLIP_TOKENIZER", str(tokenizer_dir))
+    assert AudioClip.required_files()[0].release() == "not an official release file"
+    listing = CliRunner().invoke(app, ["list"], env={"COLUMNS": "400"})
+    assert "not an official release file" in listing.output
+    check = CliRunner().invoke(app, ["plugin", "check", "audioclip"], env={"COLUMNS": "400"})
+    assert "weight files" in check.output and "not an official release file" in check.output
+
+    import hashlib
+
+    data = ckpt.read_bytes()
+    known = RequiredFile("x", ckpt, releases=(("AudioCLIP-Full-Training.pt", len(data), hashlib.sha256(data).hexdigest()),))
+    assert known.release() == "official release AudioCLIP-Full-Training.pt"
+    assert {name for name, _, _ in AudioClip.required_files()[0].releases} == {
+        "AudioCLIP-Full-Training.pt", "AudioCLIP-Partial-Training.pt", "CLIP.pt", "ESRNXFBSP.pt"}
