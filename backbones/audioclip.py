@@ -34,8 +34,9 @@ from torch import Tensor, nn
 from bench.backbones._weights import (
     hf_cached, load_state, load_strict, local_tokenizer, releases, require, setting_path, strip_prefix,
 )
-from bench.backbones.clip_text import ClipTextPrompts, OpenAIClipText
+from bench.backbones.clip_text import OpenAIClipText, clip_tower
 from bench.contracts import Backbone, CheckpointError, RequiredFile
+from bench.prompting import PromptedText
 
 SAMPLE_RATE = 44_100
 HOP = 561
@@ -191,13 +192,12 @@ def clip_text_from_state(state: Mapping[str, Tensor]) -> OpenAIClipText:
     return OpenAIClipText(vocab, width, layers, heads, state["text_projection"].shape[1], state["positional_embedding"].shape[0])
 
 
-class AudioClip(ClipTextPrompts, Backbone):
+class AudioClip(PromptedText, Backbone):
     name = "audioclip"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
     official_recipe = {"resampler": "librosa", "n_samples": None}  # the whole clip, librosa.load(f, sr=44100)
     embed_dim = 1024
-    pad_id = 0  # CLIP's tokenize pads with zeros
 
     def __init__(self, checkpoint: str | None = None, tokenizer_dir: str | None = None) -> None:
         super().__init__()
@@ -222,6 +222,7 @@ class AudioClip(ClipTextPrompts, Backbone):
         self.text.requires_grad_(False)
         self.text.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(files[1].path)
+        self.text_tower = clip_tower(self.tokenizer, self.text.token_embedding, self.text, pad_id=0)  # CLIP pads with 0
         self.eval()
 
     @classmethod
@@ -259,18 +260,8 @@ class AudioClip(ClipTextPrompts, Backbone):
     def project_audio(self, features: Tensor) -> Tensor:
         return self.audio.fc(features)
 
-    def _token_embeddings(self, ids: Tensor) -> Tensor:
-        return self.text.token_embedding(ids)
-
-    def _pooled(self, embeds: Tensor, end: Tensor) -> Tensor:
-        return self.text.pooled(embeds, end)
-
     def project_text(self, features: Tensor) -> Tensor:
         return features @ self.text.text_projection
-
-    @property
-    def context_width(self) -> int:
-        return self.text.token_embedding.embedding_dim
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         fc = {id(p) for p in self.audio.fc.parameters()}

@@ -26,7 +26,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.prompting import mean_pool, splice_context
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
 SAMPLE_RATE = 16_000
@@ -69,7 +69,7 @@ def _mlp(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, n_out))
 
 
-class MiniClap(Backbone):
+class MiniClap(PromptedText, Backbone):
     name = "mini-clap"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
@@ -100,6 +100,10 @@ class MiniClap(Backbone):
         self.tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
         # sentence-transformers truncates at the model's max_seq_length (256), not the tokenizer's 512
         self.max_tokens = json.loads((minilm_dir() / "sentence_bert_config.json").read_text())["max_seq_length"]
+        # all-MiniLM-L6-v2 as sentence-transformers runs it: masked mean, then L2 normalisation
+        self.text_tower = TextTower(
+            self._tokens, self.text_encoder.get_input_embeddings(), HFEncoder(self.text_encoder), "masked-mean", normalize=True
+        )
         self.text_encoder.requires_grad_(False)
         for module in (self.lstm, self.linear):
             module.requires_grad_(self.train_encoder)
@@ -161,30 +165,11 @@ class MiniClap(Backbone):
         return self.audio_head(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
-        return batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
-
-    def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:
-        hidden = self.text_encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        pooled = mean_pool(hidden, mask)
-        return pooled / pooled.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts)
-        return self._encode(self.text_encoder.embeddings.word_embeddings(ids), mask)
+    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+        return hf_tokens(self.tokenizer, texts, padding=True, truncation=True, max_length=self.max_tokens)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_head(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.text_encoder.config.hidden_size
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts)
-        embeds, mask = splice_context(self.text_encoder.embeddings.word_embeddings(ids), mask, context, insert_at=1)
-        return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         encoder = [*self.lstm.parameters(), *self.linear.parameters()] if self.train_encoder else []

@@ -24,8 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from bench.backbones._weights import check_input_width, hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
-from bench.backbones.clip_text import ClipTextPrompts
+from bench.backbones.clip_text import clip_tower
 from bench.contracts import Backbone, CheckpointError, RequiredFile
+from bench.prompting import PromptedText
 
 SAMPLE_RATE = 16_000
 N_FFT, HOP = 512, 353
@@ -91,7 +92,7 @@ class MLP(nn.Module):
         return cls(n_in, hidden, state["sequential.3.weight"].shape[0])
 
 
-class Wav2Clip(ClipTextPrompts, Backbone):
+class Wav2Clip(PromptedText, Backbone):
     name = "wav2clip"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
@@ -125,6 +126,7 @@ class Wav2Clip(ClipTextPrompts, Backbone):
         self.text_model.requires_grad_(False)
         self.text_model.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(folder)
+        self.text_tower = clip_tower(self.tokenizer, self.text_model.text_model.embeddings.token_embedding, self._encode_text)
         self.eval()
 
     @classmethod
@@ -150,25 +152,17 @@ class Wav2Clip(ClipTextPrompts, Backbone):
         return self.audio_transform(features)
 
     # --- text: transformers' CLIP text tower driven through its parts ----------------------
-    def _token_embeddings(self, ids: Tensor) -> Tensor:
-        return self.text_model.text_model.embeddings.token_embedding(ids)
-
-    def _pooled(self, embeds: Tensor, end: Tensor) -> Tensor:
+    def _encode_text(self, embeds: Tensor, _mask: Tensor) -> Tensor:
         from transformers.modeling_attn_mask_utils import _create_4d_causal_attention_mask
 
         tower = self.text_model.text_model
         hidden = tower.embeddings(inputs_embeds=embeds)
         causal = _create_4d_causal_attention_mask(embeds.shape[:2], hidden.dtype, device=hidden.device)
         hidden = tower.encoder(inputs_embeds=hidden, causal_attention_mask=causal).last_hidden_state
-        hidden = tower.final_layer_norm(hidden)
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), end]
+        return tower.final_layer_norm(hidden)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_model.text_projection(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.text_model.config.hidden_size
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         return {

@@ -13,6 +13,7 @@ import torch
 from bench import records, registry
 from bench.audio import PAD_MODES
 from bench.contracts import Backbone, DatasetLoader
+from bench.releases import identify
 from bench.roots import resolve_root
 
 Check = tuple[str, bool, str]
@@ -50,7 +51,7 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
 
     def weight_files() -> str:
         found = [f for f in records.required_files(cls, options or {}) if f.found]
-        return "; ".join(f"{f.path}: {f.release()}" for f in found) or "none needed"
+        return "; ".join(f"{f.path}: {identify(f)}" for f in found) or "none needed"
 
     results += [_run("identity", identity), _run("weight files", weight_files), _run("construct", build)]
     if model is None:

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.frontend import FrontEnd, choose, paper
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 __all__ = [
     "Backbone",
@@ -39,10 +40,14 @@ __all__ = [
     "DatasetLoader",
     "Fold",
     "FrontEnd",
+    "HFEncoder",
+    "PromptedText",
     "RequiredFile",
     "ScanResult",
+    "TextTower",
     "Utterance",
     "kfold",
+    "hf_tokens",
     "leave_one_group_out",
 ]
 
@@ -60,7 +65,8 @@ class RequiredFile:
     """A local file a plugin needs, for `bench list` and for one-line 'put X at Y' errors.
 
     ``releases``: ``(name, size in bytes, sha256)`` of the official files it may be, so that
-    `bench list` and `bench plugin check` can tell an official release from any other file.
+    `bench list` and `bench plugin check` can tell an official release from any other file
+    (:func:`bench.releases.identify`).
     """
 
     what: str
@@ -72,22 +78,6 @@ class RequiredFile:
     def found(self) -> bool:
         return self.path is not None and Path(self.path).exists()
 
-    def release(self) -> str:
-        """Which official release the file is (by size, then sha256), in words."""
-        if not self.releases:
-            return "no published hash to check against"
-        if not self.found or Path(self.path).is_dir():
-            return "not a file"
-        size = Path(self.path).stat().st_size
-        candidates = {digest: name for name, length, digest in self.releases if length == size}
-        if candidates:
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            if digest.hexdigest() in candidates:
-                return f"official release {candidates[digest.hexdigest()]}"
-        return "not an official release file"
 
 
 class Backbone(nn.Module, abc.ABC):

@@ -63,8 +63,15 @@ class FittingEncoder:
         self.dtype = precision.autocast_dtype(self.device)
 
     def __call__(self, waves: np.ndarray | list[np.ndarray]) -> np.ndarray:
-        if isinstance(waves, list):  # clips of their own lengths (see bench.frontend): one call each
-            return np.concatenate([self(wave[None]) for wave in waves])
+        if isinstance(waves, list):  # clips of their own lengths (see bench.frontend): a batch per length
+            rows: list[np.ndarray] = [np.empty(0)] * len(waves)
+            by_length: dict[int, list[int]] = {}
+            for i, wave in enumerate(waves):
+                by_length.setdefault(len(wave), []).append(i)
+            for indices in by_length.values():
+                for i, row in zip(indices, self(np.stack([waves[i] for i in indices]))):
+                    rows[i] = row
+            return np.stack(rows)
         done, out = 0, []
         while done < len(waves):
             chunk = torch.from_numpy(waves[done : done + self.limit])

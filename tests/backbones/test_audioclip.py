@@ -299,7 +299,7 @@ def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_pa
     with torch.no_grad():
         expected_text = F.normalize(original.encode_text([[t] for t in texts]), dim=-1)
         mine_text = F.normalize(ours.encode_text(texts), dim=-1)
-    assert torch.equal(ours._clip_tokens(texts)[0].cpu(), sys.modules["model.clip.clip"].tokenize(texts))
+    assert torch.equal(ours.text_tower.tokenize(texts, 0)[0], sys.modules["model.clip.clip"].tokenize(texts))
     assert float((mine_text - expected_text).abs().max()) <= 1e-5
 
     state["audio.fbsp.bias"] = torch.zeros(1025, 2)  # a real bias is not the original's empty one
@@ -315,11 +315,12 @@ def test_official_release_files_are_recognised_by_size_and_sha256(tmp_path, toke
 
     from bench.cli import app
     from bench.contracts import RequiredFile
+    from bench.releases import identify
 
     ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Full-Training.pt")
     monkeypatch.setenv("BENCH_AUDIOCLIP_CKPT", str(ckpt))
     monkeypatch.setenv("BENCH_AUDIOCLIP_TOKENIZER", str(tokenizer_dir))
-    assert AudioClip.required_files()[0].release() == "not an official release file"
+    assert identify(AudioClip.required_files()[0]) == "not an official release file"
     listing = CliRunner().invoke(app, ["list"], env={"COLUMNS": "400"})
     assert "not an official release file" in listing.output
     check = CliRunner().invoke(app, ["plugin", "check", "audioclip"], env={"COLUMNS": "400"})
@@ -329,6 +330,6 @@ def test_official_release_files_are_recognised_by_size_and_sha256(tmp_path, toke
 
     data = ckpt.read_bytes()
     known = RequiredFile("x", ckpt, releases=(("AudioCLIP-Full-Training.pt", len(data), hashlib.sha256(data).hexdigest()),))
-    assert known.release() == "official release AudioCLIP-Full-Training.pt"
+    assert identify(known) == "official release AudioCLIP-Full-Training.pt"
     assert {name for name, _, _ in AudioClip.required_files()[0].releases} == {
         "AudioCLIP-Full-Training.pt", "AudioCLIP-Partial-Training.pt", "CLIP.pt", "ESRNXFBSP.pt"}

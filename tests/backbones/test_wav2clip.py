@@ -69,7 +69,7 @@ def test_text_equals_transformers_clip(files, model):
 
 def test_soft_prompts(model):
     word = model.tokenizer("very")["input_ids"][1:-1]  # without start and end tokens
-    context = model._token_embeddings(torch.tensor([word])).detach()
+    context = model.text_tower.embeddings(torch.tensor([word])).detach()
     with torch.no_grad():
         torch.testing.assert_close(model.prompt_features(context, ["happy"])[0], model.text_features(["very happy"]))
         zero = model.prompt_features(torch.zeros(1, 0, model.context_width), TEXTS)[0]
