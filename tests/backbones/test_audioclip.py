@@ -285,15 +285,17 @@ def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_pa
     torch.save(state, path)
     ours = AudioClip(checkpoint=str(path), tokenizer_dir=str(hf_clip_tokenizer(tmp_path / "clip")))
 
-    worst = 0.0
+    worst = {"official": 0.0, "paper": 0.0}
     for file in make_files(emodb_root, tmp_path / "files", cases=[c for c in CASES if c[0] <= 5.0]):
         with torch.no_grad():
             track = torch.from_numpy(librosa.load(file, sr=44100)[0] * 32768.0)[None]
             expected = F.normalize(original.encode_audio(track), dim=-1)
-            mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(file, ours.front_end))[None]), dim=-1)
-        worst = max(worst, float((mine - expected).abs().max()))
-    print(f"audioclip official: max |diff| {worst:.2e}")
-    assert worst <= 1e-5
+            for name in worst:
+                ours.use_front_end(name)
+                mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(file, ours.front_end))[None]), dim=-1)
+                worst[name] = max(worst[name], float((mine - expected).abs().max()))
+    print(f"audioclip official: max |diff| {worst['official']:.2e}; paper: {worst['paper']:.2e}")
+    assert worst["official"] <= 1e-5 and worst["paper"] > 1e-3
 
     texts = ORACLE_TEXTS
     with torch.no_grad():

@@ -234,14 +234,16 @@ def test_file_path_parity_with_get_audio_embeddings(version, real_files, tmp_pat
     monkeypatch.setattr(wrapper_module.torchaudio, "load", _soundfile_load)
     monkeypatch.setattr(wrapper_module.random, "randrange", lambda *_: 0)
     wrapper, ours = _full_wrapper(version, tmp_path)
-    worst = 0.0
+    worst = {"official": 0.0, "paper": 0.0}
     for path in real_files:
         with torch.no_grad():
             official = F.normalize(wrapper.get_audio_embeddings([str(path)]), dim=-1)
-            mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(path, ours.front_end))[None]), dim=-1)
-        worst = max(worst, float((mine - official).abs().max()))
-    print(f"{ours.name} official: max |diff| {worst:.2e}")
-    assert worst <= 1e-5
+            for name in worst:
+                ours.use_front_end(name)
+                mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(path, ours.front_end))[None]), dim=-1)
+                worst[name] = max(worst[name], float((mine - official).abs().max()))
+    print(f"{ours.name} official: max |diff| {worst['official']:.2e}; paper: {worst['paper']:.2e}")
+    assert worst["official"] <= 1e-5 and worst["paper"] > 1e-3
 
 
 # the long one is over both padding lengths (77, 100) in these tiny tokenizers yet fits their 128/160 positions
