@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
 from bench.backbones._weights import hf_cached, load_strict, local_tokenizer, require, setting_path
 from bench.contracts import Backbone, CheckpointError, RequiredFile
-from bench.prompting import splice_context
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 CONTEXT_LENGTH = 77  # LAION tokenises every text to exactly 77 tokens (padding="max_length")
 FRONT_END_KEYS = ("audio_branch.spectrogram_extractor.", "audio_branch.logmel_extractor.")
@@ -35,7 +35,7 @@ HEAD_KEYS = ("audio_projection.", "text_projection.", "audio_transform.", "text_
 
 
 @dataclass(frozen=True)
-class TextTower:
+class TextModel:
     """One kind of text encoder: how it is built, pooled, and where soft prompts go."""
 
     kind: str
@@ -43,6 +43,7 @@ class TextTower:
     env_var: str
     files: str
     insert_at: int  # 1: after <s> (RoBERTa); 0: at the start (T5 has no start token)
+    pooling: str  # RoBERTa: its pooler (LAION); T5: mean over all positions, padding included (CompA)
 
     def cached_dir(self) -> Path | None:
         return hf_cached(self.hub_id)
@@ -52,13 +53,9 @@ class TextTower:
 
         return RobertaModel(config, add_pooling_layer=True) if self.kind == "roberta" else T5EncoderModel(config)
 
-    def pool(self, output) -> Tensor:
-        """RoBERTa: the pooler output (LAION); T5: mean over all positions, padding included (CompA)."""
-        return output.pooler_output if self.kind == "roberta" else output.last_hidden_state.mean(dim=1)
 
-
-ROBERTA = TextTower("roberta", "roberta-base", "BENCH_ROBERTA_DIR", "config.json, vocab.json, merges.txt", 1)
-FLAN_T5 = TextTower("t5", "google/flan-t5-large", "BENCH_FLAN_T5_DIR", "config.json, tokenizer.json", 0)
+ROBERTA = TextModel("roberta", "roberta-base", "BENCH_ROBERTA_DIR", "config.json, vocab.json, merges.txt", 1, "pooler")
+FLAN_T5 = TextModel("t5", "google/flan-t5-large", "BENCH_FLAN_T5_DIR", "config.json, tokenizer.json", 0, "mean")
 
 
 def official_download(filename: str) -> Path | None:
@@ -133,7 +130,7 @@ class MLPLayers(nn.Module):
         self.sequential = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Dropout(0.1), nn.Linear(width, width))
 
 
-class LaionFamily(Backbone):
+class LaionFamily(PromptedText, Backbone):
     """A LAION-format CLAP model. Subclasses set the front-end, text tower and weight sources.
 
     Construction settings are keyword arguments (strings accepted, as the CLI passes them):
@@ -143,8 +140,8 @@ class LaionFamily(Backbone):
     """
 
     embed_dim = 512
-    text: ClassVar[TextTower] = ROBERTA
-    front_end: ClassVar[AudioConfig]
+    text: ClassVar[TextModel] = ROBERTA
+    mel_config: ClassVar[AudioConfig]  # the log-mel set-up; the architecture comes from the checkpoint
     checkpoint_env: ClassVar[str]
     checkpoint_what: ClassVar[str]
 
@@ -200,7 +197,7 @@ class LaionFamily(Backbone):
         if not audio:
             raise CheckpointError(f"{source}: not a LAION-CLAP checkpoint (no audio_branch.*; {describe_foreign(state)})")
         try:
-            config = config_from_state(audio, self.front_end)
+            config = config_from_state(audio, self.mel_config)
         except KeyError:
             raise CheckpointError(f"{source}: unknown LAION audio encoder (neither HTSAT nor PANN CNN14 keys)") from None
         found = model_name(config)
@@ -236,6 +233,10 @@ class LaionFamily(Backbone):
         self.text_transform = MLPLayers(self.embed_dim).requires_grad_(False)
         self.logit_scale_a = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
         self.logit_scale_t = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
+        self.text_tower = TextTower(
+            self._tokens, self.text_branch.get_input_embeddings(), HFEncoder(self.text_branch), self.text.pooling,
+            self.text.insert_at, pooler=getattr(self.text_branch, "pooler", None),
+        )
 
     def _load(self, state: Mapping[str, Tensor], fresh: tuple[str, ...], source: Path) -> None:
         """Strict load, except that keys under ``fresh`` keep their initialisation."""
@@ -262,40 +263,16 @@ class LaionFamily(Backbone):
         return self.audio_projection(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str], length: int) -> tuple[Tensor, Tensor]:
-        batch = self.tokenizer(
-            list(texts), padding="max_length", truncation=True, max_length=length, return_tensors="pt"
-        )
-        return batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
-
-    def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:
-        return self.text.pool(self.text_branch(inputs_embeds=embeds, attention_mask=mask))
-
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts, CONTEXT_LENGTH)
-        return self._encode(self.text_branch.get_input_embeddings()(ids), mask)
+    def _tokens(self, texts: Sequence[str], n_ctx: int) -> tuple[Tensor, Tensor]:
+        """77 tokens as LAION tokenises (max-length padding, truncated); context vectors take
+        the place of trailing padding, so every prompt stays 77 long (RoBERTa numbers positions
+        itself from ``inputs_embeds``; T5 uses relative positions)."""
+        if n_ctx > CONTEXT_LENGTH - 3:
+            raise ValueError(f"{self.name}: at most {CONTEXT_LENGTH - 3} context vectors fit in 77 tokens")
+        return hf_tokens(self.tokenizer, texts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH - n_ctx)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_projection(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.text_branch.get_input_embeddings().embedding_dim
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        """Context vectors take the place of trailing padding, so every prompt stays 77 long.
-
-        RoBERTa numbers positions itself from ``inputs_embeds`` (contexts get the positions
-        right after ``<s>``); T5 uses relative positions. The mask covers the context.
-        """
-        n_ctx = context.shape[1]
-        if n_ctx > CONTEXT_LENGTH - 3:
-            raise ValueError(f"{self.name}: at most {CONTEXT_LENGTH - 3} context vectors fit in 77 tokens")
-        ids, mask = self._tokens(texts, CONTEXT_LENGTH - n_ctx)
-        embeds, mask = splice_context(
-            self.text_branch.get_input_embeddings()(ids), mask, context.to(self.device), self.text.insert_at
-        )
-        return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
 
     # --- training --------------------------------------------------------------------------
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:

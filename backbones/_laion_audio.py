@@ -216,6 +216,10 @@ class Cnn14(MelInput):
     def unused_modules(self) -> list[nn.Module]:
         return [self.fc_audioset]
 
+    @property
+    def out_features(self) -> int:
+        return self.fc1.out_features
+
     def forward(self, waveforms: Tensor) -> Tensor:
         x = self.log_mel(waveforms)
         for i in range(6):

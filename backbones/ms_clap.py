@@ -17,12 +17,13 @@ What is reproduced as msclap does it:
   silences every warning of the process and imports the hub client), run on its usual path
   (the whole clip as one 1024-frame image); CNN14 is the LAION family's implementation;
 - text: BERT [CLS] of 100-token max-length padding; GPT-2 with `` <|endoftext|>`` appended,
-  ``!`` (id 0) as padding to 77 tokens, pooled at the last non-zero id.
+  ``!`` (id 0) added as the special padding token (so a ``!`` in the text is id 0 too) to 77
+  tokens, pooled at the count of non-zero ids; like msclap, nothing is truncated.
 
-What differs from msclap's ``CLAPWrapper`` (the core prepares waveforms): stereo is
-down-mixed by averaging channels (the wrapper flattens the channels into one long signal),
-and clips longer than 5 s / 7 s are cut from the start (the wrapper random-crops, so its
-embeddings change from call to call). Short clips are repeat-padded as in the wrapper.
+Front-ends (``front_end=``): ``official`` is ``CLAPWrapper.load_audio_into_tensor``: torchaudio's
+sinc resampler, channels laid end to end (msclap flattens stereo), repeat-padded to 5 s / 7 s,
+longer clips cut from the start where the wrapper crops at random; ``paper`` is soxr, the mean
+of the channels, 5 s zero-padded.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.prompting import splice_context
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._weights import (
+    check_input_width,
     hf_cached,
     hf_cached_file,
     load_state,
@@ -122,6 +124,10 @@ class Htsat(nn.Module):
         return self.htsat(waveforms)["latent_output"]
 
     @property
+    def out_features(self) -> int:
+        return self.htsat.num_features
+
+    @property
     def spectrogram_extractor(self) -> nn.Module:
         return self.htsat.spectrogram_extractor
 
@@ -160,15 +166,17 @@ class Branch(nn.Module):
         self.projection = projection
 
 
-class MsClap(Backbone):
+class MsClap(PromptedText, Backbone):
     """Shared by both versions; subclasses set the encoders and text conventions."""
 
     sample_rate = SAMPLE_RATE
     embed_dim = 1024
     pad_mode = "repeat"
+    official_recipe = {"resampler": "torchaudio", "flatten": True}  # CLAPWrapper.read_audio
     version: ClassVar[str]
     text_repo: ClassVar[str]
     text_len: ClassVar[int]
+    text_pooling: ClassVar[str]  # GPT-2: its last token, contexts first; BERT: [CLS], contexts after it
     build_audio: ClassVar[Callable[[Mapping[str, Tensor]], nn.Module]]
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
@@ -186,6 +194,7 @@ class MsClap(Backbone):
         joint = state.get("audio_encoder.projection.linear1.weight")
         if joint is None:
             raise CheckpointError(f"{ckpt}: no audio_encoder.projection (not an {self.name} checkpoint?)")
+        check_input_width(ckpt, "audio_encoder.projection.linear1.weight", state, audio.out_features, "the audio encoder")
         self.audio_encoder = Branch(audio, Projection(joint.shape[1], joint.shape[0]))
         self.caption_encoder = Branch(text, Projection(text.config.hidden_size, joint.shape[0]))
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
@@ -194,6 +203,10 @@ class MsClap(Backbone):
             raise CheckpointError(f"{ckpt}: the STFT kernels are not the Hann DFT msclap's front-end uses")
         self.caption_encoder.base.requires_grad_(False)
         self.tokenizer = local_tokenizer(folder)
+        self.text_tower = TextTower(
+            self._tokens, text.get_input_embeddings(), HFEncoder(text), self.text_pooling,  # BERT's token types stay 0
+            insert_at=0 if self.text_pooling == "last" else 1, pad_id=GPT2_PAD_ID,
+        )
         self.eval()
 
     @classmethod
@@ -221,24 +234,16 @@ class MsClap(Backbone):
         return self.audio_encoder.projection(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str]) -> dict[str, Tensor]:
-        batch = self.tokenizer(
-            list(texts), padding="max_length", truncation=True, max_length=self.text_len, return_tensors="pt"
-        )
-        return {k: v.to(self.device) for k, v in batch.items()}
-
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        return self.prompt_features(self._no_context(), texts)[0]
-
-    def _no_context(self) -> Tensor:
-        return torch.zeros(1, 0, self.context_width, device=self.device)
+    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+        """As msclap's ``preprocess_text``: GPT-2 texts end in `` <|endoftext|>``; padded to
+        ``text_len`` and never truncated (a longer text keeps all its tokens; the batch is
+        padded to its longest). Context vectors lengthen the sequence."""
+        texts = [f"{text} <|endoftext|>" for text in texts] if self.text_pooling == "last" else list(texts)
+        longest = max((len(ids) for ids in self.tokenizer(texts)["input_ids"]), default=0)
+        return hf_tokens(self.tokenizer, texts, padding="max_length", max_length=max(self.text_len, longest))
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.caption_encoder.projection(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.caption_encoder.base.config.hidden_size
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         return {
@@ -256,27 +261,14 @@ class MsClap2023(MsClap):
     text_repo = "gpt2"
     text_len = 77
     max_prompt_tokens = 1024 - text_len  # GPT-2 positions
+    text_pooling = "last"
     build_audio = Htsat.from_state
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
         super().__init__(checkpoint=checkpoint, text_dir=text_dir)
-        self.tokenizer.pad_token = "!"
+        self.tokenizer.add_special_tokens({"pad_token": "!"})  # as msclap: "!" becomes special, so "!!" is two pads
         if self.tokenizer.pad_token_id != GPT2_PAD_ID:
             raise CheckpointError(f"ms-clap: the GPT-2 tokenizer maps '!' to {self.tokenizer.pad_token_id}, not 0")
-
-    def _tokens(self, texts: Sequence[str]) -> dict[str, Tensor]:
-        return super()._tokens([f"{text} <|endoftext|>" for text in texts])
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        """Context vectors go first (GPT-2 has no start token); the pooled index moves by N_p."""
-        tokens = self._tokens(texts)
-        ids = tokens["input_ids"]
-        gpt2 = self.caption_encoder.base
-        embeds, mask = splice_context(gpt2.wte(ids), tokens["attention_mask"], context, insert_at=0)
-        hidden = gpt2(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        last = (ids != GPT2_PAD_ID).sum(-1) - 1 + context.shape[1]
-        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last.repeat(context.shape[0])]
-        return pooled.reshape(context.shape[0], len(texts), -1)
 
 
 class MsClap2022(MsClap):
@@ -288,14 +280,5 @@ class MsClap2022(MsClap):
     text_repo = "bert-base-uncased"
     text_len = 100
     max_prompt_tokens = 512 - text_len  # BERT positions
+    text_pooling = "first"
     build_audio = staticmethod(cnn14_from_state)
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        """Context vectors go right after [CLS]; BERT's token types stay 0 as in msclap."""
-        tokens = self._tokens(texts)
-        bert = self.caption_encoder.base
-        embeds, mask = splice_context(
-            bert.embeddings.word_embeddings(tokens["input_ids"]), tokens["attention_mask"], context, insert_at=1
-        )
-        hidden = bert(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        return hidden[:, 0].reshape(context.shape[0], len(texts), -1)

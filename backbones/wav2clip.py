@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bench.backbones._weights import hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
-from bench.backbones.clip_text import ClipTextPrompts
+from bench.backbones._weights import check_input_width, hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
+from bench.backbones.clip_text import MAX_PROMPT_TOKENS, clip_tower
 from bench.contracts import Backbone, CheckpointError, RequiredFile
+from bench.prompting import PromptedText
 
 SAMPLE_RATE = 16_000
 N_FFT, HOP = 512, 353
@@ -91,10 +92,12 @@ class MLP(nn.Module):
         return cls(n_in, hidden, state["sequential.3.weight"].shape[0])
 
 
-class Wav2Clip(ClipTextPrompts, Backbone):
+class Wav2Clip(PromptedText, Backbone):
     name = "wav2clip"
     sample_rate = SAMPLE_RATE
     clip_seconds = 5.0
+    max_prompt_tokens = MAX_PROMPT_TOKENS
+    official_recipe = {"resampler": "librosa", "n_samples": None}  # embed_audio(librosa.load(f, sr=16000))
     embed_dim = 512
 
     def __init__(self, checkpoint: str | None = None, text_dir: str | None = None) -> None:
@@ -114,6 +117,7 @@ class Wav2Clip(ClipTextPrompts, Backbone):
             self.audio_transform = MLP.from_state(transform_state)
         except KeyError as err:
             raise CheckpointError(f"{ckpt}: no {err} under audio_encoder/audio_transform (not Wav2CLIP.pt?)") from err
+        check_input_width(ckpt, "audio_transform.sequential.0.weight", state, self.audio_encoder.out_features, "the ResNet")
         load_strict(self.audio_encoder, encoder_state, f"{ckpt} (audio_encoder)")
         load_strict(self.audio_transform, transform_state, f"{ckpt} (audio_transform)")
         self.text_model = _clip_text_model(CLIPTextModelWithProjection, folder)
@@ -123,6 +127,7 @@ class Wav2Clip(ClipTextPrompts, Backbone):
         self.text_model.requires_grad_(False)
         self.text_model.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(folder)
+        self.text_tower = clip_tower(self.tokenizer, self.text_model.text_model.embeddings.token_embedding, self._encode_text)
         self.eval()
 
     @classmethod
@@ -148,25 +153,17 @@ class Wav2Clip(ClipTextPrompts, Backbone):
         return self.audio_transform(features)
 
     # --- text: transformers' CLIP text tower driven through its parts ----------------------
-    def _token_embeddings(self, ids: Tensor) -> Tensor:
-        return self.text_model.text_model.embeddings.token_embedding(ids)
-
-    def _pooled(self, embeds: Tensor, end: Tensor) -> Tensor:
+    def _encode_text(self, embeds: Tensor, _mask: Tensor) -> Tensor:
         from transformers.modeling_attn_mask_utils import _create_4d_causal_attention_mask
 
         tower = self.text_model.text_model
         hidden = tower.embeddings(inputs_embeds=embeds)
         causal = _create_4d_causal_attention_mask(embeds.shape[:2], hidden.dtype, device=hidden.device)
         hidden = tower.encoder(inputs_embeds=hidden, causal_attention_mask=causal).last_hidden_state
-        hidden = tower.final_layer_norm(hidden)
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), end]
+        return tower.final_layer_norm(hidden)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_model.text_projection(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.text_model.config.hidden_size
 
     def parameter_groups(self) -> Mapping[str, list[nn.Parameter]]:
         return {

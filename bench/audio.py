@@ -93,17 +93,39 @@ def _to_float(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """The one resampler of the project (soxr, high quality, deterministic)."""
+def resample(wave: np.ndarray, source_rate: int, target_rate: int, resampler: str = "soxr") -> np.ndarray:
+    """Resample ``[..., n]`` float32 along its last axis.
+
+    ``soxr``: the project's own (HQ, deterministic). ``librosa``: what ``librosa.load(sr=...)``
+    does (soxr_hq, length rounded up: one sample more than soxr for many rate pairs).
+    ``torchaudio``: its windowed-sinc ``Resample`` with default settings (msclap's loader).
+    """
     if source_rate == target_rate:
         return wave
+    if resampler == "librosa":
+        import librosa
+
+        return librosa.resample(wave, orig_sr=source_rate, target_sr=target_rate, res_type="soxr_hq").astype(np.float32)
+    if resampler == "torchaudio":
+        import torch
+        import torchaudio
+
+        return torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(wave)), source_rate, target_rate).numpy()
     import soxr
 
-    return soxr.resample(wave, source_rate, target_rate, quality="HQ").astype(np.float32)
+    rows = [soxr.resample(row, source_rate, target_rate, quality="HQ") for row in np.atleast_2d(wave)]
+    return np.stack(rows).reshape(*wave.shape[:-1], -1).astype(np.float32)
 
 
-def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
-    """Decode, down-mix to mono (mean of channels) and resample; reject empty, silent or NaN audio."""
+def load(
+    path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None,
+    resampler: str = "soxr", flatten: bool = False,
+) -> np.ndarray:
+    """Decode, make mono and resample; reject empty, silent or NaN audio.
+
+    Mono is the mean of the channels, or (``flatten``, msclap's loader) the channels resampled
+    and laid end to end.
+    """
     data, rate = decode(path, offset, duration)
     if data.shape[1] == 0:
         raise AudioError("no samples (zero-length audio)")
@@ -111,8 +133,9 @@ def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | No
         raise AudioError("contains NaN or infinite samples")
     if not np.any(data):
         raise AudioError("silent (all samples are zero)")
-    mono = data.mean(axis=0)
-    return resample(mono, rate, sample_rate)
+    if flatten:
+        return resample(data, rate, sample_rate, resampler).reshape(-1)
+    return resample(data.mean(axis=0), rate, sample_rate, resampler)
 
 
 PAD_MODES = ("zero", "repeat", "repeatpad")

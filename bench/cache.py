@@ -23,6 +23,7 @@ cache, also on a network file system.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -196,9 +197,10 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def space_for(backbone, weights_id: str, precision: str, folder: Path | None = None) -> Space:
+def space_for(backbone, weights_id: str, precision: str, front_end=None, folder: Path | None = None) -> Space:
     """The space of this backbone state and preprocessing (created with its description)."""
     described = {
+        **({"front_end": dataclasses.asdict(front_end)} if front_end is not None else {}),
         "backbone": backbone.name,
         "class": f"{type(backbone).__module__}.{type(backbone).__qualname__}",
         "weights_id": weights_id,

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import torch
 
-from bench import registry
+from bench import records, registry
 from bench.audio import PAD_MODES
 from bench.contracts import Backbone, DatasetLoader
+from bench.releases import identify
 from bench.roots import resolve_root
 
 Check = tuple[str, bool, str]
@@ -45,13 +46,17 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
     def build() -> str:
         nonlocal model
         torch.manual_seed(0)
-        model = cls(**(options or {})).eval()
+        model = registry.backbone(name, **(options or {})).eval()
         return f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters"
 
-    results += [_run("identity", identity), _run("construct", build)]
+    def weight_files() -> str:
+        found = [f for f in records.required_files(cls, options or {}) if f.found]
+        return "; ".join(f"{f.path}: {identify(f)}" for f in found) or "none needed"
+
+    results += [_run("identity", identity), _run("weight files", weight_files), _run("construct", build)]
     if model is None:
         return results
-    n = int(round(cls.sample_rate * cls.clip_seconds))
+    n = model.front_end.n_samples or int(round(cls.sample_rate * cls.clip_seconds))
     waves = torch.randn(2, n, generator=torch.Generator().manual_seed(0)) * 0.1
 
     def audio() -> str:

@@ -24,12 +24,15 @@ import hashlib
 import inspect
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
+
+from bench.frontend import FrontEnd, choose, paper
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 __all__ = [
     "Backbone",
@@ -37,10 +40,15 @@ __all__ = [
     "DataError",
     "DatasetLoader",
     "Fold",
+    "FrontEnd",
+    "HFEncoder",
+    "PromptedText",
     "RequiredFile",
     "ScanResult",
+    "TextTower",
     "Utterance",
     "kfold",
+    "hf_tokens",
     "leave_one_group_out",
 ]
 
@@ -55,26 +63,36 @@ class CheckpointError(Exception):
 
 @dataclass(frozen=True)
 class RequiredFile:
-    """A local file a plugin needs, for `bench list` and for one-line 'put X at Y' errors."""
+    """A local file a plugin needs, for `bench list` and for one-line 'put X at Y' errors.
+
+    ``releases``: ``(name, size in bytes, sha256)`` of the official files it may be, so that
+    `bench list` and `bench plugin check` can tell an official release from any other file
+    (:func:`bench.releases.identify`).
+    """
 
     what: str
     path: Path | None
     env_var: str | None = None
+    releases: tuple[tuple[str, int, str], ...] = ()
 
     @property
     def found(self) -> bool:
         return self.path is not None and Path(self.path).exists()
 
 
+
 class Backbone(nn.Module, abc.ABC):
     """A contrastive audio-text model.
 
     Identity (class attributes): ``name``, ``sample_rate`` (Hz of the waveforms it receives),
-    ``clip_seconds`` (the core truncates/pads every clip to this length), ``pad_mode``
-    ("zero", "repeat" or "repeatpad", how the core pads short clips; see bench.audio.fit_length), ``embed_dim`` (joint space).
+    ``clip_seconds`` (the clip length of its official front-end), ``pad_mode`` ("zero",
+    "repeat" or "repeatpad", how it pads short clips; see bench.audio.fit_length),
+    ``embed_dim`` (joint space).
 
-    Waveforms arrive as a float32 tensor ``[batch, samples]``: mono, at ``sample_rate``, in
-    [-1, 1], exactly ``clip_seconds`` long. Outputs are *not* normalised; the core normalises.
+    Waveforms arrive as a float32 tensor ``[batch, samples]``, mono, at ``sample_rate``, as
+    the chosen front-end (:meth:`front_ends`, option ``front_end``) prepares them: all of one
+    length, or, for a front-end that keeps each clip's own length, one clip per call.
+    Outputs are *not* normalised; the core normalises.
     """
 
     name: ClassVar[str]
@@ -82,6 +100,31 @@ class Backbone(nn.Module, abc.ABC):
     clip_seconds: ClassVar[float]
     embed_dim: ClassVar[int]
     pad_mode: ClassVar[Literal["zero", "repeat", "repeatpad"]] = "zero"
+    official_recipe: ClassVar[Mapping[str, object]] = {}
+    front_end_name: str = "official"
+
+    # --- front-ends ------------------------------------------------------------------------
+    @classmethod
+    def front_ends(cls) -> dict[str, FrontEnd]:
+        """Named recipes from file to waveform (:mod:`bench.frontend`): ``official``, ``paper``.
+
+        ``official`` resamples with soxr and fits clips to ``clip_seconds`` by ``pad_mode``,
+        except where ``official_recipe`` (:class:`FrontEnd` fields) says how the backbone's
+        own package loads a file: ``resampler``, ``flatten``, ``quantise``, ``vad``, or
+        ``n_samples=None`` to keep each clip's own length.
+        """
+        n_samples = int(round(cls.sample_rate * cls.clip_seconds))
+        official = replace(FrontEnd("official", cls.sample_rate, n_samples, cls.pad_mode), **cls.official_recipe)
+        return {"official": official, "paper": paper(cls.sample_rate)}
+
+    @property
+    def front_end(self) -> FrontEnd:
+        return choose(self.front_ends(), self.front_end_name, self.name)
+
+    def use_front_end(self, name: str) -> None:
+        """Choose a front-end by name (the ``front_end`` option); an unknown name is an error."""
+        choose(self.front_ends(), name, self.name)
+        self.front_end_name = name
 
     # --- audio -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import audio
+from bench import audio, frontend
+from bench.frontend import FrontEnd
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,6 @@ class Clip:
     path: str
     offset: float = 0.0
     duration: float | None = None
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How every clip is fitted for the backbone: its rate, its length, its padding."""
-
-    sample_rate: int
-    n_samples: int
-    pad_mode: str
 
 
 MAX_WORKERS = 8
@@ -84,25 +76,30 @@ def encoder_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) - workers)
 
 
-def decode_batch(clips: Sequence[Clip], prep: Preprocessing) -> tuple[np.ndarray, list[str | None]]:
-    """Waveforms ``[usable, n_samples]`` float32 and, per clip, ``None`` or why it is unusable."""
+def decode_batch(clips: Sequence[Clip], prep: FrontEnd) -> tuple[np.ndarray | list[np.ndarray], list[str | None]]:
+    """Waveforms of the usable clips and, per clip, ``None`` or why it is unusable.
+
+    ``[usable, n_samples]`` float32 for a fixed-length front-end, else a list of 1-D arrays.
+    """
     waves, reasons = [], []
     for clip in clips:
         try:
-            wave = audio.load(Path(clip.path), prep.sample_rate, clip.offset, clip.duration)
+            wave = frontend.prepare(Path(clip.path), prep, clip.offset, clip.duration)
         except audio.AudioError as err:
             reasons.append(f"{Path(clip.path).name}: {err}")
             continue
-        waves.append(audio.fit_length(wave, prep.n_samples, prep.pad_mode))
+        waves.append(wave)
         reasons.append(None)
+    if prep.n_samples is None:
+        return waves, reasons
     if not waves:
         return np.empty((0, prep.n_samples), np.float32), reasons
     return np.stack(waves).astype(np.float32, copy=False), reasons
 
 
 def stream(
-    batches: Iterable[Sequence[Clip]], prep: Preprocessing, workers: int
-) -> Iterator[tuple[np.ndarray, list[str | None]]]:
+    batches: Iterable[Sequence[Clip]], prep: FrontEnd, workers: int
+) -> Iterator[tuple[np.ndarray | list[np.ndarray], list[str | None]]]:
     """Decoded batches in the order given; ``workers=0`` decodes in this process."""
     if workers <= 0:
         for batch in batches:

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench import audio, cache, decoding, distributed, identity, precision
+from bench import cache, decoding, distributed, frontend, identity, precision
 from bench.contracts import Backbone, Utterance
+from bench.frontend import FrontEnd
 from bench.progress import bar
 
 SHARD_ROWS = 4096  # features written to the cache at least every this many rows
@@ -38,16 +39,20 @@ class AudioFeatures:
         return [index[u] for u in uids if u in index]
 
 
-def preprocessing(backbone: type[Backbone] | Backbone) -> decoding.Preprocessing:
-    n_samples = int(round(backbone.sample_rate * backbone.clip_seconds))
-    return decoding.Preprocessing(backbone.sample_rate, n_samples, backbone.pad_mode)
+def preprocessing(backbone: type[Backbone] | Backbone) -> FrontEnd:
+    """The backbone's chosen front-end (a class: its official one): what the cache key and the
+    decoding workers follow."""
+    return backbone.front_ends()["official"] if isinstance(backbone, type) else backbone.front_end
 
 
 def waveform(utt: Utterance, backbone: type[Backbone] | Backbone) -> np.ndarray:
-    """One clip as the backbone expects it: mono, its rate, its length, never randomly cropped."""
-    prep = preprocessing(backbone)
-    wave = audio.load(utt.path, prep.sample_rate, utt.offset, utt.duration)
-    return audio.fit_length(wave, prep.n_samples, prep.pad_mode)
+    """One clip as the backbone's front-end prepares it, never randomly cropped.
+
+    A training batch needs one length, so a front-end that keeps each clip's own length is
+    cut or padded to ``clip_seconds`` here (embeddings keep the whole clip).
+    """
+    fixed = preprocessing(backbone).fitted(int(round(backbone.sample_rate * backbone.clip_seconds)))
+    return frontend.prepare(utt.path, fixed, utt.offset, utt.duration)
 
 
 class FittingEncoder:
@@ -58,7 +63,16 @@ class FittingEncoder:
         self.device = next(backbone.parameters()).device
         self.dtype = precision.autocast_dtype(self.device)
 
-    def __call__(self, waves: np.ndarray) -> np.ndarray:
+    def __call__(self, waves: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        if isinstance(waves, list):  # clips of their own lengths (see bench.frontend): a batch per length
+            rows: list[np.ndarray] = [np.empty(0)] * len(waves)
+            by_length: dict[int, list[int]] = {}
+            for i, wave in enumerate(waves):
+                by_length.setdefault(len(wave), []).append(i)
+            for indices in by_length.values():
+                for i, row in zip(indices, self(np.stack([waves[i] for i in indices]))):
+                    rows[i] = row
+            return np.stack(rows)
         done, out = 0, []
         while done < len(waves):
             chunk = torch.from_numpy(waves[done : done + self.limit])
@@ -107,9 +121,9 @@ def audio_features(
     unusable: dict[str, str] = {}
     space = None
     if use_cache:
-        # the space is keyed by the encoder's weights and by the code that computes features
+        # the space is keyed by the encoder's weights, the code that computes features and the front-end
         state = f"{backbone.weights_id(skip_heads=True)}:{identity.feature_code(type(backbone))}"
-        space = cache.space_for(backbone, state, precision.name(encoder.dtype))
+        space = cache.space_for(backbone, state, precision.name(encoder.dtype), preprocessing(backbone))
         contents = cache.ContentHashes().of([u.path for u in utterances])
         keys = [cache.entry_key(c, u.offset, u.duration) for c, u in zip(contents, utterances)]
         located, unusable = space.index()

@@ -207,6 +207,7 @@ def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, cor
         "backbone": {
             "name": backbone.name,
             "fingerprint": fingerprint,
+            "front_end": config.backbone_options.get("front_end", "official"),
             "initial_weights": initial_weights,
             "files": {str(f.path): f.found for f in required_files(backbone, config.backbone_options)},
             "finetuned_checkpoints": checkpoints,

@@ -106,7 +106,12 @@ def get(kind: str, name: str) -> type:
 
 
 def backbone(name: str, **settings) -> Backbone:
-    return get("backbone", name)(**settings)
+    """Build a backbone; the ``front_end`` option is the core's, every other goes to the plugin."""
+    front_end = settings.pop("front_end", None)
+    model = get("backbone", name)(**settings)
+    if front_end is not None:
+        model.use_front_end(front_end)
+    return model
 
 
 def dataset(name: str) -> DatasetLoader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from bench import registry
+from bench.releases import identify
 from bench.cli.common import out
 
 
@@ -16,7 +17,8 @@ def _backbone_files(cls) -> str:
     if not files:
         return "[green]nothing to download[/]"
     return "\n".join(
-        f"[green]found[/] {f.what}" if f.found else f"[red]missing[/] {f.what}" + (f" (set {f.env_var})" if f.env_var else "")
+        f"[green]found[/] {f.what}: {identify(f)}" if f.found
+        else f"[red]missing[/] {f.what}" + (f" (set {f.env_var})" if f.env_var else "")
         for f in files
     )
 

@@ -8,12 +8,19 @@ shapes are written down here from the public model definition (AudioCLIP's
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from bench.backbones.audioclip import AudioClip, LinearFBSP, blackman_harris
 from bench.contracts import CheckpointError
+from real_files import CASES
 from tiny_text import clip_tokenizer_dir
 
 TEXTS = ["This is a happy sound", "sad"]
@@ -201,3 +208,130 @@ def test_bench_run_completes_on_synth(tmp_path, tokenizer_dir):
 
     ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Partial-Training.pt")
     run_on_synth("audioclip", {"checkpoint": str(ckpt), "tokenizer_dir": str(tokenizer_dir)}, tmp_path)
+
+
+# --- against the original AudioCLIP code ----------------------------------------------------
+
+ORACLE = Path(__file__).resolve().parents[2].parent / "shared" / "oracles" / "audioclip"
+CLIP_BPE = Path(importlib.util.find_spec("laion_clap").submodule_search_locations[0]) / "clap_module" / "bpe_simple_vocab_16e6.txt.gz"
+
+
+def original_audioclip():
+    """The original ``model`` package, imported from the oracle folder, with three stand-ins made
+    here and nowhere in its files: ``utils`` without its ``__init__`` (which imports a ``datasets``
+    package that is not copied), the CLIP BPE vocabulary from the laion_clap wheel (upstream it
+    is a Git LFS file), and ``ignite_trainer``/``termcolor`` (its training framework's base class,
+    a plain ``nn.Module`` here, and coloured printing), which are not installed."""
+    if not ORACLE.is_dir():
+        pytest.skip(f"the original AudioCLIP code is not at {ORACLE}")
+    if "model.audioclip" not in sys.modules:
+        sys.path.insert(0, str(ORACLE))
+        utils = types.ModuleType("utils")
+        utils.__path__ = [str(ORACLE / "utils")]
+        sys.modules["utils"] = utils
+        sys.modules.setdefault("ignite_trainer", types.SimpleNamespace(AbstractNet=torch.nn.Module, AbstractTransform=object))
+        sys.modules.setdefault("termcolor", types.SimpleNamespace(colored=lambda text, *_, **__: text))
+        tokenizer = importlib.import_module("utils.simple_tokenizer")
+        tokenizer.SimpleTokenizer.__init__.__defaults__ = (str(CLIP_BPE),)
+        importlib.import_module("model")
+    return sys.modules["model.audioclip"].AudioCLIP
+
+
+def hf_clip_tokenizer(folder: Path) -> Path:
+    """CLIP's BPE (the same gz file the original reads) as a transformers tokenizer folder."""
+    import gzip
+    import json
+
+    from transformers import CLIPTokenizer
+    from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+    merges = gzip.open(CLIP_BPE).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
+    symbols = list(bytes_to_unicode().values())
+    vocab = [*symbols, *(f"{s}</w>" for s in symbols), *("".join(m.split()) for m in merges), "<|startoftext|>", "<|endoftext|>"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")).save_pretrained(folder)
+    return folder
+
+
+ORACLE_TEXTS = ["This is a happy sound", "wow!! great!!", "Überraschung: Ça va? naïve façade"]
+
+
+def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_path, no_network):
+    """A state dict saved by the original code (with its empty ``audio.fbsp.bias``) loads; audio
+    (the official front-end on real files, ``librosa.load(f, sr=44100)`` scaled to int16 range
+    as the original is fed) and text embeddings equal the original's."""
+    import librosa
+    import torch.nn.functional as F
+    from real_files import make_files
+
+    from bench.frontend import prepare
+
+    AudioCLIP = original_audioclip()
+    torch.manual_seed(0)
+    original = AudioCLIP(vision_layers=(1, 1, 1, 1), vision_width=16, transformer_width=64, transformer_heads=1,
+                         transformer_layers=2, pretrained=False).eval()
+    with torch.no_grad():  # non-trivial statistics and a non-rectangular fbsp window
+        for name, buf in original.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+        original.audio.fbsp.m.uniform_(0.0, 0.5)
+    state = original.state_dict()
+    assert tuple(state["audio.fbsp.bias"].shape) == (0,)
+    path = tmp_path / "AudioCLIP-Full-Training.pt"
+    torch.save(state, path)
+    ours = AudioClip(checkpoint=str(path), tokenizer_dir=str(hf_clip_tokenizer(tmp_path / "clip")))
+
+    worst = {"official": 0.0, "paper": 0.0}
+    for file in make_files(emodb_root, tmp_path / "files", cases=[c for c in CASES if c[0] <= 5.0]):
+        with torch.no_grad():
+            track = torch.from_numpy(librosa.load(file, sr=44100)[0] * 32768.0)[None]
+            expected = F.normalize(original.encode_audio(track), dim=-1)
+            for name in worst:
+                ours.use_front_end(name)
+                mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(file, ours.front_end))[None]), dim=-1)
+                worst[name] = max(worst[name], float((mine - expected).abs().max()))
+    print(f"audioclip official: max |diff| {worst['official']:.2e}; paper: {worst['paper']:.2e}")
+    assert worst["official"] <= 1e-5 and worst["paper"] > 1e-3
+
+    texts = ORACLE_TEXTS
+    with torch.no_grad():
+        expected_text = F.normalize(original.encode_text([[t] for t in texts]), dim=-1)
+        mine_text = F.normalize(ours.encode_text(texts), dim=-1)
+    assert torch.equal(ours.text_tower.tokenize(texts, 0)[0], sys.modules["model.clip.clip"].tokenize(texts))
+    assert float((mine_text - expected_text).abs().max()) <= 1e-5
+
+    state["audio.fbsp.bias"] = torch.zeros(1025, 2)  # a real bias is not the original's empty one
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="audio.fbsp.bias"):
+        AudioClip(checkpoint=str(path), tokenizer_dir=str(tmp_path / "clip"))
+
+
+def test_official_release_files_are_recognised_by_size_and_sha256(tmp_path, tokenizer_dir, monkeypatch):
+    """`bench list` and `bench plugin check` say whether a weight file is an official release:
+    a file of another size is not hashed; one of the right size and hash is named."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+    from bench.contracts import RequiredFile
+    from bench.releases import identify
+
+    ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Full-Training.pt")
+    monkeypatch.setenv("BENCH_AUDIOCLIP_CKPT", str(ckpt))
+    monkeypatch.setenv("BENCH_AUDIOCLIP_TOKENIZER", str(tokenizer_dir))
+    assert identify(AudioClip.required_files()[0]) == "not an official release file"
+    listing = CliRunner().invoke(app, ["list"], env={"COLUMNS": "400"})
+    assert "not an official release file" in listing.output
+    check = CliRunner().invoke(app, ["plugin", "check", "audioclip"], env={"COLUMNS": "400"})
+    assert "weight files" in check.output and "not an official release file" in check.output
+
+    import hashlib
+
+    data = ckpt.read_bytes()
+    known = RequiredFile("x", ckpt, releases=(("AudioCLIP-Full-Training.pt", len(data), hashlib.sha256(data).hexdigest()),))
+    assert identify(known) == "official release AudioCLIP-Full-Training.pt"
+    assert {name for name, _, _ in AudioClip.required_files()[0].releases} == {
+        "AudioCLIP-Full-Training.pt", "AudioCLIP-Partial-Training.pt", "CLIP.pt", "ESRNXFBSP.pt"}

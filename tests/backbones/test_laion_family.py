@@ -363,3 +363,71 @@ def test_bench_run_completes_on_synth(backbone, tiny_files, tmp_path, no_network
     """Every stage, ablation row and baseline, with small random-weight PANN-14 models (HTSAT's fixed
     256x256 input makes even a tiny HTSAT cost ~0.4 s a clip on CPU; its path is covered above)."""
     run_on_synth(backbone, {"checkpoint": str(tiny_files["pann"]), "text_dir": str(tiny_files["roberta"])}, tmp_path)
+
+
+# --- parity through the official file path -------------------------------------------------
+
+
+def official_module(amodel: str, fusion: bool, text_dir: Path, checkpoint: Path, monkeypatch):
+    """``laion_clap.CLAP_Module`` itself, offline: only what blocks it is patched.
+
+    Importing ``laion_clap`` fetches three tokenizers and ``CLAP_Module`` builds RoBERTa from
+    the hub: both read the local tiny folder instead. The weights come through the module's
+    own ``load_ckpt``, from the file ``bench`` loads too.
+    """
+    from transformers import BartTokenizer, BertTokenizer, RobertaTokenizer
+
+    local = RobertaTokenizer.from_pretrained
+    for tokenizer in (BartTokenizer, BertTokenizer, RobertaTokenizer):
+        monkeypatch.setattr(tokenizer, "from_pretrained", lambda *_, **__: local(str(text_dir), local_files_only=True))
+    import laion_clap
+    import clap_module.model  # laion_clap puts its folder on sys.path and imports clap_module top-level
+
+    _LocalRoberta.folder = text_dir
+    monkeypatch.setattr(clap_module.model, "RobertaModel", _LocalRoberta)
+    module = laion_clap.CLAP_Module(enable_fusion=fusion, device="cpu", amodel=amodel)
+    module.load_ckpt(str(checkpoint), verbose=False)
+    return module
+
+
+@pytest.fixture(scope="module")
+def real_files(emodb_root, tmp_path_factory):
+    from real_files import make_files
+
+    return make_files(emodb_root, tmp_path_factory.mktemp("laion-files"))
+
+
+def file_path_difference(backbone, module, files, monkeypatch) -> float:
+    """Max |difference| of normalised embeddings, ``bench``'s front-end vs ``get_audio_embedding_from_filelist``."""
+    from bench.frontend import prepare
+
+    monkeypatch.setattr(np.random, "randint", lambda low, high=None, *a, **k: 0)  # pin rand_trunc's crop to the start
+    worst = 0.0
+    for path in files:
+        with torch.no_grad():
+            wave = torch.from_numpy(prepare(path, backbone.front_end))[None]
+            ours = F.normalize(backbone.encode_audio(wave), dim=-1)
+            official = torch.from_numpy(module.get_audio_embedding_from_filelist([str(path)]))
+        worst = max(worst, float((ours - official).abs().max()))
+    return worst
+
+
+@pytest.mark.parametrize("amodel, fusion", [("HTSAT-tiny", False), ("HTSAT-tiny", True), ("PANN-14", False)])
+def test_file_path_parity_with_get_audio_embedding_from_filelist(amodel, fusion, real_files, text768, tmp_path, monkeypatch, no_network):
+    """The official front-end equals LAION's documented file path: librosa.load at 48 kHz (one
+    sample more than soxr for many rates, which changes the repeat count), the int16 round trip
+    with clipping, repeat-padding, the 10 s crop (pinned to the start). Fusion models take files
+    of at most 10 s: longer ones go through LAION's fusion branch, which ``bench`` does not run."""
+    official = official_clap(amodel, fusion, text768, seed=5)
+    path = save_official(official, tmp_path / "ckpt.pt")
+    module = official_module(amodel, fusion, text768, path, monkeypatch)
+    backbone = LaionClap(checkpoint=path, text_dir=text768)
+    files = [f for f in real_files if not fusion or not f.name.startswith("12s")]
+    worst = file_path_difference(backbone, module, files, monkeypatch)
+    print(f"laion-clap {amodel}{' fusion' if fusion else ''} official: max |diff| {worst:.2e}")
+    assert worst <= 1e-5
+
+    backbone.use_front_end("paper")  # the CLEP-DG adjustment is another waveform: it must not pass as official
+    paper = file_path_difference(backbone, module, files, monkeypatch)
+    print(f"laion-clap {amodel}{' fusion' if fusion else ''} paper: max |diff| {paper:.2e}")
+    assert paper > 1e-3

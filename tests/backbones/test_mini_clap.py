@@ -51,3 +51,29 @@ def test_zero_context_prompt_equals_plain_text_and_gradients_reach_only_the_cont
     mini.project_text(mini.prompt_features(context, texts)).sum().backward()
     assert context.grad.abs().sum() > 0
     assert all(p.grad is None for p in mini.text_encoder.parameters())
+
+
+def test_file_path_parity_with_embed_utterance(mini, emodb_root, tmp_path):
+    """The official front-end equals ``VoiceEncoder.embed_utterance(preprocess_wav(f))``:
+    librosa's loader, volume normalisation, webrtcvad trimming, partial windows over the whole
+    utterance; ``paper`` (5 s, zero-padded, no VAD) is another waveform."""
+    from real_files import make_files
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    from bench.frontend import prepare
+
+    encoder = VoiceEncoder("cpu", verbose=False)
+    worst, paper = 0.0, 0.0
+    for path in make_files(emodb_root, tmp_path):
+        official = encoder.embed_utterance(preprocess_wav(path))
+        with torch.no_grad():
+            for name in ("official", "paper"):
+                mini.use_front_end(name)
+                mine = mini.audio_features(torch.from_numpy(prepare(path, mini.front_end))[None])[0].numpy()
+                if name == "official":
+                    worst = max(worst, float(np.abs(mine - official).max()))
+                else:
+                    paper = max(paper, float(np.abs(mine - official).max()))
+    mini.use_front_end("official")
+    print(f"mini-clap official: max |diff| {worst:.2e}; paper: {paper:.2e}")
+    assert worst <= 1e-5 and paper > 1e-3

@@ -7,11 +7,13 @@ tiny local text models (msclap would fetch ``gpt2`` / ``bert-base-uncased`` from
 from __future__ import annotations
 
 import argparse
+import re
 
 import librosa
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from bench.backbones.ms_clap import MsClap2022, MsClap2023, msclap_models
 from bench.contracts import CheckpointError
@@ -71,13 +73,7 @@ def _save_text_weights(folder):
 
 @pytest.mark.parametrize("version", ["2023", "2022"])
 def test_embeddings_equal_msclap(version, tmp_path, no_network):
-    if version == "2023":
-        text_dir, ours_class, text_model = _save_text_weights(gpt2_dir(tmp_path / "gpt2")), MsClap2023, "gpt2"
-    else:
-        text_dir, ours_class, text_model = _save_text_weights(bert_dir(tmp_path / "bert")), MsClap2022, "bert"
-    clap, ckpt = official_clap(version, text_dir, tmp_path)
-    wrapper = official_wrapper(clap, text_dir, text_model)
-    ours = ours_class(checkpoint=str(ckpt), text_dir=str(text_dir))
+    wrapper, ours = _full_wrapper(version, tmp_path)
 
     audio = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 44100 * 2)).astype(np.float32))
     with torch.no_grad():
@@ -192,3 +188,105 @@ def test_bench_run_completes_on_synth(backbone, tiny2023, tiny2022_bert, tmp_pat
     else:
         (ckpt, text_dir), settings = (_tiny_2022(tmp_path, tiny2022_bert), tiny2022_bert), {}
     run_on_synth(backbone, {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path, **settings)
+
+
+# --- parity through the official file path and tokeniser ------------------------------------
+
+
+def _soundfile_load(path):
+    """Stands in for ``torchaudio.load``, which needs torchcodec under torchaudio 2.11 (not installed):
+    the same ``[channels, n]`` float32 tensor in [-1, 1] and the file's rate."""
+    import soundfile as sf
+
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return torch.from_numpy(np.ascontiguousarray(data.T)), rate
+
+
+def _full_wrapper(version, tmp_path):
+    if version == "2023":
+        text_dir, ours_class, text_model = _save_text_weights(gpt2_dir(tmp_path / "gpt2")), MsClap2023, "gpt2"
+    else:
+        text_dir, ours_class, text_model = _save_text_weights(bert_dir(tmp_path / "bert")), MsClap2022, "bert"
+    clap, ckpt = official_clap(version, text_dir, tmp_path)
+    wrapper = official_wrapper(clap, text_dir, text_model)
+    wrapper.args.duration, wrapper.args.sampling_rate = (7 if version == "2023" else 5), 44100
+    wrapper.np_str_obj_array_pattern = re.compile(r"[SaUO]")  # set by the constructor we skip
+    wrapper.default_collate_err_msg_format = "default_collate: {}"
+    return wrapper, ours_class(checkpoint=str(ckpt), text_dir=str(text_dir))
+
+
+@pytest.fixture(scope="module")
+def real_files(emodb_root, tmp_path_factory):
+    from real_files import make_files
+
+    return make_files(emodb_root, tmp_path_factory.mktemp("msclap-files"))
+
+
+@pytest.mark.parametrize("version", ["2023", "2022"])
+def test_file_path_parity_with_get_audio_embeddings(version, real_files, tmp_path, monkeypatch, no_network):
+    """The official front-end equals ``CLAPWrapper.get_audio_embeddings(files)``: torchaudio's
+    resampler, stereo flattened, repeat-padding, the crop pinned to the start. Patched in the
+    test only: ``torchaudio.load`` (soundfile instead) and ``random.randrange`` (0)."""
+    import msclap.CLAPWrapper as wrapper_module
+
+    from bench.frontend import prepare
+
+    monkeypatch.setattr(wrapper_module.torchaudio, "load", _soundfile_load)
+    monkeypatch.setattr(wrapper_module.random, "randrange", lambda *_: 0)
+    wrapper, ours = _full_wrapper(version, tmp_path)
+    worst = {"official": 0.0, "paper": 0.0}
+    for path in real_files:
+        with torch.no_grad():
+            official = F.normalize(wrapper.get_audio_embeddings([str(path)]), dim=-1)
+            for name in worst:
+                ours.use_front_end(name)
+                mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(path, ours.front_end))[None]), dim=-1)
+                worst[name] = max(worst[name], float((mine - official).abs().max()))
+    print(f"{ours.name} official: max |diff| {worst['official']:.2e}; paper: {worst['paper']:.2e}")
+    assert worst["official"] <= 1e-5 and worst["paper"] > 1e-3
+
+
+# the long one is over both padding lengths (77, 100) in these tiny tokenizers yet fits their 128/160 positions
+HARD_TEXTS = ["wow!! great!!", "Überraschung: Ça va? 😊 — naïve façade", "long caption words " * 6, "angry"]
+
+
+@pytest.mark.parametrize("version", ["2023", "2022"])
+def test_tokens_and_text_embeddings_equal_msclap(version, tmp_path, no_network):
+    """``!!`` (msclap's special-token pad makes it two pads), non-ASCII, a text longer than the
+    padding length (msclap never truncates) and a short one: ids and embeddings as msclap's."""
+    wrapper, ours = _full_wrapper(version, tmp_path)
+    for text in HARD_TEXTS:  # one at a time: msclap cannot batch texts of different lengths
+        official_ids = wrapper.preprocess_text([text])["input_ids"]
+        assert torch.equal(ours._tokens([text])[0], official_ids), text
+        with torch.no_grad():
+            torch.testing.assert_close(ours.encode_text([text]), wrapper.get_text_embeddings([text]), rtol=1e-5, atol=1e-5)
+    if version == "2023":
+        assert wrapper.preprocess_text(["wow!! great!!"])["input_ids"][0, 3:5].tolist() == [0, 0]
+
+
+def test_wrong_head_width_fails_at_load_in_one_line_before_any_audio(tiny2023, tmp_path):
+    """A projection 756 wide behind a 128-wide encoder: `bench run` names the tensor and stops
+    before reading the corpus, fast, with one line and no traceback."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+    from benchtest import synth_one_take
+
+    ckpt, text_dir = tiny2023
+    state = torch.load(ckpt, weights_only=True)["model"]
+    width = state["audio_encoder.projection.linear1.weight"].shape[1]
+    state["audio_encoder.projection.linear1.weight"] = torch.zeros(1024, width - 12)
+    bad = tmp_path / "CLAP_weights_2023.pth"
+    torch.save({"model": state}, bad)
+    with pytest.raises(CheckpointError, match=rf"audio_encoder\.projection\.linear1\.weight .*{width - 12} inputs.*gives {width}"):
+        MsClap2023(checkpoint=str(bad), text_dir=str(text_dir))
+    root = synth_one_take(tmp_path / "synth")
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["run", "--backbone", "ms-clap", "--data-root", str(root), "--output", str(tmp_path / "runs"),
+                                      "--backbone-opt", f"checkpoint={bad}", "--backbone-opt", f"text_dir={text_dir}"])
+    seconds = time.perf_counter() - started
+    print(f"bench run refused the checkpoint in {seconds:.2f} s: {result.output.strip()}")
+    assert result.exit_code != 0 and "linear1.weight" in result.output and "Traceback" not in result.output
+    assert seconds < 5, f"bench run took {seconds:.1f} s to refuse the checkpoint"

