@@ -1,0 +1,127 @@
+"""EmoBox partitions on corpus trees generated from EmoBox's own lists, in each owner's layout."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from emobox_trees import CORPORA, emobox_dir, entries, write_tree
+
+from bench import emobox, registry
+from bench.contracts import DataError
+
+# Test-fold sizes EmoBox publishes (its README and paper), fold by fold.
+TEST_SIZES = {
+    "ravdess": [240] * 6, "tess": [700], "savee": [120] * 4, "crema-d": [1856], "emodb": [107] * 5,
+    "iemocap": [1085, 1023, 1151, 1031, 1241], "meld": [2610], "mead": [7929],
+}
+
+
+def _scan(name, root):
+    loader = registry.dataset(name)
+    return loader, loader.scan(root).utterances
+
+
+def _train_sizes(corpus: str) -> list[int]:
+    """Train + valid lines per fold, counted straight from EmoBox's files (0 where there is no train file)."""
+    folder = emobox_dir() / corpus
+    return [
+        sum(len(p.read_text().splitlines()) for s in ("train", "valid") for p in fold.glob(f"*_{s}_fold_*.jsonl"))
+        for fold in sorted(folder.glob("fold_*"))
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_fold_sizes_equal_emobox(name, tmp_path, files):
+    folder = emobox_dir()
+    write_tree(name, tmp_path / name, files)
+    loader, utts = _scan(name, tmp_path / name)
+    part = emobox.partition(loader, utts, folder)
+    assert [len(f.test) for f in part.folds] == TEST_SIZES[name]
+    assert [len(f.train) for f in part.folds] == _train_sizes(CORPORA[name])
+    assert (part.missing, part.unlisted, part.relabelled) == ([], [], 0)
+    assert {u.label for u in part.utterances} == set(part.classes)
+    for fold in part.folds:
+        assert not set(fold.train) & set(fold.test)
+
+
+def test_labels_go_through_the_label_map(tmp_path, files):
+    """EmoDB: ``boredem`` and ``Neutral`` in label_map.json, ``neutral`` in the lists; IEMOCAP: exc -> happiness."""
+    folder = emobox_dir()
+    write_tree("emodb", tmp_path / "emodb", files)
+    part = emobox.partition(*_scan("emodb", tmp_path / "emodb"), folder)
+    assert Counter(u.label for u in part.utterances) == {
+        "anger": 127, "boredom": 81, "neutral": 79, "happiness": 71, "fear": 69, "sadness": 62, "disgust": 46}
+    rows = entries("iemocap")
+    write_tree("iemocap", tmp_path / "iemocap", files)
+    part = emobox.partition(*_scan("iemocap", tmp_path / "iemocap"), folder)
+    happy = sum(r["emo"] in ("hap", "exc") for r in rows)
+    assert Counter(u.label for u in part.utterances)["happiness"] == happy
+    assert part.classes == ("neutral", "happiness", "anger", "sadness")
+
+
+def test_mismatches_are_reported_by_name(tmp_path, files):
+    folder = emobox_dir()
+    written = write_tree("savee", tmp_path / "savee", files)
+    written["savee-JE-n23"].unlink()
+    extra = files.many([tmp_path / "savee" / "DC_a16.wav"])[0]  # SAVEE has 15 anger clips per speaker
+    part = emobox.partition(*_scan("savee", tmp_path / "savee"), folder)
+    assert part.missing == ["savee-JE-n23"]
+    assert [u.path for u in part.unlisted] == [extra]
+    assert sum(len(f.test) for f in part.folds) == 479
+    reasons = dict(part.skipped())
+    assert reasons["savee-JE-n23"] == "listed by EmoBox, not found in the corpus"
+    assert "not in EmoBox's lists" in reasons[str(extra)]
+
+
+def test_mead_trains_on_the_rest_of_the_corpus(tmp_path, files):
+    """EmoBox's MEAD fold has no train file: every clip outside its test list trains."""
+    write_tree("mead", tmp_path / "mead", files)
+    extra = files.many([tmp_path / "mead" / "M003" / "audio" / "angry" / "level_3" / "030.m4a",
+                        tmp_path / "mead" / "W009" / "audio" / "neutral" / "level_1" / "040.m4a"])
+    part = emobox.partition(*_scan("mead", tmp_path / "mead"), emobox_dir())
+    (fold,) = part.folds
+    assert len(fold.test) == 7929
+    assert sorted(fold.train) == ["M003_anger_3_030", "W009_neutral_1_040"]
+    assert {u.path for u in part.utterances} >= set(extra)
+
+
+@pytest.mark.parametrize("test_on,train_on", [("savee", "ravdess"), ("ravdess", "savee"),
+                                               ("iemocap", "savee"), ("meld", "savee")])
+def test_track2_tests_on_240_balanced_utterances(test_on, train_on, tmp_path, files):
+    folder = emobox_dir()
+    write_tree(test_on, tmp_path / test_on, files)
+    write_tree(train_on, tmp_path / train_on, files)
+    test_loader, test_utts = _scan(test_on, tmp_path / test_on)
+    train_loader, train_utts = _scan(train_on, tmp_path / train_on)
+    part = emobox.track2(train_loader, train_utts, test_loader, test_utts, folder)
+    (fold,) = part.folds
+    assert part.missing == []
+    assert part.classes == ("anger", "happiness", "sadness", "neutral")
+    by_uid = {u.uid: u for u in part.utterances}
+    assert Counter(by_uid[u].label for u in fold.test) == dict.fromkeys(part.classes, 60)
+    assert all(u.startswith(f"{test_on}/") for u in fold.test)
+    trained = [by_uid[u] for u in fold.train]
+    assert trained and all(u.uid.startswith(f"{train_on}/") and u.label in part.classes for u in trained)
+
+
+def test_track2_needs_another_corpus_with_a_set(tmp_path, files):
+    folder = emobox_dir()
+    write_tree("savee", tmp_path / "savee", files)
+    savee, utts = _scan("savee", tmp_path / "savee")
+    with pytest.raises(DataError, match="trains on another corpus"):
+        emobox.track2(savee, utts, savee, utts, folder)
+    with pytest.raises(DataError, match="no track-2 test set"):
+        emobox.track2(savee, utts, registry.dataset("tess"), [], folder)
+
+
+def test_data_folder_errors_name_the_ways_to_give_it(tmp_path, monkeypatch):
+    monkeypatch.delenv(emobox.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(emobox, "config_roots", lambda: {})
+    with pytest.raises(DataError, match="pass --emobox DIR, set BENCH_EMOBOX_DIR"):
+        emobox.data_dir()
+    with pytest.raises(DataError, match="is not a folder"):
+        emobox.data_dir(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="EmoBox does not partition"):
+        emobox.partition(registry.dataset("synth"), [], tmp_path)
