@@ -35,6 +35,8 @@ from bench.contracts import DataError, DatasetLoader, Fold, Utterance
 from bench.roots import CONFIG_FILES, config_roots
 
 PROTOCOLS = ("emobox", "emobox-track2")
+# The corpora EmoBox partitions that bench reads (its dataset plugin names), for `bench reproduce emobox`.
+SHARED = ("iemocap", "meld", "ravdess", "tess", "savee", "crema-d", "emodb", "mead")
 ENV_VAR = "BENCH_EMOBOX_DIR"
 SPLITS = ("train", "valid", "test")
 # Where a track-2 name fits several utterances (MELD numbers dialogues per split), the first split wins.

@@ -26,6 +26,7 @@ class RunConfig:
     backbone_options: dict[str, str] = field(default_factory=dict)
     data_root: Path | None = None
     protocol: str | None = None
+    emobox: Path | None = None  # EmoBox's data/ folder for the emobox protocols (else env var or config)
     finetune_on: list[str] | None = None
     seeds: int = 3
     finetune: bool = True

@@ -25,7 +25,12 @@ def run(
     backbone: Annotated[str, typer.Option(help="Backbone plugin name (see `bench list`).")] = "mini-clap",
     dataset: Annotated[str, typer.Option(help="Dataset plugin name to evaluate on.")] = "synth",
     data_root: Annotated[Optional[Path], typer.Option(help="Root folder of the evaluated corpus.")] = None,
-    protocol: Annotated[Optional[str], typer.Option(help="Fold protocol; default: the dataset's first.")] = None,
+    protocol: Annotated[
+        Optional[str], typer.Option(help="Fold protocol; default: the dataset's first (emobox, emobox-track2: EmoBox's).")
+    ] = None,
+    emobox: Annotated[
+        Optional[Path], typer.Option(help="EmoBox's data/ folder for the emobox protocols (or BENCH_EMOBOX_DIR).")
+    ] = None,
     finetune_on: Annotated[
         Optional[str], typer.Option(help="Comma-separated fine-tuning corpora (default: the evaluated one, fold-aware).")
     ] = None,
@@ -59,7 +64,7 @@ def run(
         if profile not in settings.PROFILES:
             raise ValueError(f"--profile must be one of {', '.join(settings.PROFILES)}")
         config = settings.RunConfig(
-            backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol,
+            backbone=backbone, dataset=dataset, data_root=data_root, protocol=protocol, emobox=emobox,
             finetune_on=[n.strip() for n in finetune_on.split(",") if n.strip()] if finetune_on else None,
             finetune=finetune, acpt=acpt, classifier=classifier, ablation=ablation,
             baselines=baselines, checkpoint=checkpoint, device=device, output=output, profile=profile,

@@ -125,3 +125,20 @@ def test_data_folder_errors_name_the_ways_to_give_it(tmp_path, monkeypatch):
         emobox.data_dir(tmp_path / "nowhere")
     with pytest.raises(DataError, match="EmoBox does not partition"):
         emobox.partition(registry.dataset("synth"), [], tmp_path)
+
+
+def test_data_check_prints_emobox_fold_sizes_and_names_what_is_missing(tmp_path, files):
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    written = write_tree("savee", tmp_path / "savee", files)
+    written["savee-KL-su15"].unlink()
+    result = CliRunner().invoke(app, ["data", "check", "--dataset", "savee", "--root", str(tmp_path / "savee"),
+                                      "--protocol", "emobox", "--emobox", str(emobox_dir())], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "1 EmoBox utterances missing from the corpus" in result.output
+    assert "savee-KL-su15" in result.output and "listed by EmoBox, not found in the corpus" in result.output
+    rows = [line.replace("│", " ").split() for line in result.output.splitlines()]
+    folds = {row[0]: (int(row[1]), int(row[2])) for row in rows if row and row[0].startswith("emobox")}
+    assert sorted(folds.values()) == [(359, 120), (359, 120), (359, 120), (360, 119)]
