@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from emobox_trees import CORPORA, emobox_dir, entries, write_tree
@@ -142,3 +144,52 @@ def test_data_check_prints_emobox_fold_sizes_and_names_what_is_missing(tmp_path,
     rows = [line.replace("│", " ").split() for line in result.output.splitlines()]
     folds = {row[0]: (int(row[1]), int(row[2])) for row in rows if row and row[0].startswith("emobox")}
     assert sorted(folds.values()) == [(359, 120), (359, 120), (359, 120), (360, 119)]
+
+
+def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, monkeypatch):
+    """`bench run --protocol emobox`, then `bench table comparison --reference emobox --format markdown`."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    write_tree("savee", tmp_path / "savee", files)
+    runner = CliRunner()
+    result = runner.invoke(app, [
+        "run", "--dataset", "savee", "--data-root", str(tmp_path / "savee"), "--protocol", "emobox",
+        "--emobox", str(emobox_dir()), "--no-finetune", "--no-acpt", "--seeds", "1", "--output", "runs",
+        "--set", "classifier.epochs=2",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "EmoBox emobox: 0 EmoBox utterances missing from the corpus" in result.output
+    record = json.loads(Path(re.search(r"record: (\S+)", result.output).group(1)).read_text())
+    assert [f["test"] for f in record["dataset"]["folds"]] == TEST_SIZES["savee"]
+    main = next(r for r in record["summary"] if r["row"] == "none")
+    table = runner.invoke(app, ["table", "comparison", "--reference", "emobox", "--format", "markdown"])
+    assert table.exit_code == 0, table.output
+    wa, ua = 100 * main["wa"], 100 * main["ua"]
+    expected = f"| mini-clap | {wa:.2f} ± 0.00 (EmoBox 78.59 {wa - 78.59:+.2f}) | {ua:.2f} ± 0.00 (EmoBox 75.75 {ua - 75.75:+.2f}) |"
+    assert expected in table.output.replace("−", "-")
+    assert "SAVEE data2vec2-large" in table.output
+    paper = runner.invoke(app, ["table", "comparison", "--reference", "paper", "--format", "markdown"])
+    assert "mini-clap" not in paper.output  # EmoBox's folds are not the paper's: no paper figure beside them
+
+
+def test_a_track2_run_trains_on_the_named_corpus(tmp_path, files, monkeypatch):
+    """What `bench run --dataset savee --protocol emobox-track2 --finetune-on ravdess` evaluates."""
+    from bench.protocol import Corpus, RunConfig
+
+    write_tree("savee", tmp_path / "savee", files)
+    write_tree("ravdess", tmp_path / "ravdess", files)
+    monkeypatch.setenv("BENCH_RAVDESS_ROOT", str(tmp_path / "ravdess"))
+    config = RunConfig(dataset="savee", data_root=tmp_path / "savee", protocol="emobox-track2", emobox=emobox_dir())
+    with pytest.raises(DataError, match="--finetune-on CORPUS"):
+        Corpus.on_emobox(config)
+    config.finetune_on = ["ravdess"]
+    corpus = Corpus.on_emobox(config)
+    protocol, (fold,) = corpus.folds(None)
+    assert protocol == "emobox-track2" and fold.name == "track2-ravdess-to-savee"
+    assert len(fold.test) == 240 and len(fold.train) == 96 + 3 * 192  # RAVDESS neutral, happy, sad, angry
+    assert corpus.words == ["angry", "happy", "sad", "neutral"]
