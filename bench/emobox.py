@@ -40,7 +40,7 @@ SHARED = ("iemocap", "meld", "ravdess", "tess", "savee", "crema-d", "emodb", "me
 ENV_VAR = "BENCH_EMOBOX_DIR"
 SPLITS = ("train", "valid", "test")
 # Where a track-2 name fits several utterances (MELD numbers dialogues per split), the first split wins.
-SPLIT_PREFERENCE = ("test", "dev", "valid", "train")
+SPLIT_PREFERENCE = ("test", "dev", "train")
 
 
 class EmoBoxNames:

@@ -193,3 +193,23 @@ def test_a_track2_run_trains_on_the_named_corpus(tmp_path, files, monkeypatch):
     assert protocol == "emobox-track2" and fold.name == "track2-ravdess-to-savee"
     assert len(fold.test) == 240 and len(fold.train) == 96 + 3 * 192  # RAVDESS neutral, happy, sad, angry
     assert corpus.words == ["angry", "happy", "sad", "neutral"]
+
+
+def test_reproduce_emobox_plans_every_shared_corpus_on_emobox_folds(tmp_path, files, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for name in CORPORA:
+        monkeypatch.delenv(registry.dataset(name).env_var, raising=False)
+    write_tree("savee", tmp_path / "savee", files)
+    monkeypatch.setenv("BENCH_SAVEE_ROOT", str(tmp_path / "savee"))
+    result = CliRunner().invoke(app, ["reproduce", "emobox", "--backbone", "mini-clap", "--emobox", str(emobox_dir()),
+                                      "--dry-run", "--output", "runs"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "run mini-clap on savee: to run" in lines
+    for name in set(CORPORA) - {"savee"}:
+        assert f"run mini-clap on {name}: cannot run: no corpus" in lines
+    assert sum(f"found   EmoBox partitions: {emobox_dir()}" in line for line in lines) == len(CORPORA)
