@@ -179,7 +179,8 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
 
 def test_a_track2_run_trains_on_the_named_corpus(tmp_path, files, monkeypatch):
     """What `bench run --dataset savee --protocol emobox-track2 --finetune-on ravdess` evaluates."""
-    from bench.protocol import Corpus, RunConfig
+    from bench.corpus import Corpus
+    from bench.settings import RunConfig
 
     write_tree("savee", tmp_path / "savee", files)
     write_tree("ravdess", tmp_path / "ravdess", files)
