@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from bench import labels, registry
+from bench import emobox, labels, registry
 from bench.contracts import DataError, Fold, Utterance
+from bench.progress import console
 from bench.roots import resolve_root
 from bench.settings import RunConfig
 
@@ -54,6 +55,26 @@ class Corpus:
         return cls(
             ",".join(names), merged.utterances, merged.classes, [labels.adjective(c) for c in merged.classes],
             [s for c in parts for s in c.skipped], None, ("corpus",), lambda _: merged.folds(),
+        )
+
+    @classmethod
+    def on_emobox(cls, config: RunConfig) -> Corpus:
+        """The evaluated corpus on EmoBox's partitions; what did not match joins the skipped files."""
+        loader = registry.dataset(config.dataset)
+        root = resolve_root(loader, config.data_root)
+        scan, folder = loader.scan(root), emobox.data_dir(config.emobox)
+        if config.protocol == "emobox":
+            part = emobox.partition(loader, scan.utterances, folder)
+        elif len(config.finetune_on or []) != 1:
+            raise DataError("emobox-track2 trains on one other corpus: name it with --finetune-on CORPUS")
+        else:
+            other = registry.dataset(config.finetune_on[0])
+            part = emobox.track2(other, other.scan(resolve_root(other)).utterances, loader, scan.utterances, folder)
+        console.print(f"EmoBox {config.protocol}: {part.summary()}", highlight=False)
+        return cls(
+            config.dataset, part.utterances, part.classes, [loader.text_label(c) for c in part.classes],
+            [(str(p), reason) for p, reason in scan.skipped] + part.skipped(), root, (config.protocol,),
+            lambda _: part.folds,
         )
 
     def folds(self, protocol: str | None) -> tuple[str, list[Fold]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, fileio, identity, records, registry
+from bench import distributed, emobox, fileio, identity, records, registry
 from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
@@ -47,7 +47,10 @@ def run(config: RunConfig) -> dict:
     device = resolve_device(config.device)
     backbone_cls = registry.get("backbone", config.backbone)
     check_backbone(config, backbone_cls)
-    corpus = Corpus.load(config.dataset, config.data_root)
+    if config.protocol in emobox.PROTOCOLS:
+        corpus = Corpus.on_emobox(config)
+    else:
+        corpus = Corpus.load(config.dataset, config.data_root)
     protocol, folds = corpus.folds(config.protocol)
     pool = finetune_pool(config, corpus) if config.finetune and config.checkpoint is None else []
     if config.checkpoint is not None and config.checkpoint.is_file():

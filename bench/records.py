@@ -28,6 +28,8 @@ SCHEMA = 1
 CHECKPOINT_FORMAT = "bench-finetuned"
 PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-clap", "msclap", "optuna")
 STAGE_ROWS = {(False, False): "none", (False, True): "ACPT", (True, False): "fine-tune", (True, True): "fine-tune + ACPT"}
+BASELINE_ROWS = {"zero-shot": "zero shot", "linear-probe": "linear probe (joint space)",
+                 "encoder-probe": "linear probe (encoder features)"}
 
 
 def write(path: Path, record: dict) -> None:
@@ -186,13 +188,13 @@ def summarize(units: list[dict]) -> list[dict]:
         row["seeds"] = len(by_seed)
         row["folds"] = len(next(iter(by_seed.values())))
         rows.append(row)
-    order = {"cross-modal": 0, "zero-shot": 1, "linear-probe": 2}
-    return sorted(rows, key=lambda r: (order[r["method"]], r["finetune"], r["acpt"]))
+    order = ["cross-modal", *BASELINE_ROWS]
+    return sorted(rows, key=lambda r: (order.index(r["method"]), r["finetune"], r["acpt"]))
 
 
 def row_name(tuned: bool, acpt: bool, method: str) -> str:
-    """Stage rows are named by their stages; baselines by method (the table marks fine-tuning)."""
-    return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else method.replace("-", " ")
+    """Stage rows are named by their stages; baselines by method and features (the table marks fine-tuning)."""
+    return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else BASELINE_ROWS[method]
 
 
 def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,

@@ -1,7 +1,7 @@
 """A :class:`~bench.tables.Report` in each output format: Rich, Markdown, LaTeX, CSV, JSON.
 
-Text formats show ``mean ± std`` per cell, and with the paper's figure
-``mean ± std (paper P, ±D)``; CSV and JSON are long-form and machine-readable, one entry
+Text formats show ``mean ± std`` per cell, and with a reference figure
+``mean ± std (paper P ±D)`` or ``(EmoBox P ±D)``; CSV and JSON are long-form and machine-readable, one entry
 per cell with the record it came from.
 """
 
@@ -19,16 +19,16 @@ from bench.tables import Cell, Report
 MISSING = "–"
 
 
-def cell_text(cell: Cell) -> str:
+def cell_text(cell: Cell, reference: str = "paper") -> str:
     if cell.mean is None:
         text = MISSING
     else:
         text = f"{cell.mean:.2f}".replace("-", "−")
         if cell.std is not None:
             text += f" ± {cell.std:.2f}"
-    if cell.paper is not None:
+    if cell.reference is not None:
         diff = f" {f'{cell.diff:+.2f}'.replace('-', '−')}" if cell.diff is not None else ""
-        text += f" (paper {cell.paper:.2f}{diff})"
+        text += f" ({reference} {cell.reference:.2f}{diff})"
     return text
 
 
@@ -38,7 +38,7 @@ def rich_table(report: Report) -> Table:
     for column in report.columns:
         table.add_column(column, justify="right")
     for label, cells in report.rows:
-        table.add_row(label, *(cell_text(c) for c in cells))
+        table.add_row(label, *(cell_text(c, report.reference) for c in cells))
     return table
 
 
@@ -46,7 +46,7 @@ def markdown(report: Report) -> str:
     lines = [f"**{report.title}**", "", "| " + " | ".join([report.row_header, *report.columns]) + " |"]
     lines.append("|" + "---|" + "---:|" * len(report.columns))
     for label, cells in report.rows:
-        lines.append("| " + " | ".join([label, *(cell_text(c) for c in cells)]) + " |")
+        lines.append("| " + " | ".join([label, *(cell_text(c, report.reference) for c in cells)]) + " |")
     lines += [""] + [f"- {note}" for note in report.notes] if report.notes else []
     return "\n".join(lines) + "\n"
 
@@ -72,7 +72,7 @@ def latex(report: Report) -> str:
         r"\midrule",
     ]
     for label, cells in report.rows:
-        lines.append(" & ".join(_latex_escape(text) for text in [label, *(cell_text(c) for c in cells)]) + r" \\")
+        lines.append(" & ".join(_latex_escape(text) for text in [label, *(cell_text(c, report.reference) for c in cells)]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [r"% " + _latex_escape(note) for note in report.notes]
     lines.append(r"\end{table}")
@@ -83,7 +83,7 @@ def _entries(report: Report) -> list[dict]:
     return [
         {
             "table": report.name, report.row_header: label, "column": column, "mean": cell.mean, "std": cell.std,
-            "seeds": cell.seeds, "paper": cell.paper, "diff": cell.diff, "record": cell.record,
+            "seeds": cell.seeds, "reference": cell.reference, "diff": cell.diff, "record": cell.record,
         }
         for label, cells in report.rows
         for column, cell in zip(report.columns, cells)
@@ -93,7 +93,7 @@ def _entries(report: Report) -> list[dict]:
 def csv_text(report: Report) -> str:
     buffer = io.StringIO()
     entries = _entries(report)
-    fields = ["table", report.row_header, "column", "mean", "std", "seeds", "paper", "diff", "record"]
+    fields = ["table", report.row_header, "column", "mean", "std", "seeds", "reference", "diff", "record"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for entry in entries:
@@ -103,7 +103,7 @@ def csv_text(report: Report) -> str:
 
 def json_text(report: Report) -> str:
     document = {
-        "table": report.name, "title": report.title, "columns": report.columns,
+        "table": report.name, "title": report.title, "columns": report.columns, "reference": report.reference,
         "cells": _entries(report), "notes": report.notes,
     }
     return json.dumps(document, indent=1) + "\n"

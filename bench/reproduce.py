@@ -3,7 +3,8 @@
 comparison: one full run per backbone x dataset; ablation: one full run (it reports all
 four stage rows) of the method's backbone per dataset, the same run the comparison uses;
 loss and prompt-length: one sweep per dataset (``bench sweep loss`` / ``prompt-length``),
-whose base run is that same full run. A run counts as recorded when a record under the
+whose base run is that same full run; emobox: one full run (CLEP-DG's stages and the
+frozen-feature baseline) per backbone on each corpus EmoBox shares, on EmoBox's folds. A run counts as recorded when a record under the
 output folder has the same settings; a sweep when its study has all its trials.
 """
 
@@ -16,13 +17,13 @@ from pathlib import Path
 
 import optuna
 
-from bench import paper, protocol, registry, sweep
+from bench import emobox, protocol, references, registry, sweep
 from bench.catalog import Found, find
 from bench.contracts import DataError
 from bench.roots import resolve_root
 from bench.settings import NOT_IDENTITY, RunConfig
 
-TABLES = ("comparison", "ablation", "loss", "prompt-length")
+TABLES = ("comparison", "ablation", "loss", "prompt-length", "emobox")
 
 
 @dataclass
@@ -52,6 +53,11 @@ def _needs(config: RunConfig) -> list[tuple[str, bool]]:
         needs += [(f"{f.what}: {f.path}" + (f" (or set {f.env_var})" if f.env_var else ""), f.found) for f in files]
     except registry.PluginError as err:
         needs.append((str(err), False))
+    if config.protocol in emobox.PROTOCOLS:
+        try:
+            needs.append((f"EmoBox partitions: {emobox.data_dir(config.emobox)}", True))
+        except DataError as err:
+            needs.append((str(err), False))
     try:
         loader = registry.dataset(config.dataset)
         root = resolve_root(loader, config.data_root)
@@ -87,16 +93,19 @@ def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets:
     """The runs or sweeps ``table`` needs, each with its files and its record if there is one."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r} (choose from {', '.join(TABLES)})")
-    default_backbones = list(paper.BACKBONES) if table == "comparison" else [paper.METHOD_BACKBONE]
+    default_backbones = list(references.BACKBONES) if table == "comparison" else [references.METHOD_BACKBONE]
+    default_datasets = emobox.SHARED if table == "emobox" else references.DATASETS
     found = find(template.output)[0] if Path(template.output).is_dir() else []
     items = []
     for backbone in backbones or default_backbones:
-        for dataset in datasets or list(paper.DATASETS):
+        for dataset in datasets or list(default_datasets):
             config = copy.deepcopy(template)
             config.backbone, config.dataset = backbone, dataset
+            config.protocol = "emobox" if table == "emobox" else config.protocol
             needs = _needs(config)
-            if table in ("comparison", "ablation"):
-                item = Item(config, None, needs, _recorded_run(config, found), needs[-1][1])
+            if table in ("comparison", "ablation", "emobox"):
+                runnable = all(found for _, found in needs[-2:]) if table == "emobox" else needs[-1][1]
+                item = Item(config, None, needs, _recorded_run(config, found), runnable)
             else:
                 item = Item(config, table, needs, _sweep_done(sweep_plan(config, table)), needs[-1][1])
             items.append(item)

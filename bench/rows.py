@@ -16,7 +16,7 @@ from bench.progress import bar
 from bench.settings import RunConfig
 from bench.stages.acpt import prompt_embeddings, train_contexts
 from bench.stages.classifier import train_classifier
-from bench.stages.evaluate import linear_probe, nearest_prototype
+from bench.stages.evaluate import encoder_probe, linear_probe, nearest_prototype
 
 if TYPE_CHECKING:
     from bench.units import Model
@@ -80,4 +80,11 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
         if train_ids:
             train_labels = corpus.label_index([by_uid[u] for u in train_ids]).to(train_emb.device)
             record("linear-probe", False, linear_probe(train_emb, train_labels, test_emb, n_classes, seed))
+            initial_state_runs = not config.finetune or config.ablation
+            if not (tuned and embedder.frozen and initial_state_runs):  # a frozen encoder's probe is the initial one
+                with model.timed("probe"):
+                    train_x, test_x = embedder.features(train_ids)[1], embedder.features(test_ids)[1]
+                    predicted = encoder_probe(train_x, [by_uid[u] for u in train_ids], test_x,
+                                              [by_uid[u] for u in test_ids], corpus.classes, seed)
+                record("encoder-probe", False, predicted)
     return rows

@@ -100,6 +100,7 @@ class RunConfig(Settings):
     backbone_options: Annotated[dict[str, str], BeforeValidator(_text_values)] = Field(default_factory=dict)
     data_root: Path | None = None
     protocol: str | None = None
+    emobox: Path | None = None  # EmoBox's data/ folder for the emobox protocols (else env var or config)
     finetune_on: Annotated[list[str] | None, BeforeValidator(_comma_list)] = None
     seeds: Count = 3
     finetune: bool = True

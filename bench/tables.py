@@ -1,7 +1,8 @@
 """Tables rendered from result records (never from memory): one run's, and the paper's tables.
 
 The paper's tables are built as :class:`Report` objects, independent of the output format
-(:mod:`bench.render` writes them as Rich, Markdown, LaTeX, CSV or JSON).
+(:mod:`bench.render` writes them as Rich, Markdown, LaTeX, CSV or JSON). A reference
+(:mod:`bench.references`: the paper, or EmoBox) puts its published figure beside ours.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from rich import box
 from rich.table import Table
 
-from bench import paper, records
+from bench import records, references
 from bench.catalog import Found, newest, record_of_checkpoints
 
 
@@ -52,17 +53,17 @@ LOSSES = ("softmax", "arcface")
 
 @dataclass
 class Cell:
-    """One figure in percent (mean ± std over seeds), the record it came from, the paper's value."""
+    """One figure in percent (mean ± std over seeds), the record it came from, the reference's value."""
 
     mean: float | None = None
     std: float | None = None
     seeds: int = 0
     record: str | None = None
-    paper: float | None = None
+    reference: float | None = None
 
     @property
     def diff(self) -> float | None:
-        return None if self.mean is None or self.paper is None else self.mean - self.paper
+        return None if self.mean is None or self.reference is None else self.mean - self.reference
 
 
 @dataclass
@@ -75,12 +76,13 @@ class Report:
     columns: list[str]
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reference: str = "paper"  # how cells name their reference figure
 
 
-def _cell(row: dict | None, metric: str, found: Found, paper_value: float | None) -> Cell:
+def _cell(row: dict | None, metric: str, found: Found, reference: float | None) -> Cell:
     if row is None:
-        return Cell(paper=paper_value)
-    return Cell(100 * row[metric], 100 * row[f"{metric}_std"], row["seeds"], str(found.path), paper_value)
+        return Cell(reference=reference)
+    return Cell(100 * row[metric], 100 * row[f"{metric}_std"], row["seeds"], str(found.path), reference)
 
 
 def _ordered(names, preferred) -> list[str]:
@@ -89,14 +91,14 @@ def _ordered(names, preferred) -> list[str]:
 
 
 def _dataset_label(name: str) -> str:
-    return paper.DATASET_NAMES.get(name, name)
+    return references.DATASET_NAMES.get(name, name)
 
 
 def _with_average(cells: list[Cell], paper_average: float | None) -> Cell:
     """Mean over the row's datasets (only when every one has a figure), beside the paper's printed one."""
     values = [c.mean for c in cells]
     if not values or any(v is None for v in values):
-        return Cell(paper=paper_average)
+        return Cell(reference=paper_average)
     return Cell(float(np.mean(values)), None, min(c.seeds for c in cells), None, paper_average)
 
 
@@ -105,28 +107,37 @@ def _check_metric(metric: str) -> None:
         raise ValueError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
 
 
-def comparison(found: list[Found], with_paper: bool) -> Report:
-    """Backbones x datasets, WA and UA of each run's main row (the paper's Table 2)."""
+def comparison(found: list[Found], reference: str | None) -> Report:
+    """Backbones x datasets, WA and UA of each run's main row (the paper's Table 2).
+
+    With a reference, only runs on its partitions enter (``emobox``: the EmoBox protocol), and
+    its figure for the same corpus and metric stands beside ours.
+    """
+    references.check(reference)
     candidates = defaultdict(list)
     for f in found:
-        if not f.swept and f.main_row() is not None:
+        if not f.swept and f.main_row() is not None and references.fits(reference, f.record["dataset"]["protocol"]):
             candidates[(f.backbone, f.dataset)].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
-    backbones = _ordered({b for b, _ in chosen}, paper.BACKBONES)
-    datasets = _ordered({d for _, d in chosen}, paper.DATASETS)
+    backbones = _ordered({b for b, _ in chosen}, references.BACKBONES)
+    datasets = _ordered({d for _, d in chosen}, dict.fromkeys(references.DATASETS + references.EMOBOX_DATASETS))
+    title = "EmoBox partitions" if reference == "emobox" else "paper Table 2"
     report = Report(
-        "comparison", "Backbones x datasets (paper Table 2): WA / UA %, mean ± std over seeds", "backbone",
+        "comparison", f"Backbones x datasets ({title}): WA / UA %, mean ± std over seeds", "backbone",
         [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")], notes=notes,
+        reference=references.LABELS.get(reference, "paper"),
     )
     for backbone in backbones:
         cells = []
         for dataset in datasets:
             f = chosen.get((backbone, dataset))
             for metric in ("wa", "ua"):
-                reference = paper.comparison(backbone, dataset, metric) if with_paper else None
-                cells.append(_cell(f.main_row() if f else None, metric, f, reference))
+                figure = references.comparison(reference, backbone, dataset, metric)
+                cells.append(_cell(f.main_row() if f else None, metric, f, figure))
         report.rows.append((backbone, cells))
     report.notes.insert(0, "each cell: the cross-modal classifier with the run's own stages (fine-tune + ACPT by default)")
+    if source := references.models(reference, datasets):
+        report.notes.append(source)
     return report
 
 
@@ -138,23 +149,23 @@ def ablation(found: list[Found], metric: str, with_paper: bool) -> Report:
         if not f.swept and sum(f.row(t, a) is not None for t, a in records.STAGE_ROWS) > 1:
             candidates[(f.backbone, f.dataset)].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
-    backbones = _ordered({b for b, _ in chosen}, paper.BACKBONES)
-    datasets = _ordered({d for _, d in chosen}, paper.DATASETS)
+    backbones = _ordered({b for b, _ in chosen}, references.BACKBONES)
+    datasets = _ordered({d for _, d in chosen}, references.DATASETS)
     report = Report(
         "ablation", f"Stage ablation (paper Table 3): {metric.upper()} %, mean ± std over seeds", "stages",
         [_dataset_label(d) for d in datasets] + ["avg"], notes=notes,
     )
-    paper_average = with_paper and tuple(datasets) == paper.DATASETS
+    paper_average = with_paper and tuple(datasets) == references.DATASETS
     for backbone in backbones:
         for (tuned, acpt), name in sorted(records.STAGE_ROWS.items()):
             cells = []
             for dataset in datasets:
                 f = chosen.get((backbone, dataset))
-                reference = paper.ablation(name, backbone, dataset, metric) if with_paper else None
+                reference = references.ablation(name, backbone, dataset, metric) if with_paper else None
                 cells.append(_cell(f.row(tuned, acpt) if f else None, metric, f, reference))
             if all(c.mean is None for c in cells):
                 continue
-            average = paper.ablation(name, backbone, "avg", metric) if paper_average else None
+            average = references.ablation(name, backbone, "avg", metric) if paper_average else None
             label = name if len(backbones) == 1 else f"{backbone}: {name}"
             report.rows.append((label, [*cells, _with_average(cells, average)]))
     return report
@@ -168,21 +179,21 @@ def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
         if f.swept <= {"classifier.loss"} and f.record["config"]["classifier"] and f.main_row() is not None:
             candidates[(f.backbone, f.dataset, f.setting("classifier", "loss"))].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]}")
-    backbones = _ordered({k[0] for k in chosen}, paper.BACKBONES)
-    datasets = _ordered({k[1] for k in chosen}, paper.DATASETS)
+    backbones = _ordered({k[0] for k in chosen}, references.BACKBONES)
+    datasets = _ordered({k[1] for k in chosen}, references.DATASETS)
     report = Report(
         "loss", f"Classifier loss (paper Table 4): {metric.upper()} %, mean ± std over seeds", "loss",
         [_dataset_label(d) for d in datasets] + ["avg"], notes=notes,
     )
-    paper_average = with_paper and tuple(datasets) == paper.DATASETS
+    paper_average = with_paper and tuple(datasets) == references.DATASETS
     for backbone in backbones:
         for name in _ordered({k[2] for k in chosen if k[0] == backbone}, LOSSES):
             cells = []
             for dataset in datasets:
                 f = chosen.get((backbone, dataset, name))
-                reference = paper.loss(name, backbone, dataset, metric) if with_paper else None
+                reference = references.loss(name, backbone, dataset, metric) if with_paper else None
                 cells.append(_cell(f.main_row() if f else None, metric, f, reference))
-            average = paper.loss(name, backbone, "avg", metric) if paper_average else None
+            average = references.loss(name, backbone, "avg", metric) if paper_average else None
             label = name if len(backbones) == 1 else f"{backbone}: {name}"
             report.rows.append((label, [*cells, _with_average(cells, average)]))
     return report
@@ -220,7 +231,7 @@ def prompt_length(found: list[Found], metric: str) -> Report:
         gains[(backbone, dataset)][tokens] = Cell(float(np.mean(per_seed)), std, len(per_seed), str(f.path))
     tokens = sorted({t for by_tokens in gains.values() for t in by_tokens})
     report.columns = [str(t) for t in tokens]
-    backbones = _ordered({b for b, _ in gains}, paper.BACKBONES)
+    backbones = _ordered({b for b, _ in gains}, references.BACKBONES)
     for backbone, dataset in sorted(gains, key=lambda k: (backbones.index(k[0]), k[1])):
         by_tokens = gains[(backbone, dataset)]
         report.rows.append((f"{backbone} on {dataset}", [by_tokens.get(t, Cell()) for t in tokens]))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.contracts import DataError, ScanResult, Utterance
 from bench.datasets._common import Corpus, walk
+from bench.emobox import EmoBoxNames
 from bench.labels import canonical
 
 SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
@@ -28,11 +29,12 @@ NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 DEMOGRAPHICS = "VideoDemographics.csv"
 
 
-class CremaD(Corpus):
+class CremaD(EmoBoxNames, Corpus):
     name = "crema-d"
     classes = ("anger", "disgust", "fear", "happiness", "neutral", "sadness")
     env_var = "BENCH_CREMA_D_ROOT"
-    protocols = ("speaker", "random-10fold")
+    protocols = ("speaker", "random-10fold", "emobox")
+    emobox = "cremad"
     layout = "AudioWAV/1001_DFA_ANG_XX.wav (or .mp3/.flv) file"
     _genders: dict[str, str] = {}  # actor -> gender, read by scan() before the files are parsed
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.contracts import Utterance
 from bench.datasets._common import Corpus
+from bench.emobox import EmoBoxNames
 
 EMOTIONS = {
     "W": "anger",  # Wut
@@ -32,11 +33,12 @@ FEMALE = {"08", "09", "13", "14", "16"}
 NAME = re.compile(r"^(\d\d)([ab]\d\d)([A-Z])([a-z])$", re.IGNORECASE)
 
 
-class EmoDB(Corpus):
+class EmoDB(EmoBoxNames, Corpus):
     name = "emodb"
     classes = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
     env_var = "BENCH_EMODB_ROOT"
-    protocols = ("speaker", "random-10fold")
+    protocols = ("speaker", "random-10fold", "emobox")
+    emobox = "emodb"
     layout = "file named like wav/03a01Fa.wav"
 
     def parse(self, path: Path, root: Path) -> Utterance | str:

@@ -22,17 +22,19 @@ from pathlib import Path
 
 from bench.contracts import ScanResult, Utterance
 from bench.datasets._common import Corpus, is_audio, unusable, walk
+from bench.emobox import EmoBoxNames
 
 LABELS = {"neu": "neutral", "hap": "happiness", "exc": "happiness", "ang": "anger", "sad": "sadness"}
 LINE = re.compile(r"^\[\s*[\d.]+\s*-\s*[\d.]+\s*\]\s+(Ses(\d\d)\w+?_([FM])\d+)\s+(\w+)\s+\[")
 SESSION = re.compile(r"^Session(\d)$", re.IGNORECASE)
 
 
-class IEMOCAP(Corpus):
+class IEMOCAP(EmoBoxNames, Corpus):
     name = "iemocap"
     classes = ("neutral", "happiness", "anger", "sadness")
     env_var = "BENCH_IEMOCAP_ROOT"
-    protocols = ("session", "speaker", "random-10fold")
+    protocols = ("session", "speaker", "random-10fold", "emobox", "emobox-track2")
+    emobox, track2 = "iemocap", "IEMOCAP"
     layout = "Session<n>/dialog/EmoEvaluation/*.txt label file with its sentences/wav audio"
 
     def scan(self, root: Path) -> ScanResult:

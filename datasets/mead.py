@@ -21,17 +21,19 @@ from pathlib import Path
 
 from bench.contracts import Utterance
 from bench.datasets._common import Corpus
+from bench.emobox import EmoBoxNames
 from bench.labels import canonical
 
 ACTOR = re.compile(r"^([MW])\d{3}$", re.IGNORECASE)
 LEVEL = re.compile(r"^level_(\d)$", re.IGNORECASE)
 
 
-class MEAD(Corpus):
+class MEAD(EmoBoxNames, Corpus):
     name = "mead"
     classes = ("anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
     env_var = "BENCH_MEAD_ROOT"
-    protocols = ("speaker", "random-10fold")
+    protocols = ("speaker", "random-10fold", "emobox")
+    emobox = "mead"
     layout = "<actor>/audio/<emotion>/level_<n>/<nnn>.m4a file"
     prune = ("video",)
 
@@ -59,3 +61,8 @@ class MEAD(Corpus):
             gender="male" if actor[0] == "M" else "female",
             meta={"level": match.group(1)},
         )
+
+    def emobox_id(self, utt: Utterance) -> str:
+        """EmoBox keys MEAD clips by the path's own words: ``W019-neutral-level-1-020``."""
+        emotion, level = utt.path.parts[-3:-1]
+        return f"{utt.speaker}-{emotion}-{level}-{utt.path.stem}"

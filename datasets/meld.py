@@ -18,10 +18,12 @@ Protocol: ``official`` (train and dev train, test tests; the paper's) and ``rand
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
 
 from bench.contracts import DataError, ScanResult, Utterance
 from bench.datasets._common import Corpus, is_audio, unusable, walk
+from bench.emobox import EmoBoxNames
 from bench.labels import canonical
 
 SPLITS = {
@@ -33,11 +35,12 @@ TEST_PREFIX = "final_videos_test"
 COLUMNS = {"Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID"}
 
 
-class MELD(Corpus):
+class MELD(EmoBoxNames, Corpus):
     name = "meld"
     classes = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
     env_var = "BENCH_MELD_ROOT"
-    protocols = ("official", "random-10fold")
+    protocols = ("official", "random-10fold", "emobox", "emobox-track2")
+    emobox, track2 = "meld", "MELD"
     layout = "train_sent_emo.csv / dev_sent_emo.csv / test_sent_emo.csv with their clip folders"
 
     def scan(self, root: Path) -> ScanResult:
@@ -87,6 +90,19 @@ class MELD(Corpus):
         for (split, _), files in sorted(clips.items()):
             skipped.extend((path, f"no row in {SPLITS[split][0]}") for path in files)
         return self.finish(root, found, skipped)
+
+    def emobox_id(self, utt: Utterance) -> str:
+        """EmoBox keys MELD clips by name and split: ``dia0_utt0-test`` for our ``test/dia0_utt0``."""
+        split, _, name = utt.uid.partition("/")
+        return f"{name}-{split}"
+
+    def track2_id(self, utt: Utterance) -> str:
+        """Track 2 names the clip only (``audio/dia933_utt6.wav``), not its split."""
+        return utt.uid.partition("/")[2]
+
+    def track2_name(self, entry: Mapping[str, str]) -> str:
+        """Two track-2 names are the test folder's copies (``final_videos_testdia12_utt3``)."""
+        return Path(entry["wav_filename"]).stem.removeprefix(TEST_PREFIX)
 
 
 def read_rows(table: Path) -> list[tuple[int, dict[str, str]]]:

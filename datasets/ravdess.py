@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.contracts import Utterance
 from bench.datasets._common import Corpus
+from bench.emobox import EmoBoxNames
 
 EMOTIONS = {
     "01": "neutral", "02": "calm", "03": "happiness", "04": "sadness",
@@ -27,11 +28,12 @@ MODALITIES = {"01": "full audio-video", "02": "video only"}
 NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 
 
-class RAVDESS(Corpus):
+class RAVDESS(EmoBoxNames, Corpus):
     name = "ravdess"
     classes = tuple(EMOTIONS.values())
     env_var = "BENCH_RAVDESS_ROOT"
-    protocols = ("random-10fold", "speaker")
+    protocols = ("random-10fold", "speaker", "emobox", "emobox-track2")
+    emobox, track2 = "ravdess", "RAVDESS"
     layout = "Actor_NN/03-01-EE-II-SS-RR-NN.wav file"
 
     def parse(self, path: Path, root: Path) -> Utterance | str:

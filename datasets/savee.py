@@ -13,10 +13,12 @@ speaker: neutral 120, others 60). Protocols: ``random-10fold`` (the paper's) and
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from bench.contracts import Utterance
 from bench.datasets._common import Corpus
+from bench.emobox import EmoBoxNames
 
 EMOTIONS = {
     "a": "anger", "d": "disgust", "f": "fear", "h": "happiness",
@@ -26,11 +28,12 @@ SPEAKERS = ("DC", "JE", "JK", "KL")
 NAME = re.compile(r"^(?:([a-z]{2})_)?([a-z]{1,2})(\d\d)$", re.IGNORECASE)
 
 
-class SAVEE(Corpus):
+class SAVEE(EmoBoxNames, Corpus):
     name = "savee"
     classes = tuple(EMOTIONS.values())
     env_var = "BENCH_SAVEE_ROOT"
-    protocols = ("random-10fold", "speaker")
+    protocols = ("random-10fold", "speaker", "emobox", "emobox-track2")
+    emobox, track2 = "savee", "SAVEE"
     layout = "AudioData/DC/a01.wav or ALL/DC_a01.wav file"
 
     def parse(self, path: Path, root: Path) -> Utterance | str:
@@ -51,3 +54,7 @@ class SAVEE(Corpus):
             speaker=speaker,
             gender="male",
         )
+
+    def track2_name(self, entry: Mapping[str, str]) -> str:
+        """Track 2 names a clip in the owners' layout (``JK/sa09.wav``) and gives its speaker."""
+        return f"{entry['speaker']}_{Path(entry['wav_filename']).stem}"

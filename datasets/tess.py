@@ -17,16 +17,18 @@ from pathlib import Path
 
 from bench.contracts import Utterance
 from bench.datasets._common import Corpus
+from bench.emobox import EmoBoxNames
 from bench.labels import canonical
 
 SPEAKERS = ("OAF", "YAF")
 
 
-class TESS(Corpus):
+class TESS(EmoBoxNames, Corpus):
     name = "tess"
     classes = ("anger", "disgust", "fear", "happiness", "neutral", "surprise", "sadness")
     env_var = "BENCH_TESS_ROOT"
-    protocols = ("random-10fold", "speaker")
+    protocols = ("random-10fold", "speaker", "emobox")
+    emobox = "tess"
     layout = "OAF_angry/OAF_back_angry.wav file"
 
     def parse(self, path: Path, root: Path) -> Utterance | str:

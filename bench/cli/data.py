@@ -105,18 +105,32 @@ def _count_table(title: str, key: str, utterances: Sequence[Utterance], classes:
     return table
 
 
-def _fold_table(loader: DatasetLoader, utterances: Sequence[Utterance]) -> Table | str:
-    protocol = loader.protocols[0]
+def _fold_table(loader: DatasetLoader, utterances: Sequence[Utterance], protocol: str | None,
+                emobox_dir: Path | None, root: Path) -> list[Table | str]:
+    """The folds of a protocol; for ``emobox`` also every utterance that did not match, by name."""
+    from bench import emobox
+
+    protocol = protocol or loader.protocols[0]
+    shown: list[Table | str] = []
     try:
-        folds = loader.folds(utterances, protocol)
+        if protocol == "emobox-track2":
+            raise DataError("its folds need a training corpus; check the test corpus's utterances with --protocol emobox")
+        if protocol == "emobox":
+            part = emobox.partition(loader, utterances, emobox.data_dir(emobox_dir))
+            folds = part.folds
+            shown.append(f"EmoBox: {part.summary()}")
+            if part.missing or part.unlisted:
+                shown.append(_files_table("Not matched between EmoBox's lists and the corpus", part.skipped(), root))
+        else:
+            folds = loader.folds(utterances, protocol)
     except DataError as err:
-        return f"[yellow]folds of {protocol!r} not available:[/] {escape(str(err))}"
-    table = Table(title=f"Folds of the default protocol '{protocol}'")
+        return [f"[yellow]folds of {protocol!r} not available:[/] {escape(str(err))}"]
+    table = Table(title=f"Folds of protocol '{protocol}'")
     for name in ("fold", "train", "test"):
         table.add_column(name, justify="left" if name == "fold" else "right")
     for fold in folds:
         table.add_row(fold.name, str(len(fold.train)), str(len(fold.test)))
-    return table
+    return [table, *shown]
 
 
 def _try_load(path: Path, offset: float, duration: float | None) -> str | None:
@@ -133,6 +147,8 @@ def check(
     root: RootOpt = None,
     decode: Annotated[bool, typer.Option("--decode", help="Also decode every clip and report failures.")] = False,
     workers: WorkersOpt = os.cpu_count() or 1,
+    protocol: Annotated[str | None, typer.Option(help="Protocol whose folds to print (default: the loader's first).")] = None,
+    emobox: Annotated[Path | None, typer.Option(help="EmoBox's data/ folder, for --protocol emobox.")] = None,
 ) -> None:
     """Validate a corpus folder and print its counts and skipped files."""
     with user_errors():
@@ -156,7 +172,8 @@ def check(
         out.print(_count_table("Sessions", "session", utts, classes, lambda u: u.session))
     if any(u.split for u in utts):
         out.print(_count_table("Splits", "split", utts, classes, lambda u: u.split))
-    out.print(_fold_table(loader, utts))
+    for shown in _fold_table(loader, utts, protocol, emobox, folder):
+        out.print(shown, highlight=False, soft_wrap=True)
     if result.skipped:
         out.print(_files_table("Skipped", result.skipped, folder))
     if decode:

@@ -1,4 +1,5 @@
-"""`bench reproduce TABLE`: run what a paper table needs (skipping what is recorded), then render it."""
+"""`bench reproduce TABLE`: run what a paper table (or the EmoBox comparison) needs, skipping what is
+recorded, then render it with the published figures beside ours."""
 
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def reproduce(
-    table: Annotated[str, typer.Argument(help="comparison, ablation, loss or prompt-length.")],
-    backbones: Annotated[Optional[str], typer.Option(help="Comma-separated backbones (default: the paper's).")] = None,
-    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated datasets (default: the paper's five).")] = None,
+    table: Annotated[str, typer.Argument(help="comparison, ablation, loss, prompt-length or emobox.")],
+    backbones: Annotated[
+        Optional[str], typer.Option("--backbones", "--backbone", help="Comma-separated backbones (default: the paper's).")
+    ] = None,
+    datasets: Annotated[
+        Optional[str], typer.Option(help="Comma-separated datasets (default: the paper's five; emobox: the eight it shares).")
+    ] = None,
+    emobox: Annotated[Optional[Path], typer.Option(help="EmoBox's data/ folder (or BENCH_EMOBOX_DIR), for emobox.")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="Seeds per run (default 3).")] = None,
     profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")] = None,
@@ -27,7 +33,7 @@ def reproduce(
     output: Annotated[Path, typer.Option(help="Runs folder, searched for recorded runs and written to.")] = Path("runs"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs, the files each needs, and what is recorded.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="Format of the table at the end (rich, markdown, latex, csv, json).")] = "rich",
-    paper: Annotated[bool, typer.Option(help="Show the paper's figures beside ours.")] = True,
+    reference: Annotated[bool, typer.Option(help="Show the published figures (paper, or EmoBox's) beside ours.")] = True,
 ) -> None:
     """Run the runs a paper table needs, skipping those already recorded, then render the table."""
     from bench import reproduce as repro
@@ -37,7 +43,9 @@ def reproduce(
 
     warn_broken_plugins()
     with user_errors():
-        template = run_config({"device": device, "output": output, "profile": profile, "seeds": seeds, "set_": set_})
+        template = run_config({
+            "device": device, "output": output, "profile": profile, "seeds": seeds, "set_": set_, "emobox": emobox,
+        })
         items = repro.plan(table, template, _names(backbones), _names(datasets))
     for item in items:
         state = f"[green]recorded[/] {escape(item.recorded)}" if item.recorded else "[yellow]to run[/]"
@@ -60,10 +68,11 @@ def reproduce(
     with user_errors():
         found, _ = find(output)
         builders = {
-            "comparison": lambda: tables.comparison(found, paper),
-            "ablation": lambda: tables.ablation(found, "wa", paper),
-            "loss": lambda: tables.loss(found, "wa", paper),
+            "comparison": lambda: tables.comparison(found, "paper" if reference else None),
+            "ablation": lambda: tables.ablation(found, "wa", reference),
+            "loss": lambda: tables.loss(found, "wa", reference),
             "prompt-length": lambda: tables.prompt_length(found, "wa"),
+            "emobox": lambda: tables.comparison(found, "emobox" if reference else None),
         }
         emit(builders[table](), fmt, None)
     if failed:

@@ -21,7 +21,7 @@ def _switch(name: str, annotation, help: str, flag: str | None = None) -> inspec
 TEXT = {  # read as text and checked by bench.settings, so every bad value gets the same one line
     "backbone": "Backbone plugin name (see `bench list`; default mini-clap).",
     "dataset": "Dataset plugin name to evaluate on (default synth).",
-    "protocol": "Fold protocol; default: the dataset's first.",
+    "protocol": "Fold protocol; default: the dataset's first (emobox, emobox-track2: EmoBox's).",
     "finetune_on": "Comma-separated fine-tuning corpora (default: the evaluated one, fold-aware).",
     "seeds": "Number of seeds 0..N-1 (default 3).",
     "prompt_length": "ACPT tokens per soundscape (paper: 8).",
@@ -31,6 +31,7 @@ TEXT = {  # read as text and checked by bench.settings, so every bad value gets 
 }
 PATHS = {
     "data_root": "Root folder of the evaluated corpus.",
+    "emobox": "EmoBox's data/ folder for the emobox protocols (or BENCH_EMOBOX_DIR).",
     "checkpoint": "Fine-tuned weights: a file from `bench finetune`, or a run's checkpoints/ folder.",
     "output": "Folder for run directories (default runs).",
     "config": "TOML or YAML file of settings (flags and --set win over it).",

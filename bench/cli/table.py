@@ -15,7 +15,8 @@ app = typer.Typer(help="The paper's tables from result records: comparison, abla
 
 Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
 Format = Annotated[str, typer.Option("--format", help="rich, markdown, latex, csv or json.")]
-Paper = Annotated[bool, typer.Option("--paper", help="Put the paper's figure and our difference beside each of ours.")]
+Reference = Annotated[Optional[str], typer.Option(
+    "--reference", help="paper or emobox: the published figure and our difference beside each of ours.")]
 Metric = Annotated[str, typer.Option(help="wa, ua or f1 (the paper reports WA).")]
 Output = Annotated[Optional[Path], typer.Option(help="Write the table to this file instead of the terminal.")]
 
@@ -50,32 +51,38 @@ def _found(runs: Path):
 
 
 @app.command()
-def comparison(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, output: Output = None) -> None:
-    """Backbones x datasets, WA / UA (paper Table 2)."""
+def comparison(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, output: Output = None) -> None:
+    """Backbones x datasets, WA / UA (paper Table 2; with --reference emobox, runs on EmoBox's partitions)."""
     from bench import tables
 
     with user_errors():
-        emit(tables.comparison(_found(runs), paper), fmt, output)
+        emit(tables.comparison(_found(runs), reference), fmt, output)
+
+
+def _paper_only(reference: str | None) -> bool:
+    if reference not in (None, "paper"):
+        raise ValueError(f"--reference {reference}: only the paper has figures for this table (use --reference paper)")
+    return reference == "paper"
 
 
 @app.command()
-def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, metric: Metric = "wa",
+def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, metric: Metric = "wa",
              output: Output = None) -> None:
     """Fine-tune x ACPT rows per dataset (paper Table 3)."""
     from bench import tables
 
     with user_errors():
-        emit(tables.ablation(_found(runs), metric, paper), fmt, output)
+        emit(tables.ablation(_found(runs), metric, _paper_only(reference)), fmt, output)
 
 
 @app.command()
-def loss(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, metric: Metric = "wa",
+def loss(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, metric: Metric = "wa",
          output: Output = None) -> None:
     """Softmax vs ArcFace classifier per dataset (paper Table 4)."""
     from bench import tables
 
     with user_errors():
-        emit(tables.loss(_found(runs), metric, paper), fmt, output)
+        emit(tables.loss(_found(runs), metric, _paper_only(reference)), fmt, output)
 
 
 @app.command("prompt-length")

@@ -1,12 +1,18 @@
-"""Stage 4, evaluate: predictions on L2-normalised audio embeddings, plus the two baselines
-on the same embeddings: zero-shot (nearest caption) and a linear probe on audio.
+"""Stage 4, evaluate: predictions on L2-normalised audio embeddings, plus the baselines:
+zero-shot (nearest caption), a linear probe on the joint space, and the frozen-feature probe
+on the encoder's own embedding that EmoBox and reviewers use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from bench.contracts import Utterance
 
 PROBE_ITERATIONS = 200
 PROBE_L2 = 1e-3
@@ -38,3 +44,39 @@ def linear_probe(train: Tensor, labels: Tensor, test: Tensor, n_classes: int, se
     optimizer.step(closure)
     with torch.no_grad():
         return (test @ weight.T + bias).argmax(dim=1)
+
+
+# Inverse regularisation strengths the encoder probe chooses from, by cross-validation.
+PROBE_C = tuple(float(c) for c in np.logspace(-4, 2, 7))
+PROBE_CV = 5
+
+
+def encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test: Tensor, test_utts: Sequence[Utterance],
+                  classes: Sequence[str], seed: int) -> Tensor:
+    """EmoBox's frozen-feature baseline: logistic regression on the encoder's own embeddings
+    (before any projection head), standardised on the training part, its C chosen by
+    cross-validation inside the training part only.
+
+    Where the fold is speaker-independent (no speaker on both sides), so is that cross-validation
+    (grouped by speaker); otherwise it is stratified. Returns the predicted class indices of ``test``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    speakers = {u.speaker for u in train_utts}
+    independent = None not in speakers and not speakers & {u.speaker for u in test_utts}
+    labels = np.array([classes.index(u.label) for u in train_utts])
+    scaler = StandardScaler().fit(train.float().cpu().numpy())
+    train, test = scaler.transform(train.float().cpu().numpy()), scaler.transform(test.float().cpu().numpy())
+    model = LogisticRegression(max_iter=2000)
+    smallest = int(np.unique(labels, return_counts=True)[1].min())
+    if independent and len(speakers) >= 2:
+        groups = [u.speaker for u in train_utts]
+        splits = list(GroupKFold(min(PROBE_CV, len(speakers))).split(train, labels, groups))
+    elif min(PROBE_CV, smallest) >= 2:
+        splits = list(StratifiedKFold(min(PROBE_CV, smallest), shuffle=True, random_state=seed).split(train, labels))
+    else:  # a class with one example: nothing to cross-validate on, the default C
+        return torch.from_numpy(model.fit(train, labels).predict(test))
+    search = GridSearchCV(model, {"C": PROBE_C}, cv=splits, scoring="accuracy")
+    return torch.from_numpy(search.fit(train, labels).predict(test))

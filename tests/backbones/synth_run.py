@@ -23,6 +23,7 @@ def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **setti
     assert result.exit_code == 0, result.output
     record = records.read(re.search(r"record: (\S+)", result.output).group(1))
     rows = {row["row"]: row for row in record["summary"]}
-    assert {"none", "ACPT", "fine-tune", "fine-tune + ACPT", "zero shot", "linear probe"} <= set(rows)
+    assert {"none", "ACPT", "fine-tune", "fine-tune + ACPT", "zero shot", "linear probe (joint space)",
+            "linear probe (encoder features)"} <= set(rows)
     assert all(0.0 <= row["ua"] <= 1.0 for row in rows.values())
     return rows

@@ -37,10 +37,11 @@ def first_run(tmp_path_factory):
 def test_one_run_reports_every_stage_ablation_row_and_the_baselines(first_run):
     record, _ = first_run
     names = {row["row"] for row in record["summary"]}
-    assert names == STAGE_ROWS | {"zero shot", "linear probe"}
+    assert names == STAGE_ROWS | {"zero shot", "linear probe (joint space)", "linear probe (encoder features)"}
     for row in record["summary"]:
         assert 0.0 <= row["wa"] <= 1.0 and 0.0 <= row["ua"] <= 1.0
-    assert len(record["units"]) == 2 * (2 * 2 + 2 * 2)  # 2 folds x 2 weight states x (2 stage rows + 2 baselines)
+    # 2 folds x (2 weight states x (2 stage rows + 2 baselines) + the frozen encoder's probe, once)
+    assert len(record["units"]) == 2 * (2 * 2 + 2 * 2 + 1)
 
 
 def test_record_says_what_produced_it(first_run):

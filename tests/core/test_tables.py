@@ -79,9 +79,9 @@ def runs(tmp_path, monkeypatch):
 
 
 CASES = [
-    ("comparison", ["--paper"]),
-    ("ablation", ["--paper"]),
-    ("loss", ["--paper"]),
+    ("comparison", ["--reference", "paper"]),
+    ("ablation", ["--reference", "paper"]),
+    ("loss", ["--reference", "paper"]),
     ("prompt-length", []),
 ]
 
@@ -104,10 +104,10 @@ def test_machine_formats_carry_every_cell_with_its_record(runs):
     cells = json.loads(Path("t.json").read_text())["cells"]
     laion = [c for c in cells if c["backbone"] == "laion-clap" and c["column"] == "IEMOCAP WA"]
     assert laion[0]["record"] == "runs/laion-new/record.json" and laion[0]["mean"] == pytest.approx(71.0)
-    result = runner.invoke(app, ["table", "loss", "--runs", str(runs), "--format", "csv", "--paper", "--output", "t.csv"])
+    result = runner.invoke(app, ["table", "loss", "--runs", str(runs), "--format", "csv", "--reference", "paper", "--output", "t.csv"])
     assert result.exit_code == 0, result.output
     lines = Path("t.csv").read_text().splitlines()
-    assert lines[0] == "table,loss,column,mean,std,seeds,paper,diff,record"
+    assert lines[0] == "table,loss,column,mean,std,seeds,reference,diff,record"
     assert "loss,clep-dg: softmax,IEMOCAP,68.5,0.7071,2,74.59,-6.09,runs/sweeps/loss/softmax/record.json" in lines
 
 
