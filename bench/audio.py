@@ -104,6 +104,12 @@ def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray
 
 def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Decode, down-mix to mono (mean of channels) and resample; reject empty, silent or NaN audio."""
+    mono, rate = load_native(path, offset, duration)
+    return resample(mono, rate, sample_rate)
+
+
+def load_native(path: Path, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+    """``(mono samples, the file's own rate)``, checked as :func:`load` checks them."""
     data, rate = decode(path, offset, duration)
     if data.shape[1] == 0:
         raise AudioError("no samples (zero-length audio)")
@@ -111,8 +117,7 @@ def load(path: Path, sample_rate: int, offset: float = 0.0, duration: float | No
         raise AudioError("contains NaN or infinite samples")
     if not np.any(data):
         raise AudioError("silent (all samples are zero)")
-    mono = data.mean(axis=0)
-    return resample(mono, rate, sample_rate)
+    return data.mean(axis=0), rate
 
 
 PAD_MODES = ("zero", "repeat", "repeatpad")
