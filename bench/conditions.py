@@ -218,7 +218,7 @@ class _Renderer:
         if KINDS[step.kind].unit == "dB":
             return acoustics.mix_at_snr(x, self._noise(step.kind, rng, len(x), rate, speaker), step.value)
         if step.kind == "telephone":
-            return acoustics.telephone_channel(x, rate, acoustics.mu_law)
+            return acoustics.telephone_channel(x, rate, acoustics.mu_law, audio.resample)
         if step.kind == "lowpass":
             return acoustics.lowpass(x, rate, 1000 * step.value)
         direct = FAR_FIELD_DIRECT_GAIN if step.kind == "far-field" else 1.0
