@@ -3,34 +3,26 @@
 A condition is a chain of steps joined by ``+`` (applied left to right), each ``kind`` or
 ``kind@value``, e.g. ``street@5dB``, ``telephone``, ``reverb@0.9s+babble@10dB``:
 
-================  ================  ==================================================================
-kind              value (default)   what it does
-================  ================  ==================================================================
-street            SNR dB (10)       traffic: DEMAND ``STRAFFIC``/``SPSQUARE`` under the noise root, else generated rumble
-babble            SNR dB (10)       4 talkers: MUSAN ``speech/`` under the noise root, else other speakers of the
-                                    same corpus, never one of the evaluated fold
-music             SNR dB (10)       MUSAN ``music/`` under the noise root
-noise             SNR dB (10)       MUSAN ``noise/`` under the noise root (or any DEMAND recording there)
-white/pink/brown  SNR dB (10)       Gaussian noise with a 1/f^0, 1/f^1, 1/f^2 spectrum
-reverb            RT60 s (0.9)      a response from the RIR root, else a simulated shoebox room
-far-field         RT60 s (0.6)      reverb with the direct path 10 dB down, then a 4 kHz low-pass
-telephone         -                 300-3400 Hz band, 8 kHz, 8-bit mu-law, back to the clip's rate
-lowpass           cutoff kHz (4)    6th-order Butterworth low-pass
-clean             -                 nothing
-================  ================  ==================================================================
+- ``street``, ``babble``, ``music``, ``noise``, ``white``, ``pink``, ``brown`` @ SNR dB (10):
+  additive noise. street: DEMAND ``STRAFFIC``/``SPSQUARE`` under the noise root, else generated
+  traffic; babble: 4 talkers from MUSAN ``speech/``, else other speakers of the same corpus,
+  never one of the evaluated fold; music, noise: MUSAN ``music/``, ``noise/`` (or any DEMAND
+  recording); white/pink/brown: Gaussian noise with a 1/f^0, 1/f^1, 1/f^2 spectrum.
+- ``reverb`` @ RT60 s (0.9): a response from the RIR root, else a simulated shoebox room;
+  ``far-field`` @ RT60 s (0.6): the same with the direct path 10 dB down, then a 4 kHz low-pass.
+- ``telephone``: 300-3400 Hz band, 8 kHz, 8-bit mu-law; ``lowpass`` @ cutoff kHz (4); ``clean``.
 
-The noise root (``BENCH_NOISE_ROOT`` or ``noise = "..."`` under ``[roots]``) is a MUSAN copy
-(``noise/``, ``music/``, ``speech/``) or a DEMAND copy (one folder per scene); the RIR root
-(``BENCH_RIR_ROOT`` or ``rir = "..."``) any folder of impulse-response files. Where the same
-place is meant, kinds are named like ACPT's soundscapes (:data:`bench.prompts.SOUNDSCAPES`),
-whose names are accepted as aliases (``phone-call`` is ``telephone``).
+The noise root (``BENCH_NOISE_ROOT`` or ``noise = "..."`` under ``[roots]``) is a MUSAN or a
+DEMAND copy; the RIR root (``BENCH_RIR_ROOT`` or ``rir = "..."``) any folder of responses.
+Kinds meaning an ACPT soundscape (:data:`bench.prompts.SOUNDSCAPES`) say which, and its name
+is an alias (``phone-call`` is ``telephone``).
 
-Each clip is rendered at its own sample rate, before any backbone's front-end, into
-``<cache>/conditions/<condition>/<key>.wav`` (float) with a ``.json`` naming its sources; the
-key covers the clip's content and segment, the condition, the seed and the sources it may
-draw from, and every random draw comes from a generator seeded by the same, so the same
-(utterance, condition, seed) is always the same audio, rendered once. The rendered files are
-ordinary utterances to the rest of the pipeline (their content is in the embedding cache key).
+Each clip is rendered at its own rate, before any backbone's front-end, into
+``<cache>/conditions/<condition>/<key>.wav`` (float) beside a ``.json`` naming its sources.
+The key covers the clip's content and segment, the condition, the seed and the sources it may
+draw from, and every random draw comes from a generator seeded by it: the same (utterance,
+condition, seed) is always the same audio, rendered once. To the rest of the pipeline the
+rendered files are ordinary utterances (their content is in the embedding cache key).
 """
 
 from __future__ import annotations
@@ -39,29 +31,24 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from bench import acoustics, audio, cache
+from bench.noise_sources import NOISE_ENV, RIR_ENV, SIMULATED_ROOMS, Sources, load, room
 from bench.contracts import DataError, Utterance
 from bench.records import atomic_write_bytes
-from bench.roots import cache_dir, config_roots
+from bench.roots import cache_dir
 
 VERSION = 1
-NOISE_ENV, RIR_ENV = "BENCH_NOISE_ROOT", "BENCH_RIR_ROOT"
 BABBLE_TALKERS = 4
-SIMULATED_ROOMS = 8  # rooms per (rate, RT60, seed), simulated once each and shared by every clip
 FAR_FIELD_DIRECT_GAIN = 10 ** (-10 / 20)
 FAR_FIELD_CUTOFF = 4000.0
-STREET_SCENES = ("STRAFFIC", "SPSQUARE")  # DEMAND's traffic and public-square recordings
 COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
-AUDIO_SUFFIXES = {".wav", ".flac"}
 
 
 @dataclass(frozen=True)
@@ -143,56 +130,6 @@ def parse_list(texts: str | Sequence[str]) -> list[Condition]:
     return list({c.name: c for c in parsed}.values())
 
 
-def _root(env: str, key: str) -> Path | None:
-    value = os.environ.get(env) or config_roots().get(key)
-    if not value:
-        return None
-    root = Path(value).expanduser()
-    if not root.is_dir():
-        raise DataError(f"{env}: {root} is not a directory (unset it or point it at your {key} folder)")
-    return root
-
-
-@dataclass(frozen=True)
-class Sources:
-    """The user's noise and impulse-response folders (either may be absent)."""
-
-    noise_root: Path | None = None
-    rir_root: Path | None = None
-
-    @classmethod
-    def configured(cls) -> Sources:
-        return cls(_root(NOISE_ENV, "noise"), _root(RIR_ENV, "rir"))
-
-    def files(self, category: str) -> list[Path]:
-        """Audio files of ``speech``, ``music``, ``noise``, ``street`` or ``rir``, sorted."""
-        return _files(self.noise_root, self.rir_root, category)
-
-
-@lru_cache(maxsize=32)
-def _files(noise_root: Path | None, rir_root: Path | None, category: str) -> list[Path]:
-    root = rir_root if category == "rir" else noise_root
-    if root is None:
-        return []
-    everything = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-    if category == "rir":
-        return everything
-    if category == "street":
-        return [p for p in everything if any(part.upper().startswith(STREET_SCENES) for part in p.relative_to(root).parts[:-1])]
-    musan = [p for p in everything if p.relative_to(root).parts[0] == category]
-    return musan if musan or category != "noise" or (root / "speech").is_dir() else everything
-
-
-@lru_cache(maxsize=256)
-def _load(path: Path, rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
-    return audio.load(path, rate, offset, duration).astype(np.float64)
-
-
-@lru_cache(maxsize=4 * SIMULATED_ROOMS)
-def _room(rate: int, rt60: float, seed: int, index: int) -> np.ndarray:
-    return acoustics.shoebox_rir(np.random.default_rng([seed, index, round(rt60 * 1000)]), rate, rt60)
-
-
 def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -228,7 +165,7 @@ class _Renderer:
     def _recording(self, files: list[Path], rng: np.random.Generator, rate: int) -> np.ndarray:
         path = files[int(rng.integers(len(files)))]
         self.used.append(str(path))
-        return _load(path, rate)
+        return load(path, rate)
 
     def _noise(self, kind: str, rng: np.random.Generator, n: int, rate: int, speaker: str | None) -> np.ndarray:
         if kind in COLOURS:
@@ -256,7 +193,7 @@ class _Renderer:
             options = self.by_speaker[others[index]]
             talker = options[int(rng.integers(len(options)))]
             self.used.append(talker.uid)
-            waves.append(acoustics.fit_noise(rng, _load(talker.path, rate, talker.offset, talker.duration), n))
+            waves.append(acoustics.fit_noise(rng, load(talker.path, rate, talker.offset, talker.duration), n))
         return waves
 
     def _rir(self, rng: np.random.Generator, rate: int, rt60: float) -> np.ndarray:
@@ -265,13 +202,23 @@ class _Renderer:
             return self._recording(files, rng, rate)
         index = int(rng.integers(SIMULATED_ROOMS))
         self.used.append(f"simulated room {index} (RT60 {rt60:g} s)")
-        return _room(rate, rt60, self.seed, index)
+        return room(rate, rt60, self.seed, index)
 
 
 def talkers_outside(pool: Sequence[Utterance], held_out: Collection[str]) -> list[Utterance]:
     """Utterances of ``pool`` whose speaker is known and not in ``held_out`` (the evaluated fold's)."""
     held_out = set(held_out)
     return [u for u in pool if u.speaker is not None and u.speaker not in held_out]
+
+
+def for_fold(
+    names: Sequence[str], utterances: Sequence[Utterance], pool: Sequence[Utterance], test: Collection[str], seed: int = 0,
+) -> dict[str, list[Utterance]]:
+    """``utterances`` under each named condition; babble talkers come from ``pool`` speakers
+    without an utterance among the ``test`` uids (the evaluated fold)."""
+    test = set(test)
+    talkers = talkers_outside(pool, {u.speaker for u in pool if u.uid in test})
+    return {name: apply(parse(name), utterances, talkers=talkers, seed=seed)[0] for name in names}
 
 
 def apply(
