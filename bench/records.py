@@ -217,7 +217,8 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
 
 
 def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,
-          finetunes, checkpoints, skipped, seconds, device, stage_seconds) -> dict:
+          finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> dict:
+    """The record; ``conditions``: the part of :func:`bench.soundscape.record_part`, when any were tested."""
     settings = dataclasses.asdict(config)
     return {
         "schema": SCHEMA,
@@ -246,6 +247,7 @@ def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, cor
         "units": units,
         "finetunes": finetunes,
         "summary": summarize(units),
+        **({"conditions": conditions} if conditions else {}),
         "versions": versions(),
         "device": device,
         "timings": {
