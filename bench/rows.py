@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench import prompts
+from bench import conditions, prompts
 from bench.contracts import Fold
 from bench.corpus import Corpus
 from bench.metrics import scores
@@ -29,19 +30,26 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
     """
     backbone, embedder, text, untuned_contexts = model.backbone, model.embedder, model.text, model.untuned_contexts
     by_uid = {u.uid: u for u in corpus.utterances}
-    test_ids, test_emb = embedder.embeddings(fold.test)
-    test_labels = corpus.label_index([by_uid[u] for u in test_ids]).numpy()
+    with model.timed("conditions"):
+        rendered = conditions.for_fold(config.test_conditions, [by_uid[u] for u in fold.test], corpus.utterances, fold.test)
+        test_sets = {}  # clean, then each condition: (uids, embeddings, labels)
+        for condition, uids in [("clean", fold.test), *((name, embedder.add(utts)) for name, utts in rendered.items())]:
+            test_ids, test_emb = embedder.embeddings(uids)
+            test_sets[condition] = (test_ids, test_emb, corpus.label_index([embedder.by_uid[u] for u in test_ids]).numpy())
     n_classes = len(corpus.classes)
     with torch.no_grad():
         desc = F.normalize(backbone.project_text(text["descriptions"]), dim=-1)
         caps = F.normalize(backbone.project_text(text["captions"]), dim=-1)
     rows = []
 
-    def record(method: str, acpt: bool, predicted: Tensor, extra: dict | None = None) -> None:
-        rows.append({
-            "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": acpt, "method": method,
-            "n_test": len(test_ids), **scores(test_labels, predicted.cpu().numpy(), n_classes), **(extra or {}),
-        })
+    def record(method: str, acpt: bool, predict: Callable[[Tensor], Tensor], extra: dict | None = None) -> None:
+        """One row per test set (clean, then each condition: those rows name it)."""
+        for condition, (test_ids, test_emb, test_labels) in test_sets.items():
+            rows.append({
+                "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": acpt, "method": method,
+                "n_test": len(test_ids), **scores(test_labels, predict(test_emb).cpu().numpy(), n_classes),
+                **(extra or {}), **({"condition": condition} if condition != "clean" else {}),
+            })
 
     acpt_options = [True, False] if config.ablation and config.acpt else [config.acpt]
     for use_acpt in acpt_options:
@@ -67,16 +75,19 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
         if config.classifier:
             with model.timed("classifier"):
                 classifier = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
-            with torch.no_grad():
-                predicted = classifier(test_emb).argmax(dim=1)
+            record("cross-modal", use_acpt, lambda emb: _predicted(classifier, emb), extra)
         else:
             prototypes = torch.stack([train_x[train_y == c].mean(0) for c in range(n_classes)])
-            predicted = nearest_prototype(test_emb, prototypes)
-        record("cross-modal", use_acpt, predicted, extra)
+            record("cross-modal", use_acpt, lambda emb: nearest_prototype(emb, prototypes), extra)
     if config.baselines:
-        record("zero-shot", False, nearest_prototype(test_emb, caps))
+        record("zero-shot", False, lambda emb: nearest_prototype(emb, caps))
         train_ids, train_emb = embedder.embeddings(fold.train) if fold.train else ([], None)
         if train_ids:
             train_labels = corpus.label_index([by_uid[u] for u in train_ids]).to(train_emb.device)
-            record("linear-probe", False, linear_probe(train_emb, train_labels, test_emb, n_classes, seed))
+            record("linear-probe", False, lambda emb: linear_probe(train_emb, train_labels, emb, n_classes, seed))
     return rows
+
+
+@torch.no_grad()
+def _predicted(classifier: torch.nn.Module, embeddings: Tensor) -> Tensor:
+    return classifier(embeddings).argmax(dim=1)

@@ -40,6 +40,8 @@ class RunConfig:
     finetune_settings: FinetuneSettings = field(default_factory=FinetuneSettings)
     acpt_settings: ACPTSettings = field(default_factory=ACPTSettings)
     classifier_settings: ClassifierSettings = field(default_factory=ClassifierSettings)
+    test_conditions: list[str] = field(default_factory=list)  # acoustic conditions evaluated beside clean
+    finetune_conditions: list[str] = field(default_factory=list)  # fine-tuning sees these beside clean
 
     def apply(self, overrides: dict[str, object]) -> None:
         """Set values by dotted name: ``seeds``, ``acpt.n_tokens``, ``classifier.loss`` ..."""

@@ -44,12 +44,18 @@ def run(
     output: Annotated[Path, typer.Option(help="Folder for run directories.")] = Path("runs"),
     profile: Annotated[str, typer.Option(help="paper (defaults of the paper) or quick (fewer seeds, shorter ACPT).")] = "paper",
     backbone_opt: Annotated[Optional[list[str]], typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
+    test_conditions: Annotated[
+        Optional[str], typer.Option(help="Acoustic conditions to test under beside clean, e.g. street@5dB,telephone,reverb.")
+    ] = None,
+    finetune_conditions: Annotated[
+        Optional[str], typer.Option(help="Acoustic conditions fine-tuning sees beside clean (paper: none).")
+    ] = None,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="Any setting by name, e.g. finetune.epochs=10 (repeatable).")
     ] = None,
 ) -> None:
     """Run fine-tune -> ACPT -> cross-modal classifier -> evaluate over folds and seeds."""
-    from bench import plots
+    from bench import conditions, plots
     from bench import protocol as proto
     from bench import settings
     from bench.catalog import Found
@@ -64,6 +70,8 @@ def run(
             finetune=finetune, acpt=acpt, classifier=classifier, ablation=ablation,
             baselines=baselines, checkpoint=checkpoint, device=device, output=output, profile=profile,
             backbone_options=parse_pairs(backbone_opt, "--backbone-opt"),
+            test_conditions=[c.name for c in conditions.parse_list(test_conditions or "") if c.steps],
+            finetune_conditions=[c.name for c in conditions.parse_list(finetune_conditions or "") if c.steps],
         )
         overrides = dict(settings.PROFILES[profile])
         if seeds is not None:
@@ -79,6 +87,11 @@ def run(
     if not distributed.is_main():
         return
     out.print(run_table(record))
+    if record.get("conditions"):
+        from bench import soundscape
+        from bench.render import rich_table
+
+        out.print(rich_table(soundscape.table([Found(Path(record["path"]), record)])))
     path = Path(record["path"])
     plot = plots.confusion(Found(path, record), path.parent / "confusion.png")
     out.print(f"record: {path}", highlight=False, soft_wrap=True)
