@@ -126,6 +126,20 @@ def load(
     Mono is the mean of the channels, or (``flatten``, msclap's loader) the channels resampled
     and laid end to end.
     """
+    data, rate = _checked(path, offset, duration)
+    if flatten:
+        return resample(data, rate, sample_rate, resampler).reshape(-1)
+    return resample(data.mean(axis=0), rate, sample_rate, resampler)
+
+
+def load_native(path: Path, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+    """``(mono samples, the file's own rate)``, checked as :func:`load` checks them."""
+    data, rate = _checked(path, offset, duration)
+    return data.mean(axis=0), rate
+
+
+def _checked(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    """``[channels, samples]`` and the rate, refused when empty, silent or NaN."""
     data, rate = decode(path, offset, duration)
     if data.shape[1] == 0:
         raise AudioError("no samples (zero-length audio)")
@@ -133,9 +147,7 @@ def load(
         raise AudioError("contains NaN or infinite samples")
     if not np.any(data):
         raise AudioError("silent (all samples are zero)")
-    if flatten:
-        return resample(data, rate, sample_rate, resampler).reshape(-1)
-    return resample(data.mean(axis=0), rate, sample_rate, resampler)
+    return data, rate
 
 
 PAD_MODES = ("zero", "repeat", "repeatpad")

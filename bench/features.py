@@ -51,6 +51,16 @@ class Embedder:
     def skipped(self) -> list[tuple[str, str]]:
         return self._cached.skipped if self._cached else []
 
+    def add(self, utterances: Sequence[Utterance]) -> list[str]:
+        """Clips rendered under a condition: embedded now when the encoder is frozen; their uids."""
+        fresh = [u for u in utterances if u.uid not in self.by_uid]
+        self.by_uid.update({u.uid: u for u in fresh})
+        if fresh and self._cached is not None:
+            more = audio_features(self.backbone, fresh, label="embedding conditions")
+            self._cached = AudioFeatures(self._cached.uids + more.uids, torch.cat([self._cached.features, more.features]),
+                                         self._cached.skipped + more.skipped)
+        return [u.uid for u in utterances]
+
 
 def encode_clips(backbone: Backbone, clips: Sequence[Utterance]) -> Tensor:
     device = next(backbone.parameters()).device

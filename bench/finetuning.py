@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from bench import prompts
+from bench import conditions, prompts
 from bench.contracts import Backbone, CheckpointError, DataError, Fold
 from bench.corpus import Corpus
 from bench.features import Embedder, encode_clips
@@ -40,6 +40,8 @@ def train_on_pool(
         chosen = [u for u in corpus.utterances if corpus is not evaluated or u.uid in train_ids]
         if set(fold.test) & {u.uid for u in chosen} and corpus is evaluated:
             raise DataError(f"leakage guard: fold {fold.name} test utterances reached fine-tuning")
+        for rendered in conditions.for_fold(config.finetune_conditions, chosen, corpus.utterances, fold.test).values():
+            chosen += [embedder.by_uid[uid] for uid in embedder.add(rendered)]
         utts += chosen
         captions += [words.index(corpus.words[corpus.classes.index(u.label)]) for u in chosen]
     if not utts:

@@ -3,7 +3,10 @@ emotion descriptions {t_m, y_m} that ACPT and the cross-modal classifier train o
 
 The soundscape list and the description templates are ours (the paper gives neither); the
 soundscapes cover the conditions of CLAP's pre-training data and of the fine-tuning corpora
-(acted studio speech, TV shows, web video, telephone, outdoor and indoor noise).
+(acted studio speech, TV shows, web video, telephone, outdoor and indoor noise). The acoustic
+test conditions of :mod:`bench.conditions` that put speech in one of these places name it
+(studio, street, phone-call, reverberant-hall, crowd-babble, background-music), and accept it
+as their own name, so a soundscape table says which conditions ACPT "imagined".
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, emobox, fileio, identity, records, registry
+from bench import distributed, emobox, fileio, identity, records, registry, soundscape
 from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
@@ -103,6 +103,9 @@ def run(config: RunConfig) -> dict:
         checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
         skipped=skipped, seconds=time.time() - started, device=str(device),
         stage_seconds=[unit["seconds"] for unit in units],
+        conditions=soundscape.record_part(
+            config.test_conditions, config.finetune_conditions, [row for unit in units for row in unit["condition_rows"]]
+        ) if config.test_conditions else None,
     )
     if distributed.is_main():
         records.write(finished, record)

@@ -198,7 +198,8 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
 
 
 def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,
-          finetunes, checkpoints, skipped, seconds, device, stage_seconds) -> dict:
+          finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> dict:
+    """The record; ``conditions``: the part of :func:`bench.soundscape.record_part`, when any were tested."""
     settings = config.model_dump(mode="json")
     return {
         "schema": SCHEMA,
@@ -228,6 +229,7 @@ def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, cor
         "units": units,
         "finetunes": finetunes,
         "summary": summarize(units),
+        **({"conditions": conditions} if conditions else {}),
         "versions": versions(),
         "device": device,
         "timings": {

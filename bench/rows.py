@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench import prompts
+from bench import conditions, prompts
 from bench.contracts import Fold
 from bench.corpus import Corpus
 from bench.metrics import scores
@@ -30,19 +31,28 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
     """
     backbone, embedder, text, untuned_contexts = model.backbone, model.embedder, model.text, model.untuned_contexts
     by_uid = {u.uid: u for u in corpus.utterances}
-    test_ids, test_emb = embedder.embeddings(fold.test)
-    test_labels = corpus.label_index([by_uid[u] for u in test_ids]).numpy()
+    with model.timed("conditions"):
+        rendered = conditions.for_fold(config.test_conditions, [by_uid[u] for u in fold.test], corpus.utterances, fold.test)
+        test_sets = {}  # clean, then each condition: (uids, embeddings, labels)
+        for condition, uids in [("clean", fold.test), *((name, embedder.add(utts)) for name, utts in rendered.items())]:
+            test_ids, test_emb = embedder.embeddings(uids)
+            test_sets[condition] = (test_ids, test_emb, corpus.label_index([embedder.by_uid[u] for u in test_ids]).numpy())
     n_classes = len(corpus.classes)
     with torch.no_grad():
         desc = F.normalize(backbone.project_text(text["descriptions"]), dim=-1)
         caps = F.normalize(backbone.project_text(text["captions"]), dim=-1)
     rows = []
 
-    def record(method: str, acpt: bool, predicted: Tensor, extra: dict | None = None) -> None:
-        rows.append({
-            "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": acpt, "method": method,
-            "n_test": len(test_ids), **scores(test_labels, predicted.cpu().numpy(), n_classes), **(extra or {}),
-        })
+    def record(method: str, acpt: bool, predict: Callable[[list[str], Tensor], Tensor], extra: dict | None = None) -> None:
+        """One row per test set (clean, then each condition: those rows name it); ``predict``
+        takes the set's uids and joint-space embeddings."""
+        for condition, (test_ids, test_emb, test_labels) in test_sets.items():
+            predicted = predict(test_ids, test_emb).cpu().numpy()
+            rows.append({
+                "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": acpt, "method": method,
+                "n_test": len(test_ids), **scores(test_labels, predicted, n_classes),
+                **(extra or {}), **({"condition": condition} if condition != "clean" else {}),
+            })
 
     acpt_options = [True, False] if config.ablation and config.acpt else [config.acpt]
     for use_acpt in acpt_options:
@@ -68,23 +78,29 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
         if config.classifier:
             with model.timed("classifier"):
                 classifier = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
-            with torch.no_grad():
-                predicted = classifier(test_emb).argmax(dim=1)
+            record("cross-modal", use_acpt, lambda _, emb: _predicted(classifier, emb), extra)
         else:
             prototypes = torch.stack([train_x[train_y == c].mean(0) for c in range(n_classes)])
-            predicted = nearest_prototype(test_emb, prototypes)
-        record("cross-modal", use_acpt, predicted, extra)
+            record("cross-modal", use_acpt, lambda _, emb: nearest_prototype(emb, prototypes), extra)
     if config.baselines:
-        record("zero-shot", False, nearest_prototype(test_emb, caps))
+        record("zero-shot", False, lambda _, emb: nearest_prototype(emb, caps))
         train_ids, train_emb = embedder.embeddings(fold.train) if fold.train else ([], None)
         if train_ids:
             train_labels = corpus.label_index([by_uid[u] for u in train_ids]).to(train_emb.device)
-            record("linear-probe", False, linear_probe(train_emb, train_labels, test_emb, n_classes, seed))
+            record("linear-probe", False, lambda _, emb: linear_probe(train_emb, train_labels, emb, n_classes, seed))
             initial_state_runs = not config.finetune or config.ablation
             if not (tuned and embedder.frozen and initial_state_runs):  # a frozen encoder's probe is the initial one
-                with model.timed("probe"):
-                    train_x, test_x = embedder.features(train_ids)[1], embedder.features(test_ids)[1]
-                    predicted = encoder_probe(train_x, [by_uid[u] for u in train_ids], test_x,
-                                              [by_uid[u] for u in test_ids], corpus.classes, seed)
-                record("encoder-probe", False, predicted)
+                train_x, train_utts = embedder.features(train_ids)[1], [by_uid[u] for u in train_ids]
+
+                def probe(ids: list[str], _: Tensor) -> Tensor:
+                    with model.timed("probe"):
+                        return encoder_probe(train_x, train_utts, embedder.features(ids)[1],
+                                             [embedder.by_uid[u] for u in ids], corpus.classes, seed)
+
+                record("encoder-probe", False, probe)
     return rows
+
+
+@torch.no_grad()
+def _predicted(classifier: torch.nn.Module, embeddings: Tensor) -> Tensor:
+    return classifier(embeddings).argmax(dim=1)

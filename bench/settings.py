@@ -46,6 +46,13 @@ def _comma_list(value: object) -> object:
     return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
+def _conditions(value: object) -> object:
+    """Acoustic conditions as bench.conditions names them (clean is always tested)."""
+    from bench import conditions
+
+    return [c.name for c in conditions.parse_list(value) if c.steps] if isinstance(value, (str, list)) else value
+
+
 def _device(value: object) -> object:
     if isinstance(value, str) and not DEVICE.fullmatch(value):
         raise ValueError("choose auto, cpu, cuda, cuda:N or mps")
@@ -115,6 +122,9 @@ class RunConfig(Settings):
     finetune_settings: FinetuneSettings = Field(default_factory=FinetuneSettings)
     acpt_settings: ACPTSettings = Field(default_factory=ACPTSettings)
     classifier_settings: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    # acoustic conditions evaluated beside clean, and those fine-tuning sees beside clean
+    test_conditions: Annotated[list[str], BeforeValidator(_conditions)] = Field(default_factory=list)
+    finetune_conditions: Annotated[list[str], BeforeValidator(_conditions)] = Field(default_factory=list)
 
     def apply(self, overrides: Mapping[str, object]) -> None:
         """Set values by dotted name (``seeds``, ``acpt.n_tokens``, ``classifier.loss`` ...), all

@@ -102,7 +102,9 @@ def run_unit(
         checkpoints[key] = fileio.sha256(source) if distributed.is_main() else None
     rows = evaluate_state(model, config, corpus, fold, seed, tuned)
     return {
-        "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned, "rows": rows,
+        "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned,
+        "rows": [row for row in rows if "condition" not in row],
+        "condition_rows": [row for row in rows if "condition" in row],
         "finetune": finetuned, "checkpoints": checkpoints, "skipped": embedder.skipped,
         "initial_weights": model.initial_id, "seconds": {k: round(v, 2) for k, v in model.seconds.items()},
     }

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from bench import fileio
+from bench import acoustics, fileio
 from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance
 from bench.datasets._common import speaker_folds
 
@@ -108,24 +108,18 @@ def _voice(rng: np.random.Generator, speaker: tuple, emotion: str, n: int) -> np
 
 
 def _condition(rng: np.random.Generator, clean: np.ndarray, condition: str, talkers: list[np.ndarray]) -> np.ndarray:
+    """The corpus's five conditions, at fixed absolute levels (the DSP is :mod:`bench.acoustics`)."""
     n = len(clean)
     if condition == "studio":
         return clean + rng.normal(0, 10 ** (-70 / 20), n)
     if condition == "telephone":
-        band = signal.sosfilt(signal.butter(4, [300, 3400], "bandpass", fs=RATE, output="sos"), clean)
-        narrow = signal.resample_poly(signal.resample_poly(band, 1, 2), 2, 1)[:n]
+        narrow = acoustics.telephone_channel(clean, RATE)
         return np.tanh(3 * narrow) / 3 + rng.normal(0, 10 ** (-50 / 20), n)
     if condition == "street":
-        rumble = signal.sosfilt(signal.butter(2, 250, "lowpass", fs=RATE, output="sos"), rng.normal(0, 1, n))
-        swell = 1 + 0.8 * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * np.arange(n) / RATE)
-        noise = rumble * swell
+        noise = acoustics.traffic_noise(rng, n, RATE)
         return clean + noise / np.sqrt(np.mean(noise**2)) * 10 ** (-27 / 20)
     if condition == "reverb":
-        tail = np.arange(int(0.9 * RATE)) / RATE
-        rir = rng.normal(0, 1, len(tail)) * np.exp(-6.9 * tail / 0.9)
-        rir[0] = 1.0
-        wet = signal.fftconvolve(clean, rir)[:n]
-        return wet * np.sqrt(np.mean(clean**2) / (np.mean(wet**2) + 1e-12))
+        return acoustics.reverberate(clean, acoustics.decaying_noise_rir(rng, RATE, 0.9))
     if condition == "babble":
         babble = sum(talkers)
         return clean + babble / (np.sqrt(np.mean(babble**2)) + 1e-9) * 10 ** (-26 / 20)

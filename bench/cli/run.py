@@ -23,6 +23,11 @@ def run(switches: dict) -> None:
     if not distributed.is_main():
         return
     out.print(run_table(record))
+    if record.get("conditions"):
+        from bench import soundscape
+        from bench.render import rich_table
+
+        out.print(rich_table(soundscape.table([Found(Path(record["path"]), record)])))
     path = Path(record["path"])
     plot = plots.confusion(Found(path, record), path.parent / "confusion.png")
     out.print(f"record: {path}", highlight=False, soft_wrap=True)

@@ -26,6 +26,8 @@ TEXT = {  # read as text and checked by bench.settings, so every bad value gets 
     "seeds": "Number of seeds 0..N-1 (default 3).",
     "prompt_length": "ACPT tokens per soundscape (paper: 8).",
     "classifier_loss": "arcface (paper) or softmax.",
+    "test_conditions": "Acoustic conditions to test under beside clean, e.g. street@5dB,telephone,reverb.",
+    "finetune_conditions": "Acoustic conditions fine-tuning sees beside clean (paper: none).",
     "device": "auto (default), cpu, cuda or cuda:N.",
     "profile": "paper (defaults of the paper) or quick (fewer seeds, shorter ACPT).",
 }

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from bench.cli.common import console, out, user_errors
 
-app = typer.Typer(help="The paper's tables from result records: comparison, ablation, loss, prompt-length, confusion.",
+app = typer.Typer(help="Tables from result records: comparison, ablation, loss, prompt-length, soundscape, confusion.",
                   no_args_is_help=True)
 
 Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
@@ -97,6 +97,21 @@ def prompt_length(
         report = tables.prompt_length(_found(runs), metric)
         emit(report, fmt, output)
         path = plots.prompt_length(report, plot or runs / "prompt-length.png", metric)
+    console.print(f"plot: {path}", highlight=False)
+
+
+@app.command()
+def soundscape(
+    runs: Runs = Path("runs"), fmt: Format = "rich", metric: Metric = "wa", output: Output = None,
+    plot: Annotated[Optional[Path], typer.Option(help="PNG of accuracy per condition (default: <runs>/soundscape.png).")] = None,
+) -> None:
+    """ACPT gain and WA / UA per acoustic test condition (runs with --test-conditions), table and PNG."""
+    from bench import soundscape as shift
+
+    with user_errors():
+        report = shift.table(_found(runs), metric)
+        emit(report, fmt, output)
+        path = shift.plot(report, plot or runs / "soundscape.png", metric)
     console.print(f"plot: {path}", highlight=False)
 
 
