@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 MATMUL_SIZES = (1024, 512, 256)
+PROMPT_LENGTHS = (2, 4, 8, 16, 32)  # what `bench sweep prompt-length` tries
 
 
 def matmul_flops_per_second() -> float:
@@ -164,6 +165,7 @@ def stage_table(args: argparse.Namespace) -> None:
     from bench.stages.acpt import prompt_embeddings, train_contexts
     from bench.stages.classifier import train_classifier
     from bench.stages.finetune import finetune
+    from bench.stages.threads import one_thread
 
     config = RunConfig(dataset=args.dataset)
     config.apply(dict(pair.split("=", 1) for pair in args.set))
@@ -197,15 +199,14 @@ def stage_table(args: argparse.Namespace) -> None:
         return seconds(run)
 
     before, old = fresh(lambda: loop_before(backbone, features.features, caption_features, caption_index, settings, 0))
-    project = lambda idx: backbone.project_audio(features.features[idx])  # noqa: E731
-    after, new = fresh(lambda: finetune(backbone, project, caption_features, caption_index, settings, 0))
+    after, new = fresh(lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0))
     steps = settings.epochs * (len(kept) // settings.batch_size + (len(kept) % settings.batch_size > 1))
     batch = torch.arange(min(settings.batch_size, len(kept)))
     scale = torch.zeros((), requires_grad=True)
 
     def head_step():
         audio = F.normalize(backbone.project_audio(features.features[batch]), dim=-1)
-        text = F.normalize(backbone.project_text(caption_features[caption_index[batch]]), dim=-1)
+        text = F.normalize(backbone.project_text(caption_features), dim=-1)[caption_index[batch]]
         info_nce(audio, text, scale, caption_index[batch]).backward()
 
     per_step = flops(head_step)
@@ -241,9 +242,12 @@ def stage_table(args: argparse.Namespace) -> None:
         backbone, corpus.words, desc_emb, labels, scapes, len(prompts.SOUNDSCAPES), acpt, 0))
     probe = torch.zeros_like(contexts, requires_grad=True)
     per_iteration = flops(lambda: prompt_embeddings(backbone, probe, corpus.words).sum().backward())
-    table.flop_floor("ACPT", measured, per_iteration * acpt.iterations,
-                     f"{acpt.iterations} iterations x {contexts.shape[0]} contexts x {len(corpus.words)} classes, "
-                     f"{acpt.n_tokens} tokens")
+    basis = f"{acpt.iterations} iterations x {contexts.shape[0]} contexts x {len(corpus.words)} classes, {acpt.n_tokens} tokens"
+    table.flop_floor(f"ACPT ({torch.get_num_threads()} threads)", measured, per_iteration * acpt.iterations, basis)
+    with one_thread(torch.device("cpu")):
+        measured, _ = seconds(lambda: train_contexts(
+            backbone, corpus.words, desc_emb, labels, scapes, len(prompts.SOUNDSCAPES), acpt, 0))
+    table.flop_floor("ACPT (1 thread)", measured, per_iteration * acpt.iterations, basis)
     with torch.no_grad():
         u = prompt_embeddings(backbone, contexts, corpus.words)
     x = torch.cat([desc_emb, caps, u.reshape(-1, u.shape[-1])])
@@ -311,8 +315,6 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
           f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)")
 
-
-PROMPT_LENGTHS = (2, 4, 8, 16, 32)
 
 
 def _clips(folder: Path) -> int:
