@@ -9,7 +9,7 @@
     on the same batches (already decoded); every other stage against its FLOPs (counted with
     ``torch.utils.flop_counter`` over one real step, forward and backward) at the matmul
     throughput measured here. The heads-only fine-tune also runs the loop as it was before
-    issue 18 (kept below as ``loop_before``), side by side on the same data.
+    issue 18 (read from git: commit ``BEFORE``), side by side on the same data.
 (2) ``bench run`` on the corpus: first run (cold embedding cache), the same command again,
     and a 5-trial ``bench sweep prompt-length``: its wall time per trial beyond the trials'
     own ACPT + classifier compute (from their records).
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 MATMUL_SIZES = (1024, 512, 256)
+BEFORE = "0327183"  # main before issue 18
 PROMPT_LENGTHS = (2, 4, 8, 16, 32)  # what `bench sweep prompt-length` tries
 
 
@@ -95,48 +97,15 @@ def corpus_roots(dataset: str, every: int, scratch: Path) -> dict[str, str]:
     return env
 
 
-def loop_before(backbone, features, caption_features, caption_index, settings, seed):
-    """The heads-only fine-tune loop as it was before issue 18 (the baseline of (1))."""
-    from bench import distributed, precision
-    from bench.losses import info_nce
-    from bench.stages.finetune import MAX_LOGIT_SCALE
-
-    audio_batch = lambda idx: backbone.project_audio(features[idx])  # noqa: E731
-    groups = backbone.parameter_groups()
-    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / backbone.init_temperature)))
-    param_groups = [{"params": [*groups["heads"], logit_scale], "lr": settings.head_lr}]
-    optimizer = torch.optim.Adam(param_groups)
-    trained = [p for group in param_groups for p in group["params"]]
-    device = caption_features.device
-    dtype = precision.autocast_dtype(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    generator = torch.Generator().manual_seed(seed)
-    n, history = len(caption_index), []
-    backbone.train()
-    for _ in range(settings.epochs):
-        order = torch.randperm(n, generator=generator)
-        losses = []
-        for start in range(0, n, settings.batch_size):
-            idx = order[start : start + settings.batch_size]
-            if len(idx) < 2:
-                continue
-            rows = caption_index[idx].to(device)
-            with precision.autocast(device, dtype):
-                local = audio_batch(distributed.part(idx))
-                text = backbone.project_text(caption_features[rows])
-            audio = F.normalize(distributed.gather_rows(local.float(), len(idx)), dim=-1)
-            loss = info_nce(audio, F.normalize(text.float(), dim=-1), logit_scale, rows)
-            optimizer.zero_grad()
-            scaler.scale(loss).backward()
-            distributed.average_gradients(trained)
-            scaler.step(optimizer)
-            scaler.update()
-            with torch.no_grad():
-                logit_scale.clamp_(0, MAX_LOGIT_SCALE)
-            losses.append(loss.item())
-        history.append(sum(losses) / max(1, len(losses)))
-    backbone.eval()
-    return history
+def finetune_before() -> Callable:
+    """``finetune`` as it was before issue 18 (commit ``BEFORE``), read from git: the baseline of (1)."""
+    done = subprocess.run(["git", "show", f"{BEFORE}:bench/stages/finetune.py"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent)
+    if done.returncode != 0:
+        raise SystemExit(f"the baseline fine-tune loop comes from git commit {BEFORE}: {done.stderr.strip()}")
+    module = types.ModuleType("finetune_before")
+    exec(compile(done.stdout, "finetune_before.py", "exec"), module.__dict__)
+    return module.finetune
 
 
 class Table:
@@ -198,7 +167,8 @@ def stage_table(args: argparse.Namespace) -> None:
         torch.manual_seed(0)
         return seconds(run)
 
-    before, old = fresh(lambda: loop_before(backbone, features.features, caption_features, caption_index, settings, 0))
+    project = lambda idx: backbone.project_audio(features.features[idx])  # noqa: E731
+    before, old = fresh(lambda: finetune_before()(backbone, project, caption_features, caption_index, settings, 0))
     after, new = fresh(lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0))
     steps = settings.epochs * (len(kept) // settings.batch_size + (len(kept) % settings.batch_size > 1))
     batch = torch.arange(min(settings.batch_size, len(kept)))
