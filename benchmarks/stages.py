@@ -103,7 +103,7 @@ def finetune_before() -> Callable:
                           cwd=Path(__file__).parent)
     if done.returncode != 0:
         raise SystemExit(f"the baseline fine-tune loop comes from git commit {BEFORE}: {done.stderr.strip()}")
-    module = types.ModuleType("finetune_before")
+    module = sys.modules["finetune_before"] = types.ModuleType("finetune_before")  # dataclasses look it up
     exec(compile(done.stdout, "finetune_before.py", "exec"), module.__dict__)
     return module.finetune
 
