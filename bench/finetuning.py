@@ -53,11 +53,10 @@ def train_on_pool(
     with torch.no_grad():
         caption_features = backbone.text_features(prompts.captions(words))
     if embedder.frozen:
-        features = features.to(device)
-        audio_batch = lambda idx: backbone.project_audio(features[idx.to(device)])  # noqa: E731
+        audio = features.to(device)  # only the heads train, on these cached features
     else:
         clips = [embedder.by_uid[u] for u in kept]
-        audio_batch = lambda idx: encode_clips(backbone, [clips[i] for i in idx.tolist()])  # noqa: E731
+        audio = lambda idx: encode_clips(backbone, [clips[i] for i in idx.tolist()])  # noqa: E731
     torch.manual_seed(seed)
-    history = finetune(backbone, audio_batch, caption_features, caption_index, config.finetune_settings, seed, bar)
+    history = finetune(backbone, audio, caption_features, caption_index, config.finetune_settings, seed, bar)
     return {"clips": len(kept), "corpora": [c.name for c in pool], "loss": history}

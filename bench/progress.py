@@ -1,9 +1,19 @@
-"""Rich progress bars for long work, on stderr so tables on stdout stay clean."""
+"""Progress of long work: a Rich bar on a terminal (stderr, so tables on stdout stay clean),
+and plain lines at a bounded rate where output goes to a file, so a batch job's log is never
+silent for minutes.
+
+``BENCH_PROGRESS_SECONDS`` (default 30) is the least time between two such lines.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -11,22 +21,83 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import distributed
 
 console = Console(stderr=True)
+DEFAULT_SECONDS = 30.0
+
+
+def line_interval() -> float:
+    value = os.environ.get("BENCH_PROGRESS_SECONDS", str(DEFAULT_SECONDS))
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ValueError(f"BENCH_PROGRESS_SECONDS must be a number of seconds >= 0, not {value!r}")
+    return seconds
+
+
+def _log_stream() -> TextIO | None:
+    """Where progress lines go: stdout when it is not a terminal, else stderr when that is not."""
+    return next((s for s in (sys.stdout, sys.stderr) if not s.isatty()), None)
+
+
+class _Lines:
+    """``stage: done/total unit, elapsed, estimate left``, at most once per ``interval``."""
+
+    def __init__(self, description: str, total: int, unit: str, stream: TextIO, interval: float) -> None:
+        self.description, self.total, self.unit, self.stream, self.interval = description, total, unit, stream, interval
+        self.started = self.last = time.monotonic()
+        self.done, self.printed = 0, False
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.interval and self.done < self.total:
+            elapsed = now - self.started
+            left = elapsed / self.done * (self.total - self.done) if self.done else None
+            self._print(elapsed, f"~{_clock(left)} left" if left is not None else "estimating")
+            self.last = now
+
+    def finish(self) -> None:
+        if self.printed:
+            self._print(time.monotonic() - self.started, "done")
+
+    def _print(self, elapsed: float, estimate: str) -> None:
+        unit = f" {self.unit}" if self.unit else ""
+        print(f"{self.description}: {self.done}/{self.total}{unit}, {_clock(elapsed)} elapsed, {estimate}",
+              file=self.stream, flush=True)
+        self.printed = True
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
 
 
 @contextmanager
-def bar(description: str, total: int) -> Iterator:
-    """A progress bar; yields ``advance(n=1)``."""
+def bar(description: str, total: int, unit: str = "") -> Iterator:
+    """A progress bar (and log lines); yields ``advance(n=1)``."""
+    main = distributed.is_main()
+    stream = _log_stream() if main else None
+    lines = _Lines(description, total, unit, stream, line_interval()) if stream else None
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True, disable=not distributed.is_main(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        disable=not main or not console.is_terminal,
     ) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task, n)
+            if lines:
+                lines.advance(n)
+
+        yield advance
+    if lines:
+        lines.finish()
 
 
-def track(items: Iterable, description: str, total: int | None = None) -> Iterator:
+def track(items: Iterable, description: str, total: int | None = None, unit: str = "") -> Iterator:
     items = list(items) if total is None else items
-    with bar(description, total if total is not None else len(items)) as advance:
+    with bar(description, total if total is not None else len(items), unit) as advance:
         for item in items:
             yield item
             advance()

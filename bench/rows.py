@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, seed: int, tuned: bool) -> list[dict]:
     """Every row that shares this weight state: ACPT off/on x classifier, plus baselines.
 
-    ACPT is text-only, so on the initial (not fine-tuned) weights its contexts are the same
-    for every fold: they are learned once per seed and kept in ``model.untuned_contexts``.
+    ACPT and the classifier are text-only, so on the initial (not fine-tuned) weights their
+    results are the same for every fold: they are trained once per seed, kept in
+    ``model.untuned_contexts`` and ``model.untuned_classifiers``, and their rows say
+    ``"shared": "per seed"``.
     """
     backbone, embedder, text, untuned_contexts = model.backbone, model.embedder, model.text, model.untuned_contexts
     by_uid = {u.uid: u for u in corpus.utterances}
@@ -57,7 +59,7 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
     acpt_options = [True, False] if config.ablation and config.acpt else [config.acpt]
     for use_acpt in acpt_options:
         features, labels = [desc, caps], [text["labels"], torch.arange(n_classes)]
-        extra = {}
+        extra = {} if tuned else {"shared": "per seed"}  # trained on text through the same weights in every fold
         if use_acpt:
             if tuned or seed not in untuned_contexts:
                 with model.timed("acpt"):
@@ -76,8 +78,12 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
         train_x = torch.cat(features)
         train_y = torch.cat(labels).to(train_x.device)
         if config.classifier:
-            with model.timed("classifier"):
-                classifier = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
+            if tuned or (seed, use_acpt) not in model.untuned_classifiers:
+                with model.timed("classifier"):
+                    classifier = train_classifier(train_x, train_y, n_classes, config.classifier_settings, seed)
+                if not tuned:
+                    model.untuned_classifiers[seed, use_acpt] = classifier
+            classifier = classifier if tuned else model.untuned_classifiers[seed, use_acpt]
             record("cross-modal", use_acpt, lambda _, emb: _predicted(classifier, emb), extra)
         else:
             prototypes = torch.stack([train_x[train_y == c].mean(0) for c in range(n_classes)])

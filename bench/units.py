@@ -1,7 +1,8 @@
 """One unit of a run (seed x fold x weight state) and the built model the units share.
 
 The backbone is built once per process and reset to its initial trainable state for each
-unit, so sweep trials in one process load the weights once.
+unit, so sweep trials in one process load the weights once; what its frozen encoders give
+(audio features, description and caption text features) is kept with it for later runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bench.stages.finetune import encoder_trains
 
 
 _BUILT: dict[tuple, tuple[Backbone, dict, str]] = {}
+_SHARED: dict[tuple, Embedder | TextFeatures] = {}  # frozen-encoder outputs of the built backbone, kept for later runs
 
 
 @dataclass
@@ -36,7 +38,8 @@ class Model:
     initial_id: str
     embedder: Embedder
     text: TextFeatures
-    untuned_contexts: dict = field(default_factory=dict)
+    untuned_contexts: dict = field(default_factory=dict)  # seed -> ACPT contexts on the initial weights
+    untuned_classifiers: dict = field(default_factory=dict)  # (seed, ACPT on) -> classifier on them
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, of the unit being computed
 
     @contextmanager
@@ -54,6 +57,7 @@ class Model:
         key = (config.backbone, fingerprint, str(device))
         if key not in _BUILT:
             _BUILT.clear()
+            _SHARED.clear()
             torch.manual_seed(0)
             backbone = registry.backbone(config.backbone, **config.backbone_options).to(device).eval()
             _BUILT[key] = (backbone, backbone.trainable_state(), backbone.weights_id())
@@ -61,9 +65,11 @@ class Model:
         backbone.load_trainable_state(initial)
         backbone.eval()
         frozen = not encoder_trains(backbone, config.finetune_settings)
-        everything = {u.uid: u for c in [corpus, *pool] for u in c.utterances}
-        return cls(backbone, initial, initial_id, Embedder(backbone, list(everything.values()), frozen),
-                   TextFeatures(backbone, corpus.words))
+        everything = list({u.uid: u for c in [corpus, *pool] for u in c.utterances}.values())
+        audio = ("audio", frozen, records.corpus_fingerprint(everything))
+        text = ("text", tuple(corpus.words))
+        return cls(backbone, initial, initial_id, _SHARED.setdefault(audio, Embedder(backbone, everything, frozen)),
+                   _SHARED.setdefault(text, TextFeatures(backbone, corpus.words)))
 
 
 def run_unit(

@@ -5,13 +5,22 @@ caption features are computed once and only the text projection trains; the audi
 trains at a low learning rate (1e-5) and every other trainable at 1e-3, with Adam and a
 learnable temperature, as in the paper.
 
-On CUDA the encoders run under bf16 autocast (:mod:`bench.precision`); the loss is computed
-in fp32. Under ``torchrun`` each process embeds its part of every global batch and the loss
-sees the whole batch (:mod:`bench.distributed`), so the result is that of one process.
+With a frozen audio encoder only the heads train, on cached features: thousands of steps of
+a few small matrix products each, so the loop keeps per-step work to those products. The
+features stay on the device, each head runs once per step on what differs (the captions'
+projection on the few distinct captions, not on every clip's copy), losses are read back
+once per epoch, nothing is wrapped for autocast or several processes (every process
+computes the same steps, which is what gathering would give it), and on CPU it runs on one
+thread (:mod:`bench.stages.threads`).
+
+When the encoder trains, it runs under bf16 autocast on CUDA (:mod:`bench.precision`) with
+the loss in fp32; under ``torchrun`` each process embeds its part of every global batch and
+the loss sees the whole batch (:mod:`bench.distributed`), so the result is that of one process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -24,6 +33,7 @@ from bench.contracts import Backbone
 from bench.losses import info_nce
 from bench.settings import FinetuneSettings
 from bench.stages import Progress, silent
+from bench.stages.threads import one_thread
 
 MAX_LOGIT_SCALE = math.log(100.0)
 
@@ -39,7 +49,7 @@ def _no_rows(like: Tensor, width: int) -> Tensor:
 
 def finetune(
     backbone: Backbone,
-    audio_batch: Callable[[Tensor], Tensor],
+    audio: Tensor | Callable[[Tensor], Tensor],
     caption_features: Tensor,
     caption_index: Tensor,
     settings: FinetuneSettings,
@@ -48,52 +58,85 @@ def finetune(
 ) -> list[float]:
     """Train in place; returns the mean loss of each epoch.
 
-    ``audio_batch(indices)`` gives the joint-space audio embeddings of those training clips
-    (the caller decides whether that runs the encoder or projects cached features);
-    ``caption_index[i]`` is the row of ``caption_features`` that describes clip i.
+    ``audio`` is either the training clips' cached audio features (frozen encoder: only the
+    heads train) or ``audio_batch(indices)``, the joint-space embeddings of those clips from
+    the encoder; ``caption_index[i]`` is the row of ``caption_features`` that describes clip i.
     """
     groups = backbone.parameter_groups()
-    logit_scale = torch.nn.Parameter(
-        torch.tensor(math.log(1 / backbone.init_temperature), device=caption_features.device)
-    )
-    param_groups = [{"params": [*groups["heads"], logit_scale], "lr": settings.head_lr}]
-    if encoder_trains(backbone, settings):
-        param_groups.append({"params": groups["audio_encoder"], "lr": settings.audio_lr})
-    optimizer = torch.optim.Adam(param_groups)
-    trained = [p for group in param_groups for p in group["params"]]
     device = caption_features.device
-    dtype = precision.autocast_dtype(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / backbone.init_temperature), device=device))
+    param_groups = [{"params": [*groups["heads"], logit_scale], "lr": settings.head_lr}]
+    if callable(audio) and encoder_trains(backbone, settings):
+        param_groups.append({"params": groups["audio_encoder"], "lr": settings.audio_lr})
+    optimizer = torch.optim.Adam(param_groups, foreach=True)
+    caption_index = caption_index.to(device)
+    labelled = settings.loss == "label-aware"
+    if callable(audio):
+        step = _encoder_step(backbone, audio, caption_features, caption_index, labelled, logit_scale, optimizer)
+    else:
+        step = _heads_step(backbone, audio.to(device), caption_features, caption_index, labelled, logit_scale, optimizer)
     generator = torch.Generator().manual_seed(seed)
     n = len(caption_index)
     history = []
     backbone.train()
-    with progress("fine-tuning", settings.epochs) as advance:
+    heads_only = contextlib.nullcontext() if callable(audio) else one_thread(device)
+    with progress("fine-tuning", settings.epochs) as advance, heads_only:
         for _ in range(settings.epochs):
-            order = torch.randperm(n, generator=generator)
-            losses = []
-            for start in range(0, n, settings.batch_size):
-                idx = order[start : start + settings.batch_size]
-                if len(idx) < 2:
-                    continue
-                rows = caption_index[idx].to(device)
-                with precision.autocast(device, dtype):
-                    mine = distributed.part(idx)
-                    local = audio_batch(mine) if len(mine) else _no_rows(caption_features, backbone.embed_dim)
-                    text = backbone.project_text(caption_features[rows])
-                audio = F.normalize(distributed.gather_rows(local.float(), len(idx)), dim=-1)
-                text = F.normalize(text.float(), dim=-1)
-                labels = rows if settings.loss == "label-aware" else None
-                loss = info_nce(audio, text, logit_scale, labels)
-                optimizer.zero_grad()
-                scaler.scale(loss).backward()
-                distributed.average_gradients(trained)
-                scaler.step(optimizer)
-                scaler.update()
-                with torch.no_grad():
-                    logit_scale.clamp_(0, MAX_LOGIT_SCALE)
-                losses.append(loss.item())
-            history.append(sum(losses) / max(1, len(losses)))
+            order = torch.randperm(n, generator=generator).to(device)
+            batches = [order[start : start + settings.batch_size] for start in range(0, n, settings.batch_size)]
+            losses = [step(idx) for idx in batches if len(idx) >= 2]
+            history.append(sum(torch.stack(losses).tolist()) / len(losses) if losses else 0.0)
             advance()
     backbone.eval()
     return history
+
+
+def _update(loss: Tensor, optimizer: torch.optim.Optimizer, logit_scale: Tensor) -> Tensor:
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+    return loss.detach()
+
+
+def _heads_step(
+    backbone: Backbone, features: Tensor, caption_features: Tensor, caption_index: Tensor, labelled: bool,
+    logit_scale: Tensor, optimizer: torch.optim.Optimizer,
+) -> Callable[[Tensor], Tensor]:
+    def step(idx: Tensor) -> Tensor:
+        rows = caption_index[idx]
+        audio = F.normalize(backbone.project_audio(features[idx]), dim=-1)
+        text = F.normalize(backbone.project_text(caption_features), dim=-1)[rows]
+        return _update(info_nce(audio, text, logit_scale, rows if labelled else None), optimizer, logit_scale)
+
+    return step
+
+
+def _encoder_step(
+    backbone: Backbone, audio_batch: Callable[[Tensor], Tensor], caption_features: Tensor, caption_index: Tensor,
+    labelled: bool, logit_scale: Tensor, optimizer: torch.optim.Optimizer,
+) -> Callable[[Tensor], Tensor]:
+    device = caption_features.device
+    dtype = precision.autocast_dtype(device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    trained = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def step(idx: Tensor) -> Tensor:
+        rows = caption_index[idx]
+        with precision.autocast(device, dtype):
+            mine = distributed.part(idx)
+            local = audio_batch(mine) if len(mine) else _no_rows(caption_features, backbone.embed_dim)
+            text = backbone.project_text(caption_features[rows])
+        audio = F.normalize(distributed.gather_rows(local.float(), len(idx)), dim=-1)
+        loss = info_nce(audio, F.normalize(text.float(), dim=-1), logit_scale, rows if labelled else None)
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        distributed.average_gradients(trained)
+        scaler.step(optimizer)
+        scaler.update()
+        with torch.no_grad():
+            logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+        return loss.detach()
+
+    return step

@@ -1,0 +1,314 @@
+"""Where a run's time goes, stage by stage, beside the floor of the work each stage does.
+
+    BENCH_EMODB_ROOT=/path/to/emodb python benchmarks/stages.py            # EmoDB + synth, ~8 min on 2 cores
+    python benchmarks/stages.py --dataset synth --every 8 --set acpt.iterations=5
+
+(1) Per stage, measured seconds beside a floor and their ratio, in this process on fold 0 of
+    ``--dataset`` (default ``emodb,synth``: leave-one-corpus-out, so fine-tuning sees the other
+    corpus). Floors: embedding and the trainable-encoder fine-tune against the encoder alone
+    on the same batches (already decoded); every other stage against its FLOPs (counted with
+    ``torch.utils.flop_counter`` over one real step, forward and backward) at the matmul
+    throughput measured here. The heads-only fine-tune also runs the loop as it was before
+    issue 18 (read from git: commit ``BEFORE``), side by side on the same data.
+(2) ``bench run`` on the corpus: first run (cold embedding cache), the same command again,
+    and a 5-trial ``bench sweep prompt-length``: its wall time per trial beyond the trials'
+    own ACPT + classifier compute (from their records).
+(3) Peak resident memory of a first ``bench run`` at two corpus sizes.
+Corpora are cut to every ``--every``-th file (symlinks in a scratch folder) to keep one
+invocation under ten minutes; stage settings of (1) are the defaults except ``--set``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+MATMUL_SIZES = (1024, 512, 256)
+BEFORE = "0327183"  # main before issue 18
+PROMPT_LENGTHS = (2, 4, 8, 16, 32)  # what `bench sweep prompt-length` tries
+
+
+def matmul_flops_per_second() -> float:
+    """Best fp32 matmul throughput of this machine over a few square sizes (FLOP/s)."""
+    best = 0.0
+    for n in MATMUL_SIZES:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        reps = max(3, int(2e10 / (2 * n**3)))
+        started = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - started))
+    return best
+
+
+def flops(step: Callable[[], object]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def seconds(work: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = work()
+    return time.perf_counter() - started, result
+
+
+def subset_root(source: Path, target: Path, every: int, keep: tuple[str, ...] = ()) -> Path:
+    """Every ``every``-th audio file of ``source`` (sorted), symlinked into ``target``."""
+    files = sorted(p for p in source.rglob("*.wav"))
+    for path in files[::every]:
+        link = target / path.relative_to(source)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(path)
+    for name in keep:
+        (target / name).write_bytes((source / name).read_bytes())
+    return target
+
+
+def corpus_roots(dataset: str, every: int, scratch: Path) -> dict[str, str]:
+    """Environment variables pointing each corpus of ``dataset`` at its cut-down copy."""
+    from bench import registry
+    from bench.roots import resolve_root
+
+    env = {}
+    for name in dataset.split(","):
+        loader = registry.dataset(name)
+        root = Path(loader.default_root()) if name == "synth" else resolve_root(loader, None)
+        if name == "synth":
+            loader.scan(root)  # rendered once, here, if it is not yet
+        keep = ("synth.json",) if name == "synth" else ()
+        env[loader.env_var] = str(subset_root(root, scratch / f"{name}-every{every}", every, keep))
+    return env
+
+
+def finetune_before() -> Callable:
+    """``finetune`` as it was before issue 18 (commit ``BEFORE``), read from git: the baseline of (1)."""
+    done = subprocess.run(["git", "show", f"{BEFORE}:bench/stages/finetune.py"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent)
+    if done.returncode != 0:
+        raise SystemExit(f"the baseline fine-tune loop comes from git commit {BEFORE}: {done.stderr.strip()}")
+    module = sys.modules["finetune_before"] = types.ModuleType("finetune_before")  # dataclasses look it up
+    exec(compile(done.stdout, "finetune_before.py", "exec"), module.__dict__)
+    return module.finetune
+
+
+class Table:
+    def __init__(self, throughput: float) -> None:
+        self.throughput, self.rows = throughput, []
+
+    def add(self, stage: str, measured: float, floor: float, basis: str) -> None:
+        self.rows.append((stage, measured, floor, basis))
+
+    def flop_floor(self, stage: str, measured: float, total_flops: float, basis: str) -> None:
+        self.add(stage, measured, total_flops / self.throughput, f"{total_flops / 1e9:.1f} GFLOP; {basis}")
+
+    def print(self) -> None:
+        print(f"    {'stage':<34}{'measured s':>11}{'floor s':>10}{'ratio':>8}   floor from")
+        for stage, measured, floor, basis in self.rows:
+            print(f"    {stage:<34}{measured:>11.2f}{floor:>10.3f}{measured / floor:>8.1f}   {basis}")
+
+
+def stage_table(args: argparse.Namespace) -> None:
+    """(1): every stage once on fold 0, in this process, with its floor."""
+    from bench import prompts, registry
+    from bench.embed import audio_features, waveform
+    from bench.losses import info_nce
+    from bench.metrics import scores
+    from bench.protocol import Corpus, RunConfig
+    from bench.stages.acpt import prompt_embeddings, train_contexts
+    from bench.stages.classifier import train_classifier
+    from bench.stages.finetune import finetune
+    from bench.stages.threads import one_thread
+
+    config = RunConfig(dataset=args.dataset)
+    config.apply(dict(pair.split("=", 1) for pair in args.set))
+    corpus = Corpus.load(args.dataset)
+    fold = corpus.folds(None)[1][0]
+    torch.manual_seed(0)
+    backbone = registry.backbone(config.backbone).eval()
+    table = Table(matmul_flops_per_second())
+    by_uid = {u.uid: u for u in corpus.utterances}
+
+    # embedding, cache off, vs the encoder alone on the same (decoded) batches
+    clips = corpus.utterances[:: max(1, len(corpus.utterances) // args.embed_clips)][: args.embed_clips]
+    measured, _ = seconds(lambda: audio_features(backbone, clips, use_cache=False))
+    waves = torch.from_numpy(np.stack([waveform(u, backbone) for u in clips]))
+    with torch.no_grad():
+        floor, _ = seconds(lambda: [backbone.audio_features(waves[i : i + 32]) for i in range(0, len(waves), 32)])
+    table.add(f"embedding ({len(clips)} clips, cache off)", measured, floor, "encoder alone, same batches")
+
+    # heads-only fine-tune on the fold's training clips (features from the run's cache)
+    train = [by_uid[u] for u in fold.train]
+    features = audio_features(backbone, train)
+    kept = [by_uid[u] for u in features.uids]
+    caption_features = backbone.text_features(prompts.captions(corpus.words)).detach()
+    caption_index = corpus.label_index(kept)
+    settings = config.finetune_settings
+    initial = backbone.trainable_state()
+
+    def fresh(run):
+        backbone.load_trainable_state(initial)
+        torch.manual_seed(0)
+        return seconds(run)
+
+    project = lambda idx: backbone.project_audio(features.features[idx])  # noqa: E731
+    before, old = fresh(lambda: finetune_before()(backbone, project, caption_features, caption_index, settings, 0))
+    after, new = fresh(lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0))
+    steps = settings.epochs * (len(kept) // settings.batch_size + (len(kept) % settings.batch_size > 1))
+    batch = torch.arange(min(settings.batch_size, len(kept)))
+    scale = torch.zeros((), requires_grad=True)
+
+    def head_step():
+        audio = F.normalize(backbone.project_audio(features.features[batch]), dim=-1)
+        text = F.normalize(backbone.project_text(caption_features), dim=-1)[caption_index[batch]]
+        info_nce(audio, text, scale, caption_index[batch]).backward()
+
+    per_step = flops(head_step)
+    basis = f"{steps} steps of batch {settings.batch_size}, {len(kept)} clips, {settings.epochs} epochs"
+    table.flop_floor("fine-tune, heads only (before)", before, per_step * steps, basis)
+    table.flop_floor("fine-tune, heads only (now)", after, per_step * steps, basis)
+    drift = max(abs(a - b) for a, b in zip(old, new))
+    print(f"    heads-only fine-tune: before/now {before / after:.1f}x; epoch losses differ by at most {drift:.2e}")
+    backbone.load_trainable_state(initial)
+
+    # trainable encoder: one step of a small batch, vs the encoder's own forward + backward
+    trainable = registry.backbone(config.backbone, train_encoder="true").eval()
+    few = kept[: args.encoder_batch]
+    few_waves = torch.from_numpy(np.stack([waveform(u, trainable) for u in few]))
+    encoder_settings = type(settings)(epochs=1, batch_size=len(few))
+    audio_batch = lambda idx: trainable.project_audio(trainable.audio_features(  # noqa: E731
+        torch.from_numpy(np.stack([waveform(few[i], trainable) for i in idx.tolist()]))))
+    measured, _ = seconds(lambda: finetune(trainable, audio_batch, caption_features, caption_index[: len(few)],
+                                           encoder_settings, 0))
+    floor, _ = seconds(lambda: trainable.audio_features(few_waves).sum().backward())
+    table.add(f"fine-tune, encoder trains (1 step, {len(few)} clips)", measured, floor,
+              "encoder forward + backward alone, decoded batch")
+    del trainable
+
+    # ACPT and the classifier on the initial weights
+    desc = prompts.descriptions(corpus.words)
+    with torch.no_grad():
+        desc_emb = F.normalize(backbone.project_text(backbone.text_features(desc.texts)), dim=-1)
+        caps = F.normalize(backbone.project_text(caption_features), dim=-1)
+    labels, scapes = torch.tensor(desc.labels), torch.tensor(desc.soundscapes)
+    acpt = config.acpt_settings
+    measured, (contexts, _) = seconds(lambda: train_contexts(
+        backbone, corpus.words, desc_emb, labels, scapes, len(prompts.SOUNDSCAPES), acpt, 0))
+    probe = torch.zeros_like(contexts, requires_grad=True)
+    per_iteration = flops(lambda: prompt_embeddings(backbone, probe, corpus.words).sum().backward())
+    basis = f"{acpt.iterations} iterations x {contexts.shape[0]} contexts x {len(corpus.words)} classes, {acpt.n_tokens} tokens"
+    table.flop_floor(f"ACPT ({torch.get_num_threads()} threads)", measured, per_iteration * acpt.iterations, basis)
+    with one_thread(torch.device("cpu")):
+        measured, _ = seconds(lambda: train_contexts(
+            backbone, corpus.words, desc_emb, labels, scapes, len(prompts.SOUNDSCAPES), acpt, 0))
+    table.flop_floor("ACPT (1 thread)", measured, per_iteration * acpt.iterations, basis)
+    with torch.no_grad():
+        u = prompt_embeddings(backbone, contexts, corpus.words)
+    x = torch.cat([desc_emb, caps, u.reshape(-1, u.shape[-1])])
+    y = torch.cat([labels, torch.arange(len(corpus.words)), torch.arange(len(corpus.words)).repeat(u.shape[0])])
+    cls = config.classifier_settings
+    measured, classifier = seconds(lambda: train_classifier(x, y, len(corpus.words), cls, 0))
+    chunk = torch.arange(cls.batch_size)
+    per_batch = flops(lambda: F.cross_entropy(classifier(x[chunk], y[chunk]), y[chunk]).backward())
+    batches = cls.epochs * math.ceil(len(y) / cls.batch_size)
+    table.flop_floor("classifier", measured, per_batch * batches, f"{batches} steps of batch {cls.batch_size}")
+
+    # evaluation: the fold's test clips through the heads and the classifier, scored
+    test = audio_features(backbone, [by_uid[u] for u in fold.test])
+    truth = corpus.label_index([by_uid[u] for u in test.uids]).numpy()
+
+    def evaluate():
+        with torch.no_grad():
+            predicted = classifier(F.normalize(backbone.project_audio(test.features), dim=-1)).argmax(1)
+        return scores(truth, predicted.numpy(), len(corpus.words))
+
+    measured, _ = seconds(evaluate)
+    table.flop_floor(f"evaluation ({len(test.uids)} clips)", measured, flops(evaluate), "one pass")
+    print(f"(1) stages on fold {fold.name} of {args.dataset} (every {args.every}th file), "
+          f"{os.cpu_count()} CPU cores, matmul {table.throughput / 1e9:.0f} GFLOP/s")
+    table.print()
+
+
+def bench_cli(command: list[str], env: dict) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bench", *command], capture_output=True, text=True,
+                          env={**os.environ, **env})
+    if done.returncode != 0:
+        raise SystemExit(f"bench {' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def children_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
+
+
+def compute_seconds(folder: Path, pattern: str, stages: tuple[str, ...]) -> float:
+    """Compute seconds in ``stages`` of the units of the records matching ``pattern``."""
+    records = [json.loads(p.read_text()) for p in folder.glob(pattern)]
+    return sum(r["timings"]["unit_seconds"].get(s, 0.0) for r in records for s in stages)
+
+
+def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
+    """(2) and (3): ``bench run`` and ``bench sweep`` as a user runs them."""
+    settings = ["--dataset", args.dataset, "--seeds", "1", "--profile", "quick"]
+    settings += [arg for pair in args.set for arg in ("--set", pair)]
+    small_env = {**env, "BENCH_CACHE_DIR": str(scratch / "cache-small"), **corpus_roots(args.dataset, args.every * 2, scratch)}
+    bench_cli(["run", *settings, "--output", str(scratch / "small")], small_env)
+    small_peak, small_clips = children_peak_mb(), _clips(scratch / "small")
+    first_args = ["run", *settings, "--output", str(scratch / "runs")]
+    first = bench_cli(first_args, env)
+    peak, clips = children_peak_mb(), _clips(scratch / "runs")
+    again = bench_cli(first_args, env)
+    sweep = bench_cli(["sweep", "prompt-length", *settings, "--output", str(scratch / "runs")], env)
+    compute = compute_seconds(scratch / "runs", "sweeps/*/*/record.json", ("acpt", "classifier"))
+    trials = len(PROMPT_LENGTHS)
+    print(f"(2) bench {' '.join(settings)} (every {args.every}th file, {clips} clips)")
+    print(f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)")
+    print(f"    sweep prompt-length, {trials} trials: {sweep:.1f} s wall, {compute:.1f} s of it ACPT + classifier; "
+          f"overhead {(sweep - compute) / trials:.1f} s per trial = {(sweep - compute) / max(compute, 1e-9):.0%} of that compute")
+    print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
+          f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)")
+
+
+
+def _clips(folder: Path) -> int:
+    return json.loads(next(folder.glob("*/record.json")).read_text())["dataset"]["utterances"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="emodb,synth", help="a corpus, or a,b for leave-one-corpus-out")
+    parser.add_argument("--every", type=int, default=4, help="keep every N-th file of each corpus")
+    parser.add_argument("--set", action="append", default=["acpt.iterations=10"],
+                        help="a stage setting NAME=VALUE for every part (default: acpt.iterations=10)")
+    parser.add_argument("--embed-clips", type=int, default=64, help="clips of the embedding row of (1)")
+    parser.add_argument("--encoder-batch", type=int, default=8, help="batch of the trainable-encoder row of (1)")
+    parser.add_argument("--no-runs", action="store_true", help="only (1), with the usual embedding cache")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        os.environ.update(corpus_roots(args.dataset, args.every, scratch))
+        if not args.no_runs:  # from a cold embedding cache (--no-runs: the usual one)
+            os.environ["BENCH_CACHE_DIR"] = str(scratch / "cache")
+            runs(args, scratch, dict(os.environ))
+        stage_table(args)
+
+
+if __name__ == "__main__":
+    main()
