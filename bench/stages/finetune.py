@@ -22,7 +22,7 @@ from torch import Tensor
 
 from bench import distributed, precision
 from bench.contracts import Backbone
-from bench.losses import info_nce
+from bench.losses import OBJECTIVES, objective
 from bench.progress import bar
 
 MAX_LOGIT_SCALE = math.log(100.0)
@@ -35,10 +35,17 @@ class FinetuneSettings:
     audio_lr: float = 1e-5
     head_lr: float = 1e-3
     loss: str = "label-aware"  # or "plain" (the paper's literal form)
+    objective: str = "clap"  # or GEmo-CLAP's "ml-gemo" / "sl-gemo" (bench.losses.objective)
+    gender_weight: float = 0.2  # ml-gemo: share of the gender loss
+    gender_alpha: float = 1.0  # sl-gemo: extra weight of same-emotion pairs of the same gender
 
     def __post_init__(self) -> None:
         if self.loss not in ("label-aware", "plain"):
             raise ValueError(f"finetune.loss must be 'label-aware' or 'plain', not {self.loss!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"finetune.objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
+        if not 0 <= self.gender_weight <= 1 or self.gender_alpha < 0:
+            raise ValueError("finetune.gender_weight must lie in [0, 1] and finetune.gender_alpha be >= 0")
 
 
 def encoder_trains(backbone: Backbone, settings: FinetuneSettings) -> bool:
@@ -57,12 +64,16 @@ def finetune(
     caption_index: Tensor,
     settings: FinetuneSettings,
     seed: int,
+    genders: Tensor | None = None,
+    gender_features: Tensor | None = None,
 ) -> list[float]:
     """Train in place; returns the mean loss of each epoch.
 
     ``audio_batch(indices)`` gives the joint-space audio embeddings of those training clips
     (the caller decides whether that runs the encoder or projects cached features);
     ``caption_index[i]`` is the row of ``caption_features`` that describes clip i.
+    ``genders[i]`` is clip i's index in ``bench.losses.GENDERS`` (-1: unknown; None: all
+    unknown) and ``gender_features`` the text features of the gender prompts (``ml-gemo``).
     """
     groups = backbone.parameter_groups()
     logit_scale = torch.nn.Parameter(
@@ -78,6 +89,7 @@ def finetune(
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     generator = torch.Generator().manual_seed(seed)
     n = len(caption_index)
+    genders = torch.full((n,), -1) if genders is None else genders
     history = []
     backbone.train()
     with bar("fine-tuning", settings.epochs) as advance:
@@ -93,10 +105,15 @@ def finetune(
                     mine = distributed.part(idx)
                     local = audio_batch(mine) if len(mine) else _no_rows(caption_features, backbone.embed_dim)
                     text = backbone.project_text(caption_features[rows])
+                    gender_text = None if gender_features is None else backbone.project_text(gender_features)
                 audio = F.normalize(distributed.gather_rows(local.float(), len(idx)), dim=-1)
                 text = F.normalize(text.float(), dim=-1)
-                labels = rows if settings.loss == "label-aware" else None
-                loss = info_nce(audio, text, logit_scale, labels)
+                loss = objective(
+                    settings.objective, audio, text, logit_scale, rows, genders[idx].to(device),
+                    plain=settings.loss == "plain", gender_weight=settings.gender_weight,
+                    gender_alpha=settings.gender_alpha,
+                    gender_text=None if gender_text is None else F.normalize(gender_text.float(), dim=-1),
+                )
                 optimizer.zero_grad()
                 scaler.scale(loss).backward()
                 distributed.average_gradients(trained)
