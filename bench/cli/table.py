@@ -9,7 +9,8 @@ import typer
 
 from bench.cli.common import console, out, user_errors
 
-app = typer.Typer(help="The paper's tables from result records: comparison, ablation, loss, prompt-length, confusion.",
+app = typer.Typer(help="The paper's tables from result records: comparison, ablation, loss, objective, prompt-length, "
+                  "confusion.",
                   no_args_is_help=True)
 
 Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
@@ -75,6 +76,15 @@ def loss(runs: Runs = Path("runs"), fmt: Format = "rich", paper: Paper = False, 
 
     with user_errors():
         emit(tables.loss(_found(runs), metric, paper), fmt, output)
+
+
+@app.command()
+def objective(runs: Runs = Path("runs"), fmt: Format = "rich", output: Output = None) -> None:
+    """Fine-tuning objective per dataset: Emo-CLAP vs ML-/SL-GEmo-CLAP, WA / UA (finetune.objective)."""
+    from bench import tables
+
+    with user_errors():
+        emit(tables.objective(_found(runs)), fmt, output)
 
 
 @app.command("prompt-length")
