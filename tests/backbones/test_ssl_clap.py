@@ -196,3 +196,12 @@ def test_whisper_valid_frames_cover_the_clip(folders):
     model = build(folders, "whisper", layer="last")
     frames = model.speech._encode([speech(1.0).numpy()])[0]
     assert frames.shape[1] == math.ceil(SR / 320)
+
+
+def test_the_whole_protocol_runs_with_a_gemo_objective(folders, tmp_path):
+    from synth_run import run_on_synth
+
+    options = {"preset": "emo-clap-wavlm", "audio": str(folders["wavlm"]), "text": str(folders["text"]),
+               "clip_seconds": "2"}
+    rows = run_on_synth("ssl-clap", options, tmp_path, **{"finetune.objective": "sl-gemo"})
+    assert rows["fine-tune + ACPT"]["finetune"]
