@@ -98,11 +98,6 @@ class SpeechEncoder(nn.Module):
             raise ValueError(f"layer must be 0..{self.n_states - 1}, 'last' or 'weighted', not {layer!r}")
         return index
 
-    @property
-    def out_features(self) -> int:
-        """Width of :meth:`forward`'s output: every layer's mean when the sum is left to :meth:`combine`."""
-        return self.n_states * self.width if self.layer is None and self.pool is None else self.width
-
     def forward(self, waveforms: Tensor) -> Tensor:
         waves = [w[:n].detach().float().cpu().numpy() for w, n in zip(waveforms, valid_lengths(waveforms))]
         if not self.whisper:  # per-utterance normalisation before chunking: chunks share it
@@ -115,7 +110,7 @@ class SpeechEncoder(nn.Module):
         return self._pool([torch.cat(f, dim=1) for f in frames])
 
     def _groups(self, pieces: list[tuple[int, np.ndarray]], limit: int) -> list[list[tuple[int, np.ndarray]]]:
-        """At most ``limit`` chunks per encoder call; without a mask only chunks of equal length."""
+        """At most ``limit`` chunks per encoder call; where padding would show, only chunks of equal length."""
         by_length: dict[int, list] = {}
         for piece in sorted(pieces, key=lambda p: -len(p[1])):
             by_length.setdefault(0 if self.padded or self.whisper else len(piece[1]), []).append(piece)
