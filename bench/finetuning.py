@@ -10,6 +10,7 @@ from bench import conditions, prompts
 from bench.contracts import Backbone, CheckpointError, DataError, Fold
 from bench.corpus import Corpus
 from bench.features import Embedder, encode_clips
+from bench.losses import GENDERS
 from bench.progress import bar
 from bench.settings import RunConfig
 from bench.stages.finetune import finetune
@@ -49,14 +50,21 @@ def train_on_pool(
     kept, features = embedder.features([u.uid for u in utts])
     caption_of = dict(zip([u.uid for u in utts], captions))
     caption_index = torch.tensor([caption_of[u] for u in kept])
+    gender_of = {u.uid: u.gender for u in utts}
+    genders = torch.tensor([GENDERS.index(gender_of[u]) if gender_of[u] in GENDERS else -1 for u in kept])
     device = next(backbone.parameters()).device
     with torch.no_grad():
         caption_features = backbone.text_features(prompts.captions(words))
+        ml_gemo = config.finetune_settings.objective == "ml-gemo"
+        gender_features = backbone.text_features(prompts.gender_captions(GENDERS)) if ml_gemo else None
     if embedder.frozen:
         audio = features.to(device)  # only the heads train, on these cached features
     else:
         clips = [embedder.by_uid[u] for u in kept]
         audio = lambda idx: encode_clips(backbone, [clips[i] for i in idx.tolist()])  # noqa: E731
     torch.manual_seed(seed)
-    history = finetune(backbone, audio, caption_features, caption_index, config.finetune_settings, seed, bar)
-    return {"clips": len(kept), "corpora": [c.name for c in pool], "loss": history}
+    history = finetune(
+        backbone, audio, caption_features, caption_index, config.finetune_settings, seed, bar, genders, gender_features
+    )
+    without = int((genders < 0).sum())  # these clips trained with the plain objective's terms
+    return {"clips": len(kept), "corpora": [c.name for c in pool], "loss": history, "without_gender": without}

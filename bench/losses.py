@@ -9,6 +9,28 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+GENDERS = ("male", "female")  # gender tensors hold the index here, -1 where it is unknown
+OBJECTIVES = ("clap", "ml-gemo", "sl-gemo")
+
+
+def soft_info_nce(audio: Tensor, text: Tensor, logit_scale: Tensor, agreement: Tensor) -> Tensor:
+    """Symmetric InfoNCE against soft targets: ``agreement[i, j] >= 0`` says how much pair (i, j) matches.
+
+    Audio i's target over the texts is row i of ``agreement`` normalised to sum to one; text
+    j's target over the clips is column j, normalised the same way.
+    """
+    logits = logit_scale.exp() * audio @ text.T
+    to_text = agreement / agreement.sum(dim=1, keepdim=True)
+    to_audio = agreement.T / agreement.T.sum(dim=1, keepdim=True)
+    loss_audio = -(to_text * F.log_softmax(logits, dim=1)).sum(1).mean()
+    loss_text = -(to_audio * F.log_softmax(logits.T, dim=1)).sum(1).mean()
+    return (loss_audio + loss_text) / 2
+
+
+def _same(labels: Tensor) -> Tensor:
+    return (labels[:, None] == labels[None, :]).float()
+
+
 def info_nce(audio: Tensor, text: Tensor, logit_scale: Tensor, labels: Tensor | None = None) -> Tensor:
     """Symmetric InfoNCE over a batch of L2-normalised audio/text embedding pairs.
 
@@ -17,15 +39,54 @@ def info_nce(audio: Tensor, text: Tensor, logit_scale: Tensor, labels: Tensor | 
     target spreads uniformly over them: in emotion data most texts in a batch are the same
     ``This is a [EMOTION] sound``, and the plain form would push identical texts apart.
     """
-    logits = logit_scale.exp() * audio @ text.T
-    if labels is None:
-        targets = torch.eye(len(audio), device=audio.device)
-    else:
-        same = (labels[:, None] == labels[None, :]).float()
-        targets = same / same.sum(dim=1, keepdim=True)
-    loss_audio = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
-    loss_text = -(targets.T * F.log_softmax(logits.T, dim=1)).sum(1).mean()
-    return (loss_audio + loss_text) / 2
+    agreement = torch.eye(len(audio), device=audio.device) if labels is None else _same(labels)
+    return soft_info_nce(audio, text, logit_scale, agreement)
+
+
+def sl_gemo_agreement(emotions: Tensor, genders: Tensor, alpha: float) -> Tensor:
+    """SL-GEmo-CLAP's soft targets (our reading): ``[e_i = e_j] + alpha * [e_i = e_j and g_i = g_j]``.
+
+    Same-emotion pairs are positives as in the label-aware loss; a same-emotion pair of the
+    same gender weighs ``1 + alpha`` times as much. The gender term needs both genders known,
+    so a row of a clip without gender is the plain label-aware target.
+    """
+    known = genders >= 0
+    same_gender = _same(genders) * (known[:, None] & known[None, :]).float()
+    return _same(emotions) * (1 + alpha * same_gender)
+
+
+def ml_gemo_gender_loss(audio: Tensor, gender_text: Tensor, logit_scale: Tensor, genders: Tensor) -> Tensor | None:
+    """ML-GEmo-CLAP's gender task (our reading): label-aware InfoNCE of each clip against the
+    embedding of its gender prompt (``gender_text[g]``), over the clips whose gender is known.
+
+    None when fewer than two clips of the batch have a gender (nothing to contrast).
+    """
+    known = genders >= 0
+    if int(known.sum()) < 2:
+        return None
+    return info_nce(audio[known], gender_text[genders[known]], logit_scale, genders[known])
+
+
+def objective(
+    name: str, audio: Tensor, text: Tensor, logit_scale: Tensor, emotions: Tensor, genders: Tensor, *,
+    plain: bool = False, gender_text: Tensor | None = None, gender_weight: float = 0.2, gender_alpha: float = 1.0,
+) -> Tensor:
+    """The fine-tuning loss named by ``finetune.objective``, for clips of these emotion and gender indices.
+
+    ``clap``: :func:`info_nce` (``plain``: the paper's form, else label-aware). ``ml-gemo``:
+    ``(1 - w) * L_emotion + w * L_gender`` with ``w = gender_weight`` (:func:`ml_gemo_gender_loss`). ``sl-gemo``: :func:`soft_info_nce`
+    with :func:`sl_gemo_agreement` (always label-aware: soft targets need the labels).
+    Clips without gender (-1) fall back to the plain objective's terms.
+    """
+    if name == "sl-gemo":
+        return soft_info_nce(audio, text, logit_scale, sl_gemo_agreement(emotions, genders, gender_alpha))
+    emotion = info_nce(audio, text, logit_scale, None if plain else emotions)
+    if name == "clap":
+        return emotion
+    if gender_text is None:
+        raise ValueError("the ml-gemo objective needs the gender prompts' text embeddings")
+    gender = ml_gemo_gender_loss(audio, gender_text, logit_scale, genders)
+    return emotion if gender is None else (1 - gender_weight) * emotion + gender_weight * gender
 
 
 def acpt_losses(similarity: Tensor, labels: Tensor, temperature: float) -> tuple[Tensor, Tensor]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 CAPTION = "This is a {} sound"
+GENDER_CAPTION = "This is the voice of a {} speaker"  # the gender task of GEmo-CLAP's ml-gemo objective
 
 SOUNDSCAPES: dict[str, str] = {
     "studio": "a quiet recording studio",
@@ -61,3 +62,7 @@ def descriptions(class_words: Sequence[str]) -> Descriptions:
 
 def captions(class_words: Sequence[str]) -> list[str]:
     return [CAPTION.format(word) for word in class_words]
+
+
+def gender_captions(genders: Sequence[str]) -> list[str]:
+    return [GENDER_CAPTION.format(gender) for gender in genders]

@@ -135,7 +135,7 @@ def save_checkpoint(path: Path, backbone: Backbone, config, info: dict, fold: Fo
         "schema": SCHEMA,
         "backbone": backbone.name,
         "backbone_options": dict(config.backbone_options),
-        "trained_on": {"corpora": info["corpora"], "clips": info["clips"], "loss": info["loss"]},
+        "trained_on": {k: info[k] for k in ("corpora", "clips", "loss", "without_gender") if k in info},
         "fold": fold.name if fold else None,
         "evaluated_dataset": config.dataset if fold else None,
         "state": backbone.trainable_state(),

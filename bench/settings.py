@@ -77,6 +77,9 @@ class FinetuneSettings(Settings):
     audio_lr: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1e-5  # 0 keeps the audio encoder frozen
     head_lr: Positive = 1e-3
     loss: Literal["label-aware", "plain"] = "label-aware"  # "plain": the paper's literal form
+    objective: Literal["clap", "ml-gemo", "sl-gemo"] = "clap"  # GEmo-CLAP's objectives (bench.losses.objective)
+    gender_weight: Annotated[float, Field(ge=0, le=1)] = 0.2  # ml-gemo: share of the gender loss
+    gender_alpha: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0  # sl-gemo: extra weight of same-gender pairs
 
 
 class ACPTSettings(Settings):

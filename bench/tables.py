@@ -49,6 +49,7 @@ def run_table(record: dict) -> Table:
 
 METRICS = ("wa", "ua", "f1")
 LOSSES = ("softmax", "arcface")
+OBJECTIVES = {"clap": "Emo-CLAP", "ml-gemo": "ML-GEmo-CLAP", "sl-gemo": "SL-GEmo-CLAP"}  # GEmo-CLAP's row names
 
 
 @dataclass
@@ -196,6 +197,43 @@ def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
             average = references.loss(name, backbone, "avg", metric) if paper_average else None
             label = name if len(backbones) == 1 else f"{backbone}: {name}"
             report.rows.append((label, [*cells, _with_average(cells, average)]))
+    return report
+
+
+def _objective(f: Found) -> str:
+    return f.record["config"].get("finetune_settings", {}).get("objective", "clap")  # older records: plain CLAP
+
+
+def _backbone_label(f: Found) -> str:
+    preset = f.record["config"].get("backbone_options", {}).get("preset")
+    return f"{f.backbone} {preset}" if preset else f.backbone
+
+
+def objective(found: list[Found]) -> Report:
+    """WA / UA of each fine-tuning objective per dataset, rows named as in GEmo-CLAP's tables."""
+    candidates = defaultdict(list)
+    for f in found:
+        if f.swept <= {"finetune.objective"} and f.record["config"]["finetune"] and f.main_row() is not None:
+            candidates[(_backbone_label(f), f.dataset, _objective(f))].append(f)
+    chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]}")
+    backbones = _ordered({k[0] for k in chosen}, references.BACKBONES)
+    datasets = _ordered({k[1] for k in chosen}, references.DATASETS)
+    report = Report(
+        "objective", "Fine-tuning objective (GEmo-CLAP): WA / UA %, mean ± std over seeds", "objective",
+        [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")], notes=notes,
+    )
+    for backbone in backbones:
+        for name in _ordered({k[2] for k in chosen if k[0] == backbone}, OBJECTIVES):
+            cells = []
+            for dataset in datasets:
+                f = chosen.get((backbone, dataset, name))
+                cells += [_cell(f.main_row() if f else None, m, f, None) for m in ("wa", "ua")]
+                without = sum(t.get("without_gender", 0) for t in f.record.get("finetunes", [])) if f else 0
+                if without and name != "clap":
+                    report.notes.append(f"{backbone} {name} on {dataset}: {without} fine-tuning clips without "
+                                        "gender took the plain objective (summed over folds and seeds)")
+            label = OBJECTIVES.get(name, name)
+            report.rows.append((label if len(backbones) == 1 else f"{backbone}: {label}", cells))
     return report
 
 

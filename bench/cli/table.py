@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from bench.cli.common import console, out, user_errors
 
-app = typer.Typer(help="Tables from result records: comparison, ablation, loss, prompt-length, soundscape, confusion.",
+app = typer.Typer(help="Tables from result records: comparison, ablation, loss, objective, prompt-length, soundscape, "
+                  "confusion.",
                   no_args_is_help=True)
 
 Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
@@ -83,6 +84,15 @@ def loss(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference =
 
     with user_errors():
         emit(tables.loss(_found(runs), metric, _paper_only(reference)), fmt, output)
+
+
+@app.command()
+def objective(runs: Runs = Path("runs"), fmt: Format = "rich", output: Output = None) -> None:
+    """Fine-tuning objective per dataset: Emo-CLAP vs ML-/SL-GEmo-CLAP, WA / UA (finetune.objective)."""
+    from bench import tables
+
+    with user_errors():
+        emit(tables.objective(_found(runs)), fmt, output)
 
 
 @app.command("prompt-length")

@@ -30,12 +30,14 @@ from torch import Tensor
 
 from bench import distributed, precision
 from bench.contracts import Backbone
-from bench.losses import info_nce
+from bench.losses import objective
 from bench.settings import FinetuneSettings
 from bench.stages import Progress, silent
 from bench.stages.threads import one_thread
 
 MAX_LOGIT_SCALE = math.log(100.0)
+# The loss of one batch: (audio, text, its clips' indices) -> loss, both sides L2-normalised.
+BatchLoss = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
 def encoder_trains(backbone: Backbone, settings: FinetuneSettings) -> bool:
@@ -55,12 +57,16 @@ def finetune(
     settings: FinetuneSettings,
     seed: int,
     progress: Progress = silent,
+    genders: Tensor | None = None,
+    gender_features: Tensor | None = None,
 ) -> list[float]:
     """Train in place; returns the mean loss of each epoch.
 
     ``audio`` is either the training clips' cached audio features (frozen encoder: only the
     heads train) or ``audio_batch(indices)``, the joint-space embeddings of those clips from
     the encoder; ``caption_index[i]`` is the row of ``caption_features`` that describes clip i.
+    ``genders[i]`` is clip i's index in ``bench.losses.GENDERS`` (-1: unknown; None: all
+    unknown) and ``gender_features`` the text features of the gender prompts (``ml-gemo``).
     """
     groups = backbone.parameter_groups()
     device = caption_features.device
@@ -70,13 +76,14 @@ def finetune(
         param_groups.append({"params": groups["audio_encoder"], "lr": settings.audio_lr})
     optimizer = torch.optim.Adam(param_groups, foreach=True)
     caption_index = caption_index.to(device)
-    labelled = settings.loss == "label-aware"
-    if callable(audio):
-        step = _encoder_step(backbone, audio, caption_features, caption_index, labelled, logit_scale, optimizer)
-    else:
-        step = _heads_step(backbone, audio.to(device), caption_features, caption_index, labelled, logit_scale, optimizer)
-    generator = torch.Generator().manual_seed(seed)
     n = len(caption_index)
+    genders = (torch.full((n,), -1) if genders is None else genders).to(device)
+    loss = _batch_loss(backbone, settings, caption_index, genders, gender_features, logit_scale)
+    if callable(audio):
+        step = _encoder_step(backbone, audio, caption_features, caption_index, loss, logit_scale, optimizer)
+    else:
+        step = _heads_step(backbone, audio.to(device), caption_features, caption_index, loss, logit_scale, optimizer)
+    generator = torch.Generator().manual_seed(seed)
     history = []
     backbone.train()
     heads_only = contextlib.nullcontext() if callable(audio) else one_thread(device)
@@ -91,6 +98,25 @@ def finetune(
     return history
 
 
+def _batch_loss(
+    backbone: Backbone, settings: FinetuneSettings, caption_index: Tensor, genders: Tensor,
+    gender_features: Tensor | None, logit_scale: Tensor,
+) -> BatchLoss:
+    """``finetune.objective`` on one batch (:func:`bench.losses.objective`)."""
+
+    def loss(audio: Tensor, text: Tensor, idx: Tensor) -> Tensor:
+        gender_text = None
+        if gender_features is not None:
+            gender_text = F.normalize(backbone.project_text(gender_features).float(), dim=-1)
+        return objective(
+            settings.objective, audio, text, logit_scale, caption_index[idx], genders[idx],
+            plain=settings.loss == "plain", gender_weight=settings.gender_weight,
+            gender_alpha=settings.gender_alpha, gender_text=gender_text,
+        )
+
+    return loss
+
+
 def _update(loss: Tensor, optimizer: torch.optim.Optimizer, logit_scale: Tensor) -> Tensor:
     optimizer.zero_grad()
     loss.backward()
@@ -101,21 +127,20 @@ def _update(loss: Tensor, optimizer: torch.optim.Optimizer, logit_scale: Tensor)
 
 
 def _heads_step(
-    backbone: Backbone, features: Tensor, caption_features: Tensor, caption_index: Tensor, labelled: bool,
+    backbone: Backbone, features: Tensor, caption_features: Tensor, caption_index: Tensor, loss: BatchLoss,
     logit_scale: Tensor, optimizer: torch.optim.Optimizer,
 ) -> Callable[[Tensor], Tensor]:
     def step(idx: Tensor) -> Tensor:
-        rows = caption_index[idx]
         audio = F.normalize(backbone.project_audio(features[idx]), dim=-1)
-        text = F.normalize(backbone.project_text(caption_features), dim=-1)[rows]
-        return _update(info_nce(audio, text, logit_scale, rows if labelled else None), optimizer, logit_scale)
+        text = F.normalize(backbone.project_text(caption_features), dim=-1)[caption_index[idx]]
+        return _update(loss(audio, text, idx), optimizer, logit_scale)
 
     return step
 
 
 def _encoder_step(
     backbone: Backbone, audio_batch: Callable[[Tensor], Tensor], caption_features: Tensor, caption_index: Tensor,
-    labelled: bool, logit_scale: Tensor, optimizer: torch.optim.Optimizer,
+    loss: BatchLoss, logit_scale: Tensor, optimizer: torch.optim.Optimizer,
 ) -> Callable[[Tensor], Tensor]:
     device = caption_features.device
     dtype = precision.autocast_dtype(device)
@@ -123,20 +148,19 @@ def _encoder_step(
     trained = [p for group in optimizer.param_groups for p in group["params"]]
 
     def step(idx: Tensor) -> Tensor:
-        rows = caption_index[idx]
         with precision.autocast(device, dtype):
             mine = distributed.part(idx)
             local = audio_batch(mine) if len(mine) else _no_rows(caption_features, backbone.embed_dim)
-            text = backbone.project_text(caption_features[rows])
+            text = backbone.project_text(caption_features[caption_index[idx]])
         audio = F.normalize(distributed.gather_rows(local.float(), len(idx)), dim=-1)
-        loss = info_nce(audio, F.normalize(text.float(), dim=-1), logit_scale, rows if labelled else None)
+        value = loss(audio, F.normalize(text.float(), dim=-1), idx)
         optimizer.zero_grad()
-        scaler.scale(loss).backward()
+        scaler.scale(value).backward()
         distributed.average_gradients(trained)
         scaler.step(optimizer)
         scaler.update()
         with torch.no_grad():
             logit_scale.clamp_(0, MAX_LOGIT_SCALE)
-        return loss.detach()
+        return value.detach()
 
     return step

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from bench.losses import acpt_losses, arcface_logits, info_nce
+from bench.losses import acpt_losses, arcface_logits, info_nce, objective, sl_gemo_agreement
 
 
 def test_info_nce_plain_matches_hand_computation():
@@ -62,3 +62,81 @@ def test_arcface_falls_back_past_pi():
     logit = arcface_logits(features, weight, torch.tensor([0]), 1.0, margin)[0, 0].item()
     cosine = -1.0 / math.sqrt(1 + 0.01**2)
     assert logit == pytest.approx(cosine - math.sin(math.pi - margin) * margin, rel=1e-5)
+
+
+# --- GEmo-CLAP objectives on a 4-clip batch ----------------------------------------------
+# Clips 0-3: emotions [0, 0, 1, 0], genders [male, female, male, male]; one caption per clip.
+AUDIO4 = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [0.8, -0.6]])
+TEXT4 = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+EMOTIONS4 = torch.tensor([0, 0, 1, 0])
+GENDERS4 = torch.tensor([0, 1, 0, 0])
+SCALE4 = torch.tensor(math.log(2.0))  # logits = 2 * cosine
+
+
+def _hand_soft_nce(audio, text, agreement):
+    """Both directions of soft-target InfoNCE written out with math only."""
+    n = len(audio)
+    logit = [[2 * sum(a * t for a, t in zip(audio[i], text[j])) for j in range(n)] for i in range(n)]
+
+    def direction(rows, weights):
+        total = 0.0
+        for i in range(n):
+            log_z = math.log(sum(math.exp(v) for v in rows[i]))
+            norm = sum(weights[i])
+            total -= sum(weights[i][j] / norm * (rows[i][j] - log_z) for j in range(n))
+        return total / n
+
+    transposed = [[logit[j][i] for j in range(n)] for i in range(n)]
+    agreement_t = [[agreement[j][i] for j in range(n)] for i in range(n)]
+    return (direction(logit, agreement) + direction(transposed, agreement_t)) / 2
+
+
+def test_clap_objective_is_the_label_aware_loss():
+    same = [[float(a == b) for b in EMOTIONS4.tolist()] for a in EMOTIONS4.tolist()]
+    expected = _hand_soft_nce(AUDIO4.tolist(), TEXT4.tolist(), same)
+    got = objective("clap", AUDIO4, TEXT4, SCALE4, EMOTIONS4, GENDERS4)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_sl_gemo_soft_targets_weigh_same_gender_pairs_by_one_plus_alpha():
+    alpha = 0.5
+    agreement = [  # [e_i = e_j] * (1 + alpha * [g_i = g_j]) written out
+        [1.5, 1.0, 0.0, 1.5],
+        [1.0, 1.5, 0.0, 1.0],
+        [0.0, 0.0, 1.5, 0.0],
+        [1.5, 1.0, 0.0, 1.5],
+    ]
+    assert sl_gemo_agreement(EMOTIONS4, GENDERS4, alpha).tolist() == agreement
+    expected = _hand_soft_nce(AUDIO4.tolist(), TEXT4.tolist(), agreement)
+    got = objective("sl-gemo", AUDIO4, TEXT4, SCALE4, EMOTIONS4, GENDERS4, gender_alpha=alpha)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    plain = objective("clap", AUDIO4, TEXT4, SCALE4, EMOTIONS4, GENDERS4)
+    assert got.item() != pytest.approx(plain.item(), rel=1e-4)
+
+
+def test_ml_gemo_mixes_emotion_and_gender_losses_by_the_weight():
+    gender_text = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # male, female prompt embeddings
+    weight = 0.3
+    emotion = _hand_soft_nce(
+        AUDIO4.tolist(), TEXT4.tolist(), [[float(a == b) for b in EMOTIONS4.tolist()] for a in EMOTIONS4.tolist()]
+    )
+    texts = [gender_text[g].tolist() for g in GENDERS4.tolist()]
+    gender = _hand_soft_nce(
+        AUDIO4.tolist(), texts, [[float(a == b) for b in GENDERS4.tolist()] for a in GENDERS4.tolist()]
+    )
+    got = objective("ml-gemo", AUDIO4, TEXT4, SCALE4, EMOTIONS4, GENDERS4, gender_text=gender_text,
+                    gender_weight=weight)
+    assert got.item() == pytest.approx((1 - weight) * emotion + weight * gender, rel=1e-6)
+
+
+def test_clips_without_gender_fall_back_to_the_plain_objective():
+    unknown = torch.full((4,), -1)
+    gender_text = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    plain = objective("clap", AUDIO4, TEXT4, SCALE4, EMOTIONS4, unknown).item()
+    for name in ("ml-gemo", "sl-gemo"):
+        got = objective(name, AUDIO4, TEXT4, SCALE4, EMOTIONS4, unknown, gender_text=gender_text)
+        assert got.item() == pytest.approx(plain, rel=1e-6)
+    # one clip without gender: its row of the soft targets is the label-aware one
+    partly = torch.tensor([0, 1, 0, -1])
+    rows = sl_gemo_agreement(EMOTIONS4, partly, 1.0)
+    assert rows[3].tolist() == [1.0, 1.0, 0.0, 1.0] and rows[0].tolist() == [2.0, 1.0, 0.0, 1.0]
