@@ -17,7 +17,7 @@ audio learning rate, its convolutional front-end kept frozen as in the usual SER
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -25,8 +25,8 @@ from torch import Tensor, nn
 
 from bench.backbones._speech_encoder import SAMPLE_RATE, SpeechEncoder
 from bench.backbones._weights import hf_cached, local_tokenizer, require, setting_path
-from bench.backbones.mini_clap import MiniClap
 from bench.contracts import Backbone, RequiredFile
+from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 PRESETS: dict[str, dict] = json.loads(Path(__file__).with_name("ssl_clap_presets.json").read_text())
 DEFAULT_PRESET = "emo-clap-wavlm"
@@ -50,7 +50,7 @@ def _mlp(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, n_out), nn.ReLU(), nn.Linear(n_out, n_out))
 
 
-class SslClap(Backbone):
+class SslClap(PromptedText, Backbone):
     name = "ssl-clap"
     sample_rate = SAMPLE_RATE
     clip_seconds = 10.0
@@ -79,6 +79,9 @@ class SslClap(Backbone):
         text_dir = _folder(spec["text"], text)
         self.text_encoder = AutoModel.from_pretrained(text_dir, local_files_only=True).requires_grad_(False)
         self.tokenizer = local_tokenizer(text_dir)
+        self.text_tower = TextTower(
+            self._tokens, self.text_encoder.get_input_embeddings(), HFEncoder(self.text_encoder), "masked-mean"
+        )
         self.audio_head = _mlp(self.speech.width, self.embed_dim)
         self.text_head = _mlp(self.text_encoder.config.hidden_size, self.embed_dim)
 
@@ -118,12 +121,9 @@ class SslClap(Backbone):
     def project_audio(self, features: Tensor) -> Tensor:
         return self.audio_head(self.speech.combine(features))
 
-    # --- text: mini-clap's path (tokenise, splice contexts, encode, mean-pool) -----------------
-    _tokens = MiniClap._tokens
-    _encode = MiniClap._encode
-    text_features = MiniClap.text_features
-    prompt_features = MiniClap.prompt_features
-    context_width = MiniClap.context_width
+    # --- text: the text-tower factory, mean over the attended positions --------------------
+    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+        return hf_tokens(self.tokenizer, texts, padding=True, truncation=True)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_head(features)
