@@ -169,6 +169,7 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
     main = next(r for r in record["summary"] if r["row"] == "none")
     table = runner.invoke(app, ["table", "comparison", "--reference", "emobox", "--format", "markdown"])
     assert table.exit_code == 0, table.output
+    print(table.output)
     wa, ua = 100 * main["wa"], 100 * main["ua"]
     expected = f"| mini-clap | {wa:.2f} ± 0.00 (EmoBox 78.59 {wa - 78.59:+.2f}) | {ua:.2f} ± 0.00 (EmoBox 75.75 {ua - 75.75:+.2f}) |"
     assert expected in table.output.replace("−", "-")
