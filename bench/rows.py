@@ -33,12 +33,16 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
     """
     backbone, embedder, text, untuned_contexts = model.backbone, model.embedder, model.text, model.untuned_contexts
     by_uid = {u.uid: u for u in corpus.utterances}
-    with model.timed("conditions"):
-        rendered = conditions.for_fold(config.test_conditions, [by_uid[u] for u in fold.test], corpus.utterances, fold.test)
-        test_sets = {}  # clean, then each condition: (uids, embeddings, labels)
-        for condition, uids in [("clean", fold.test), *((name, embedder.add(utts)) for name, utts in rendered.items())]:
-            test_ids, test_emb = embedder.embeddings(uids)
-            test_sets[condition] = (test_ids, test_emb, corpus.label_index([embedder.by_uid[u] for u in test_ids]).numpy())
+    conditioned = {}
+    if config.test_conditions:
+        with model.timed("conditions"):
+            tested = [by_uid[u] for u in fold.test]
+            rendered = conditions.for_fold(config.test_conditions, tested, corpus.utterances, fold.test)
+            conditioned = {name: embedder.add(utts) for name, utts in rendered.items()}
+    test_sets = {}  # clean, then each condition: (uids, embeddings, labels)
+    for condition, uids in {"clean": fold.test, **conditioned}.items():
+        test_ids, test_emb = embedder.embeddings(uids)
+        test_sets[condition] = (test_ids, test_emb, corpus.label_index([embedder.by_uid[u] for u in test_ids]).numpy())
     n_classes = len(corpus.classes)
     with torch.no_grad():
         desc = F.normalize(backbone.project_text(text["descriptions"]), dim=-1)
