@@ -22,6 +22,7 @@ from bench.catalog import Found, find
 from bench.contracts import DataError
 from bench.roots import resolve_root
 from bench.settings import NOT_IDENTITY, RunConfig
+from bench.sweep_plan import Plan, default_storage, make_plan, sweep_folder
 
 TABLES = ("comparison", "ablation", "loss", "prompt-length", "emobox")
 
@@ -73,9 +74,9 @@ def _recorded_run(config: RunConfig, found: list[Found]) -> str | None:
     return str(max(matches, key=lambda f: f.order).path) if matches else None
 
 
-def _sweep_done(plan: sweep.Plan) -> str | None:
-    database = sweep.sweep_folder(plan.config.output) / "optuna.db"
-    if plan.storage == sweep.default_storage(plan.config.output) and not database.exists():
+def _sweep_done(plan: Plan) -> str | None:
+    database = sweep_folder(plan.config.output) / "optuna.db"
+    if plan.storage == default_storage(plan.config.output) and not database.exists():
         return None  # a dry run must not create the database
     try:
         study = optuna.load_study(study_name=plan.study_name, storage=plan.storage)
@@ -85,8 +86,8 @@ def _sweep_done(plan: sweep.Plan) -> str | None:
     return f"study {plan.study_name} ({done} trials)" if done >= plan.trials else None
 
 
-def sweep_plan(config: RunConfig, kind: str) -> sweep.Plan:
-    return sweep.make_plan(config, [], preset=kind, study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}")
+def sweep_plan(config: RunConfig, kind: str) -> Plan:
+    return make_plan(config, [], preset=kind, study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}")
 
 
 def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:

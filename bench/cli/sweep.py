@@ -33,15 +33,16 @@ def sweep(
 ) -> None:
     """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
     from bench import sweep as sweeps
+    from bench import sweep_plan
 
     with user_errors():
         if values is not None and preset is None:
             raise ValueError("--values replaces a preset's values: name the preset (prompt-length or loss)")
         config = run_config(switches)
         specs = list(param or [])
-        if values is not None and preset in sweeps.PRESETS:
-            specs.insert(0, f"{sweeps.PRESETS[preset][0]}={values}")
-        plan = sweeps.make_plan(config, specs, preset=preset, study_name=study_name, storage=storage,
+        if values is not None and preset in sweep_plan.PRESETS:
+            specs.insert(0, f"{sweep_plan.PRESETS[preset][0]}={values}")
+        plan = sweep_plan.make_plan(config, specs, preset=preset, study_name=study_name, storage=storage,
                                 metric=metric, trials=trials)
         study = sweeps.run_sweep(plan, workers)
     out.print(trials_table(study, plan.metric))

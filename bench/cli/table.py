@@ -103,11 +103,7 @@ def prompt_length(
     """Gain of ACPT over the fine-tuned baseline per token count (paper Figure 2), table and PNG."""
     from bench import plots, tables
 
-    with user_errors():
-        report = tables.prompt_length(_found(runs), metric)
-        emit(report, fmt, output)
-        path = plots.prompt_length(report, plot or runs / "prompt-length.png", metric)
-    console.print(f"plot: {path}", highlight=False)
+    _table_and_plot(tables.prompt_length, plots.prompt_length, runs, fmt, metric, output, plot or runs / "prompt-length.png")
 
 
 @app.command()
@@ -118,10 +114,15 @@ def soundscape(
     """ACPT gain and WA / UA per acoustic test condition (runs with --test-conditions), table and PNG."""
     from bench import soundscape as shift
 
+    _table_and_plot(shift.table, shift.plot, runs, fmt, metric, output, plot or runs / "soundscape.png")
+
+
+def _table_and_plot(build, draw, runs: Path, fmt: str, metric: str, output: Path | None, plot: Path) -> None:
+    """A report from the records under ``runs``, printed or written, and its PNG."""
     with user_errors():
-        report = shift.table(_found(runs), metric)
+        report = build(_found(runs), metric)
         emit(report, fmt, output)
-        path = shift.plot(report, plot or runs / "soundscape.png", metric)
+        path = draw(report, plot, metric)
     console.print(f"plot: {path}", highlight=False)
 
 

@@ -296,7 +296,7 @@ def test_a_sweep_takes_the_run_switches(tmp_path):
 
 
 def test_a_boolean_sweep_has_two_different_points():
-    from bench.sweep import make_plan
+    from bench.sweep_plan import make_plan
 
     plan = make_plan(RunConfig(), ["finetune=true,false"])
     points = []
