@@ -84,7 +84,7 @@ class Corpus:
         return protocol, self.split(protocol)
 
     def label_index(self, utterances: Sequence[Utterance]) -> Tensor:
-        return torch.tensor([self.classes.index(u.label) for u in utterances])
+        return torch.tensor([self.classes.index(u.label) for u in utterances], dtype=torch.long)
 
 
 def finetune_pool(config: RunConfig, evaluated: Corpus) -> list[Corpus]:

@@ -82,11 +82,14 @@ def prepare(path: Path, front_end: FrontEnd, offset: float = 0.0, duration: floa
 
 
 def _resemblyzer_trim(wave: np.ndarray) -> np.ndarray:
-    """resemblyzer's ``preprocess_wav`` after resampling: volume up to -30 dBFS, long silences cut."""
+    """resemblyzer's ``preprocess_wav`` after resampling: volume up to -30 dBFS, long silences cut.
+
+    Where the detector keeps nothing (tones, noise, whispers), resemblyzer itself would fail on
+    the empty clip; we keep the clip untrimmed instead, so no evaluation fold loses clips to it.
+    """
     from resemblyzer.audio import normalize_volume, trim_long_silences
     from resemblyzer.hparams import audio_norm_target_dBFS
 
-    trimmed = trim_long_silences(normalize_volume(wave, audio_norm_target_dBFS, increase_only=True))
-    if len(trimmed) == 0:
-        raise audio.AudioError("no voiced audio (resemblyzer's voice-activity detection kept nothing)")
-    return trimmed.astype(np.float32)
+    louder = normalize_volume(wave, audio_norm_target_dBFS, increase_only=True)
+    trimmed = trim_long_silences(louder)
+    return (trimmed if len(trimmed) else louder).astype(np.float32)

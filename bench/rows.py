@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bench import conditions, prompts
-from bench.contracts import Fold
+from bench.contracts import DataError, Fold
 from bench.corpus import Corpus
 from bench.metrics import scores
 from bench.progress import bar
@@ -42,6 +42,8 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
     test_sets = {}  # clean, then each condition: (uids, embeddings, labels)
     for condition, uids in {"clean": fold.test, **conditioned}.items():
         test_ids, test_emb = embedder.embeddings(uids)
+        if not test_ids:
+            raise DataError(f"fold {fold.name}: none of its {len(uids)} test clips is usable ({condition}); see the skipped files")
         test_sets[condition] = (test_ids, test_emb, corpus.label_index([embedder.by_uid[u] for u in test_ids]).numpy())
     n_classes = len(corpus.classes)
     with torch.no_grad():

@@ -1,6 +1,6 @@
 """The stages of the protocol.
 
-A stage reports progress through ``progress(description, total)``, a context manager that
+A stage reports progress through ``progress(description, total, unit)``, a context manager that
 yields ``advance(n=1)`` (bench.progress.bar in the CLI), so stages never import a console.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-Progress = Callable[[str, int], AbstractContextManager[Callable[..., None]]]
+Progress = Callable[[str, int, str], AbstractContextManager[Callable[..., None]]]
 
 
 @contextmanager
-def silent(description: str, total: int) -> Iterator[Callable[..., None]]:
+def silent(description: str, total: int, unit: str = "") -> Iterator[Callable[..., None]]:
     """The default progress: none."""
     yield lambda n=1: None

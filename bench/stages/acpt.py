@@ -53,7 +53,7 @@ def train_contexts(
         p.requires_grad_(False)
     history = []
     try:
-        with progress("ACPT", settings.iterations) as advance:
+        with progress("ACPT", settings.iterations, "iterations") as advance:
             for _ in range(settings.iterations):
                 prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
                 own = prompts[soundscapes]  # [M, C, D]: prompts of each description's soundscape

@@ -87,7 +87,7 @@ def finetune(
     history = []
     backbone.train()
     heads_only = contextlib.nullcontext() if callable(audio) else one_thread(device)
-    with progress("fine-tuning", settings.epochs) as advance, heads_only:
+    with progress("fine-tuning", settings.epochs, "epochs") as advance, heads_only:
         for _ in range(settings.epochs):
             order = torch.randperm(n, generator=generator).to(device)
             batches = [order[start : start + settings.batch_size] for start in range(0, n, settings.batch_size)]

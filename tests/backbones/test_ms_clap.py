@@ -243,7 +243,9 @@ def test_file_path_parity_with_get_audio_embeddings(version, real_files, tmp_pat
                 mine = F.normalize(ours.encode_audio(torch.from_numpy(prepare(path, ours.front_end))[None]), dim=-1)
                 worst[name] = max(worst[name], float((mine - official).abs().max()))
     print(f"{ours.name} official: max |diff| {worst['official']:.2e}; paper: {worst['paper']:.2e}")
-    assert worst["official"] <= 1e-5 and worst["paper"] > 1e-3
+    # the paper front-end (soxr, zero-pad) is measurably further from msclap's path than ours; on the
+    # random-weight CNN14 of 2022 that distance is small (2.4e-4 here), hence a relative bound
+    assert worst["official"] <= 1e-5 and worst["paper"] > 100 * max(worst["official"], 1e-7)
 
 
 # the long one is over both padding lengths (77, 100) in these tiny tokenizers yet fits their 128/160 positions

@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from bench import audio, decoding, fileio, records, registry
+from bench import audio, decoding, fileio, frontend, records, registry
 from bench.cli import app
 from bench.contracts import CheckpointError, DataError, Utterance
 from bench.embed import waveform
@@ -366,7 +366,7 @@ def reasons_everywhere(path):
     from bench.datasets._common import unusable
 
     [hashed] = ContentHashes(path.parent / "memo").of([path])
-    _, [decoded] = decoding.decode_batch([decoding.Clip(str(path))], decoding.Preprocessing(16000, 16000, "zero"))
+    _, [decoded] = decoding.decode_batch([decoding.Clip(str(path))], frontend.paper(16000))
     return unusable(path), hashed.removeprefix(f"unreadable:{os.path.realpath(path)}:"), decoded.partition(": ")[2]
 
 

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from bench import conditions, prompts
+from bench import conditions, noise_sources, prompts
 from bench.contracts import DataError, Utterance
 
 RATE = 16_000
@@ -43,8 +43,8 @@ def _read(utt: Utterance) -> np.ndarray:
 
 @pytest.fixture
 def no_user_folders(monkeypatch):
-    monkeypatch.delenv(conditions.NOISE_ENV, raising=False)
-    monkeypatch.delenv(conditions.RIR_ENV, raising=False)
+    monkeypatch.delenv(noise_sources.NOISE_ENV, raising=False)
+    monkeypatch.delenv(noise_sources.RIR_ENV, raising=False)
     monkeypatch.chdir(Path(__file__).parent)  # no bench.toml with [roots] here
 
 
@@ -134,7 +134,7 @@ def _peak_hz(x: np.ndarray) -> float:
 @pytest.mark.parametrize("kind,category,hz", [("noise", "noise", 1000.0), ("music", "music", 2500.0), ("babble", "speech", 700.0)])
 def test_a_musan_folder_is_found_and_used(tmp_path, monkeypatch, no_user_folders, kind, category, hz):
     files = _musan(tmp_path / "musan")
-    monkeypatch.setenv(conditions.NOISE_ENV, str(tmp_path / "musan"))
+    monkeypatch.setenv(noise_sources.NOISE_ENV, str(tmp_path / "musan"))
     utterances = _clips(tmp_path / "clips", ["a"])
     (noisy,), _ = conditions.apply(conditions.parse(f"{kind}@0dB"), utterances)
     assert set(noisy.meta["sources"].split("\n")) == {str(files[category])}
@@ -147,13 +147,13 @@ def test_a_demand_traffic_recording_is_the_street(tmp_path, monkeypatch, no_user
     sf.write(scene / "ch01.wav", 0.2 * np.sin(2 * np.pi * 300 * np.arange(RATE) / RATE), RATE, "PCM_16")
     (tmp_path / "demand" / "OOFFICE").mkdir()
     sf.write(tmp_path / "demand" / "OOFFICE" / "ch01.wav", _speechlike(5), RATE, "PCM_16")
-    monkeypatch.setenv(conditions.NOISE_ENV, str(tmp_path / "demand"))
+    monkeypatch.setenv(noise_sources.NOISE_ENV, str(tmp_path / "demand"))
     (street,), _ = conditions.apply(conditions.parse("street@0dB"), _clips(tmp_path / "clips", ["a"]))
     assert street.meta["sources"] == str(scene / "ch01.wav")
 
 
 def test_music_without_a_folder_says_which_variable_to_set(tmp_path, no_user_folders):
-    with pytest.raises(DataError, match=conditions.NOISE_ENV):
+    with pytest.raises(DataError, match=noise_sources.NOISE_ENV):
         conditions.apply(conditions.parse("music@5dB"), _clips(tmp_path / "clips", ["a"]))
 
 

@@ -53,7 +53,7 @@ def test_record_says_what_produced_it(first_run):
     assert set(record["backbone"]["finetuned_checkpoints"]) == {"half1-seed0", "half2-seed0"}
     assert record["dataset"]["utterances"] == 960 and len(record["dataset"]["fingerprint"]) == 16
     assert all(len(unit["confusion"]) == 4 for unit in record["units"])
-    assert set(record["timings"]["unit_seconds"]) == {"embedding", "finetune", "acpt", "classifier"}
+    assert set(record["timings"]["unit_seconds"]) == {"embedding", "finetune", "acpt", "classifier", "probe"}
     assert record["timings"]["unit_seconds"]["acpt"] > 0
     assert (Path(path).parent / "confusion.png").stat().st_size > 1000  # the main row's confusion matrix
     checkpoint_dir = Path(path).parent / "checkpoints"
