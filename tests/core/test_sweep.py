@@ -134,8 +134,8 @@ def test_two_machines_share_one_study_on_postgresql(runs, postgres_url):
     study = study_of(runs, name, postgres_url)
     trials = complete(study)
     assert sorted(t.params["acpt.n_tokens"] for t in trials) == [3, 5]  # each point done once
-    duplicates = [t for t in study.trials if "duplicate_of" in t.user_attrs]
-    assert len(study.trials) == 2 + len(duplicates)  # a racing second enqueue is never run
+    extra = [t for t in study.trials if t.number not in {c.number for c in trials}]  # a racing second enqueue
+    assert all(t.state == optuna.trial.TrialState.WAITING or "duplicate_of" in t.user_attrs for t in extra)  # never run
 
 
 @pytest.mark.parametrize(
