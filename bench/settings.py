@@ -197,11 +197,15 @@ def read_file(path: Path) -> dict:
 def check_backbone(config: RunConfig, backbone: type) -> None:
     """What only the backbone knows: the options it accepts and how many prompt tokens fit."""
     accepted = backbone.options()
+    accepted = None if accepted is None else [*accepted, "front_end"]  # front_end is the core's, for every backbone
     unknown = sorted(set(config.backbone_options) - set(accepted)) if accepted is not None else []
     if unknown:
         raise SettingError(
-            f"--backbone-opt {unknown[0]}: {backbone.name} has no such option (options: {', '.join(accepted) or 'none'})"
+            f"--backbone-opt {unknown[0]}: {backbone.name} has no such option (options: {', '.join(accepted)})"
         )
+    front_end = config.backbone_options.get("front_end")
+    if front_end is not None and front_end not in backbone.front_ends():
+        raise SettingError(f"--backbone-opt front_end={front_end}: choose {' or '.join(backbone.front_ends())}")
     limit = backbone.max_prompt_tokens
     if limit is not None and config.acpt_settings.n_tokens > limit:
         raise SettingError(

@@ -106,7 +106,8 @@ def test_an_unknown_setting_is_named_with_the_known_ones(tmp_path, key):
     (["--profile", "fast"], "setting profile=fast: input should be 'paper' or 'quick'"),
     (["--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
     (["--device", "gpu"], "setting device=gpu: choose auto, cpu, cuda, cuda:N or mps"),
-    (["--backbone-opt", "foo=bar"], "--backbone-opt foo: mini-clap has no such option (options: train_encoder)"),
+    (["--backbone-opt", "foo=bar"], "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)"),
+    (["--backbone-opt", "front_end=studio"], "--backbone-opt front_end=studio: choose official or paper"),
     (["--backbone-opt", "oops"], "--backbone-opt expects KEY=VALUE, got 'oops'"),
     (["--set", "oops"], "--set expects KEY=VALUE, got 'oops'"),
 ])
@@ -123,7 +124,7 @@ def test_prompt_tokens_are_limited_by_what_the_text_encoder_holds(tmp_path, back
 
 def test_an_unknown_option_of_a_backbone_with_keyword_settings_is_refused(tmp_path):
     line = one_line_error(tmp_path, "--backbone", "laion-clap", "--backbone-opt", "chekpoint=x.pt")
-    assert line == "--backbone-opt chekpoint: laion-clap has no such option (options: checkpoint, audio_model, text_dir)"
+    assert line == "--backbone-opt chekpoint: laion-clap has no such option (options: checkpoint, audio_model, text_dir, front_end)"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -131,7 +132,7 @@ def test_an_unknown_option_of_a_backbone_with_keyword_settings_is_refused(tmp_pa
     (["finetune", "--on", "synth", "--output", "w.pt", "--set", "finetune.epochs=0"],
      "setting finetune.epochs=0: input should be greater than or equal to 1"),
     (["finetune", "--on", "synth", "--output", "w.pt", "--backbone-opt", "foo=1"],
-     "--backbone-opt foo: mini-clap has no such option (options: train_encoder)"),
+     "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)"),
     (["reproduce", "ablation", "--dry-run", "--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
     (["reproduce", "ablation", "--dry-run", "--set", "seeds=0"], "setting seeds=0: input should be greater than or equal to 1"),
 ])
