@@ -199,7 +199,7 @@ def stage_table(args: argparse.Namespace) -> None:
     floor, _ = seconds(lambda: trainable.audio_features(few_waves).sum().backward())
     table.add(f"fine-tune, encoder trains (1 step, {len(few)} clips)", measured, floor,
               "encoder forward + backward alone, decoded batch")
-    del trainable
+    trainable = audio_batch = None  # the second model is not needed for the rest of the table
 
     # ACPT and the classifier on the initial weights
     desc = prompts.descriptions(corpus.words)
