@@ -17,7 +17,7 @@ from bench.progress import bar
 from bench.settings import RunConfig
 from bench.stages.acpt import prompt_embeddings, train_contexts
 from bench.stages.classifier import train_classifier
-from bench.stages.evaluate import encoder_probe, linear_probe, nearest_prototype
+from bench.stages.evaluate import fit_encoder_probe, linear_probe, nearest_prototype
 
 if TYPE_CHECKING:
     from bench.units import Model
@@ -102,14 +102,10 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
             record("linear-probe", False, lambda _, emb: linear_probe(train_emb, train_labels, emb, n_classes, seed))
             initial_state_runs = not config.finetune or config.ablation
             if not (tuned and embedder.frozen and initial_state_runs):  # a frozen encoder's probe is the initial one
-                train_x, train_utts = embedder.features(train_ids)[1], [by_uid[u] for u in train_ids]
-
-                def probe(ids: list[str], _: Tensor) -> Tensor:
-                    with model.timed("probe"):
-                        return encoder_probe(train_x, train_utts, embedder.features(ids)[1],
-                                             [embedder.by_uid[u] for u in ids], corpus.classes, seed)
-
-                record("encoder-probe", False, probe)
+                with model.timed("probe"):  # fitted once, applied to the clean and every conditioned test set
+                    probe = fit_encoder_probe(embedder.features(train_ids)[1], [by_uid[u] for u in train_ids],
+                                              {by_uid[u].speaker for u in fold.test}, corpus.classes, seed)
+                record("encoder-probe", False, lambda ids, _: probe(embedder.features(ids)[1]))
     return rows
 
 

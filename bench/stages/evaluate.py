@@ -5,7 +5,7 @@ on the encoder's own embedding that EmoBox and reviewers use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -53,22 +53,28 @@ PROBE_CV = 5
 
 def encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test: Tensor, test_utts: Sequence[Utterance],
                   classes: Sequence[str], seed: int) -> Tensor:
+    """The predicted class indices of ``test`` by :func:`fit_encoder_probe`."""
+    return fit_encoder_probe(train, train_utts, {u.speaker for u in test_utts}, classes, seed)(test)
+
+
+def fit_encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test_speakers: set, classes: Sequence[str],
+                      seed: int) -> Callable[[Tensor], Tensor]:
     """EmoBox's frozen-feature baseline: logistic regression on the encoder's own embeddings
     (before any projection head), standardised on the training part, its C chosen by
-    cross-validation inside the training part only.
+    cross-validation inside the training part only; returns the fitted predictor.
 
     Where the fold is speaker-independent (no speaker on both sides), so is that cross-validation
-    (grouped by speaker); otherwise it is stratified. Returns the predicted class indices of ``test``.
+    (grouped by speaker); otherwise it is stratified.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
     from sklearn.preprocessing import StandardScaler
 
     speakers = {u.speaker for u in train_utts}
-    independent = None not in speakers and not speakers & {u.speaker for u in test_utts}
+    independent = None not in speakers and not speakers & test_speakers
     labels = np.array([classes.index(u.label) for u in train_utts])
     scaler = StandardScaler().fit(train.float().cpu().numpy())
-    train, test = scaler.transform(train.float().cpu().numpy()), scaler.transform(test.float().cpu().numpy())
+    train = scaler.transform(train.float().cpu().numpy())
     model = LogisticRegression(max_iter=2000)
     smallest = int(np.unique(labels, return_counts=True)[1].min())
     if independent and len(speakers) >= 2:
@@ -77,6 +83,7 @@ def encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test: Tensor, 
     elif min(PROBE_CV, smallest) >= 2:
         splits = list(StratifiedKFold(min(PROBE_CV, smallest), shuffle=True, random_state=seed).split(train, labels))
     else:  # a class with one example: nothing to cross-validate on, the default C
-        return torch.from_numpy(model.fit(train, labels).predict(test))
-    search = GridSearchCV(model, {"C": PROBE_C}, cv=splits, scoring="accuracy")
-    return torch.from_numpy(search.fit(train, labels).predict(test))
+        splits = None
+    fitted = model if splits is None else GridSearchCV(model, {"C": PROBE_C}, cv=splits, scoring="accuracy")
+    fitted.fit(train, labels)
+    return lambda test: torch.from_numpy(fitted.predict(scaler.transform(test.float().cpu().numpy())))
