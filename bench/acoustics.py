@@ -1,13 +1,15 @@
 """Acoustic signal processing shared by the named conditions (:mod:`bench.conditions`) and the
 synth corpus: mixing at an SNR, noise generators, the telephone channel, rooms.
 
-Filters and resampling are scipy.signal's, mu-law is torchaudio's, coloured noise is
+Filters and resampling are scipy.signal's, mu-law is torchaudio's, AMR-NB is FFmpeg's
+(libopencore-amrnb through PyAV), coloured noise is
 ``colorednoise``'s and simulated rooms are pyroomacoustics' image-source shoeboxes; this
 module only chooses their parameters. Every random draw comes from the generator passed in.
 """
 
 from __future__ import annotations
 
+import io
 from math import gcd
 
 import numpy as np
@@ -15,6 +17,8 @@ from scipy import signal
 
 TELEPHONE_BAND = (300.0, 3400.0)
 TELEPHONE_RATE = 8000
+AMR_NB_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)  # the codec's eight modes
+AMR_NB_DELAY = 40  # samples at 8 kHz from encoder input to decoder output (measured, every mode)
 
 
 def power(x: np.ndarray) -> float:
@@ -75,6 +79,30 @@ def mu_law(x: np.ndarray, channels: int = 256) -> np.ndarray:
     peak = float(np.max(np.abs(x))) or 1.0
     coded = AF.mu_law_encoding(torch.from_numpy(np.asarray(x / peak, dtype=np.float32)), channels)
     return AF.mu_law_decoding(coded, channels).numpy().astype(np.float64) * peak
+
+
+def amr_nb(x: np.ndarray, kbps: float = 12.2) -> np.ndarray:
+    """An 8 kHz signal through AMR-NB (the GSM/UMTS mobile speech codec) at ``kbps``, encoded and
+    decoded by FFmpeg, with the codec's delay removed so the output lines up with the input."""
+    import av
+
+    if kbps not in AMR_NB_KBPS:
+        raise ValueError(f"AMR-NB has no {kbps:g} kbit/s mode (modes: {', '.join(f'{m:g}' for m in AMR_NB_KBPS)})")
+    peak = float(np.max(np.abs(x))) or 1.0
+    pcm = np.round(np.asarray(x) / peak * 32767).astype(np.int16)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="amr") as container:
+        stream = container.add_stream("libopencore_amrnb", rate=TELEPHONE_RATE, layout="mono")
+        stream.bit_rate = int(round(kbps * 1000))
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate = TELEPHONE_RATE
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    decoded = decoded[AMR_NB_DELAY : AMR_NB_DELAY + len(pcm)].astype(np.float64) * peak
+    return np.pad(decoded, (0, len(pcm) - len(decoded)))
 
 
 def lowpass(x: np.ndarray, rate: int, cutoff: float) -> np.ndarray:

@@ -10,7 +10,9 @@ A condition is a chain of steps joined by ``+`` (applied left to right), each ``
   recording); white/pink/brown: Gaussian noise with a 1/f^0, 1/f^1, 1/f^2 spectrum.
 - ``reverb`` @ RT60 s (0.9): a response from the RIR root, else a simulated shoebox room;
   ``far-field`` @ RT60 s (0.6): the same with the direct path 10 dB down, then a 4 kHz low-pass.
-- ``telephone``: 300-3400 Hz band, 8 kHz, 8-bit mu-law; ``lowpass`` @ cutoff kHz (4); ``clean``.
+- ``telephone``: 300-3400 Hz band, 8 kHz, 8-bit mu-law (a landline); ``mobile`` @ kbit/s (12.2):
+  the same band through AMR-NB, the GSM/UMTS speech codec, at one of its modes (4.75-12.2);
+  ``lowpass`` @ cutoff kHz (4); ``clean``.
 
 The noise root (``BENCH_NOISE_ROOT`` or ``noise = "..."`` under ``[roots]``) is a MUSAN or a
 DEMAND copy; the RIR root (``BENCH_RIR_ROOT`` or ``rir = "..."``) any folder of responses.
@@ -67,9 +69,12 @@ KINDS: dict[str, Kind] = {
     "reverb": Kind("s", 0.9, "reverberant-hall"),
     "far-field": Kind("s", 0.6),
     "telephone": Kind(None, soundscape="phone-call"),
+    "mobile": Kind("kbps", 12.2, "phone-call"),
     "lowpass": Kind("kHz", 4.0),
 }
-ALIASES = {kind.soundscape: name for name, kind in KINDS.items() if kind.soundscape and kind.soundscape != name}
+ALIASES = {  # an ACPT soundscape's name -> the first kind meaning its place (phone-call: telephone)
+    kind.soundscape: name for name, kind in reversed(KINDS.items()) if kind.soundscape and kind.soundscape != name
+}
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,9 @@ def parse(text: str) -> Condition:
             steps.append(Step(kind, float(number) if value else KINDS[kind].default))
         except ValueError:
             raise ValueError(f"condition {text!r}: {kind} takes a number in {unit}, e.g. {kind}@{KINDS[kind].default:g}{unit}") from None
+        if kind == "mobile" and steps[-1].value not in acoustics.AMR_NB_KBPS:
+            modes = ", ".join(f"{m:g}" for m in acoustics.AMR_NB_KBPS)
+            raise ValueError(f"condition {text!r}: AMR-NB has no {steps[-1].value:g} kbit/s mode (modes: {modes})")
     return Condition(tuple(steps))
 
 
@@ -155,6 +163,8 @@ class _Renderer:
             return acoustics.mix_at_snr(x, self._noise(step.kind, rng, len(x), rate, speaker), step.value)
         if step.kind == "telephone":
             return acoustics.telephone_channel(x, rate, acoustics.mu_law, audio.resample)
+        if step.kind == "mobile":
+            return acoustics.telephone_channel(x, rate, lambda narrow: acoustics.amr_nb(narrow, step.value), audio.resample)
         if step.kind == "lowpass":
             return acoustics.lowpass(x, rate, 1000 * step.value)
         direct = FAR_FIELD_DIRECT_GAIN if step.kind == "far-field" else 1.0

@@ -174,3 +174,31 @@ def test_babble_never_uses_a_speaker_of_the_evaluated_fold(emodb_root, no_user_f
         assert not {speaker_of[uid] for uid in used} & held_out
     with pytest.raises(DataError, match="speakers outside the evaluated fold"):
         conditions.apply(conditions.parse("babble"), utterances[:1], talkers=[])
+
+
+@pytest.mark.parametrize("kbps", [4.75, 12.2])
+def test_mobile_is_the_telephone_band_through_amr_nb_lined_up_with_its_input(emodb_root, no_user_folders, kbps):
+    speech = sorted((emodb_root / "wav").glob("*.wav"))[:2]  # a speech codec is tested on speech
+    utterances = [Utterance(path.stem, path, "neutral", path.stem[:2]) for path in speech]
+    coded_clips, _ = conditions.apply(conditions.parse(f"mobile@{kbps}kbps"), utterances)
+    landline_clips, _ = conditions.apply(conditions.parse("telephone"), utterances)
+    for mobile, landline in zip(coded_clips, landline_clips):
+        (coded, rate), (reference, _) = sf.read(mobile.path), sf.read(landline.path)
+        freqs, psd = signal.welch(coded, rate, nperseg=1024)
+        assert psd[freqs > 4000].sum() / psd.sum() < 1e-5
+        lag = int(np.argmax(signal.correlate(coded, reference, "full"))) - (len(reference) - 1)
+        assert abs(lag) <= 1  # the codec's 5 ms delay (110 samples at 22.05 kHz) is removed
+        assert np.corrcoef(coded, reference)[0, 1] < 0.99  # a speech codec changes the waveform...
+        _, landline_psd = signal.welch(reference, rate, nperseg=1024)
+        band = (freqs > 300) & (freqs < 3400)
+        envelope = np.corrcoef(np.log(psd[band]), np.log(landline_psd[band]))[0, 1]
+        assert envelope > 0.9, envelope  # ...and keeps its spectral envelope
+    again, _ = conditions.apply(conditions.parse(f"mobile@{kbps}kbps"), utterances)
+    assert np.array_equal(sf.read(again[0].path)[0], sf.read(coded_clips[0].path)[0])
+
+
+def test_mobile_names_its_modes():
+    assert conditions.parse("mobile").name == "mobile@12.2kbps"
+    with pytest.raises(ValueError, match="AMR-NB has no 9 kbit/s mode"):
+        conditions.parse("mobile@9kbps")
+    assert conditions.parse("phone-call").name == "telephone"
