@@ -93,7 +93,7 @@ def amr_nb(x: np.ndarray, kbps: float = 12.2) -> np.ndarray:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="amr") as container:
         stream = container.add_stream("libopencore_amrnb", rate=TELEPHONE_RATE, layout="mono")
-        stream.bit_rate = int(round(kbps * 1000))
+        stream.bit_rate = round(kbps * 1000)
         frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
         frame.sample_rate = TELEPHONE_RATE
         for packet in [*stream.encode(frame), *stream.encode(None)]:

@@ -238,11 +238,11 @@ def info(folder: Path | None = None) -> list[dict]:
         scans = [Space(s).scan() for s in spaces]
         damaged = [(str(meta.with_suffix(".npy")), reason) for _, _, bad in scans for meta, reason in bad]
         rows.append({"backbone": backbone.name, "spaces": len(spaces), "entries": sum(len(r) for r, _, _ in scans),
-                     "bytes": _bytes(backbone), "stale": sum(_version(s) != VERSION for s in spaces), "damaged": damaged})
+                     "bytes": size_of(backbone), "stale": sum(_version(s) != VERSION for s in spaces), "damaged": damaged})
     return rows
 
 
-def _bytes(folder: Path) -> int:
+def size_of(folder: Path) -> int:
     """Bytes of the files under ``folder`` (a file removed meanwhile counts nothing)."""
     total = 0
     for path in folder.rglob("*"):
@@ -262,6 +262,11 @@ def clear(backbone: str | None = None, folder: Path | None = None) -> int:
         raise ValueError(f"the cache holds no features of {backbone!r} (it holds: {cached})")
     if not target.exists():
         return 0
-    size = _bytes(target)
-    shutil.rmtree(target)
+    return remove(target)
+
+
+def remove(folder: Path) -> int:
+    """Delete ``folder`` and everything under it; returns the bytes freed."""
+    size = size_of(folder)
+    shutil.rmtree(folder)
     return size

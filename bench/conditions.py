@@ -252,7 +252,7 @@ def apply(
     hashes = cache.ContentHashes()
     talker_ids = sorted(zip(hashes.of([t.path for t in talkers]), [(t.uid, t.offset, t.duration) for t in talkers]))
     identity = _digest(VERSION, condition.name, seed, str(sources.noise_root), str(sources.rir_root), talker_ids)
-    folder = cache_dir() / "conditions" / condition.name.replace("@", "_")
+    folder = rendered_root() / condition.name.replace("@", "_")
     render = _Renderer(condition, sources, talkers, seed)
     out, skipped = [], []
     for utt, content in zip(utterances, hashes.of([u.path for u in utterances])):
@@ -271,6 +271,22 @@ def apply(
         meta = {**utt.meta, "condition": condition.name, "clean": utt.uid, "sources": "\n".join(sources_used)}
         out.append(dataclasses.replace(utt, uid=f"{utt.uid}|{condition.name}", path=path, offset=0.0, duration=None, meta=meta))
     return out, skipped
+
+
+def rendered_root() -> Path:
+    return cache_dir() / "conditions"
+
+
+def rendered() -> list[dict]:
+    """Per rendered condition: its name, the clips rendered and their bytes on disk."""
+    folders = sorted(p for p in rendered_root().iterdir() if p.is_dir()) if rendered_root().is_dir() else []
+    return [{"condition": f.name.replace("_", "@"), "clips": sum(1 for _ in f.glob("*.wav")), "bytes": cache.size_of(f)}
+            for f in folders]
+
+
+def clear_rendered() -> int:
+    """Remove every rendered clip (rendered again, identically, when a run needs it); bytes freed."""
+    return cache.remove(rendered_root()) if rendered_root().exists() else 0
 
 
 def _write(path: Path, wave: np.ndarray, rate: int, description: dict) -> None:

@@ -7,10 +7,13 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from bench import cache
+from bench import cache, conditions
 from bench.cli.common import out, user_errors
 
-app = typer.Typer(help="The embedding cache (audio features by weights, preprocessing and file content).", no_args_is_help=True)
+app = typer.Typer(
+    help="The cache: audio features (by weights, preprocessing and file content) and clips rendered under acoustic conditions.",
+    no_args_is_help=True,
+)
 
 
 def _size(n: float) -> str:
@@ -24,9 +27,11 @@ def _size(n: float) -> str:
 
 @app.command("info")
 def info() -> None:
-    """Location, and per backbone: weight states x preprocessings, entries, size on disk."""
+    """Location; per backbone: weight states x preprocessings, entries, size on disk; per acoustic
+    condition: the clips rendered."""
     with user_errors():
         rows = cache.info()
+        conditioned = conditions.rendered()
     out.print(f"location: {cache.root()}", highlight=False, soft_wrap=True)
     table = Table("backbone", "spaces", "entries", "size")
     for row in rows:
@@ -34,6 +39,11 @@ def info() -> None:
     table.add_row("total", str(sum(r["spaces"] for r in rows)), str(sum(r["entries"] for r in rows)),
                   _size(sum(r["bytes"] for r in rows)), style="bold")
     out.print(table)
+    if conditioned:
+        rendered = Table("condition", "clips", "size", title=f"rendered conditions ({conditions.rendered_root()})")
+        for row in conditioned:
+            rendered.add_row(row["condition"], str(row["clips"]), _size(row["bytes"]))
+        out.print(rendered)
     for row in rows:
         for shard, reason in row["damaged"]:
             out.print(f"damaged: {shard} ({reason}); the next run that needs it recomputes it", highlight=False, soft_wrap=True)
@@ -49,9 +59,16 @@ def info() -> None:
 @app.command("clear")
 def clear(
     backbone: Annotated[Optional[str], typer.Option(help="Only this backbone's features (default: everything).")] = None,
+    rendered: Annotated[bool, typer.Option("--conditions", help="Only the clips rendered under acoustic conditions.")] = False,
 ) -> None:
-    """Delete cached features (they are recomputed on the next run that needs them)."""
+    """Delete cached features and rendered clips (recomputed, identically, by the next run that needs them)."""
+    if backbone and rendered:
+        raise typer.BadParameter("give --backbone or --conditions, not both")
     with user_errors():
-        freed = cache.clear(backbone)
-    what = f"{backbone}'s features" if backbone else "the whole cache"
-    out.print(f"cleared {what} ({_size(freed)}) at {cache.root()}", highlight=False, soft_wrap=True)
+        if rendered:
+            freed, what, where = conditions.clear_rendered(), "the rendered conditions", conditions.rendered_root()
+        elif backbone:
+            freed, what, where = cache.clear(backbone), f"{backbone}'s features", cache.root()
+        else:
+            freed, what, where = cache.clear() + conditions.clear_rendered(), "the whole cache", cache.root().parent
+    out.print(f"cleared {what} ({_size(freed)}) at {where}", highlight=False, soft_wrap=True)

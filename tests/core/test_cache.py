@@ -262,3 +262,23 @@ def test_shards_are_created_with_the_users_umask(clips):
         os.umask(previous)
     space = next(p for p in (cache.root() / "tiny-audio").iterdir())
     assert {p.stat().st_mode & 0o777 for p in space.iterdir()} == {0o664}
+
+
+def test_cache_info_and_clear_cover_the_rendered_conditions(clips):
+    from bench import conditions
+
+    runner = CliRunner()
+    embed(tiny(), clips)
+    utterances = clips[:3]
+    conditions.apply(conditions.parse("pink@5dB"), utterances)
+    conditions.apply(conditions.parse("white@0dB"), utterances[:1])
+    result = runner.invoke(app, ["cache", "info"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.output.splitlines() if "dB" in line}
+    assert rows == {"pink@5dB": "3", "white@0dB": "1"}
+    result = runner.invoke(app, ["cache", "clear", "--conditions"])
+    assert result.exit_code == 0 and "cleared the rendered conditions" in result.output
+    assert conditions.rendered() == [] and cache.info() != []  # the features stay
+    conditions.apply(conditions.parse("pink@5dB"), utterances)
+    assert runner.invoke(app, ["cache", "clear"]).exit_code == 0
+    assert conditions.rendered() == [] and cache.info() == []
