@@ -91,7 +91,8 @@ class Backbone(nn.Module, abc.ABC):
 
     Waveforms arrive as a float32 tensor ``[batch, samples]``, mono, at ``sample_rate``, as
     the chosen front-end (:meth:`front_ends`, option ``front_end``) prepares them: all of one
-    length, or, for a front-end that keeps each clip's own length, one clip per call.
+    length (a front-end that keeps each clip's own length, or clips longer than its
+    ``n_samples``, sends one call per length).
     Outputs are *not* normalised; the core normalises.
     """
 

@@ -79,7 +79,8 @@ def encoder_threads(workers: int) -> int:
 def decode_batch(clips: Sequence[Clip], prep: FrontEnd) -> tuple[np.ndarray | list[np.ndarray], list[str | None]]:
     """Waveforms of the usable clips and, per clip, ``None`` or why it is unusable.
 
-    ``[usable, n_samples]`` float32 for a fixed-length front-end, else a list of 1-D arrays.
+    ``[usable, n_samples]`` float32 when every clip has the front-end's fixed length, else a
+    list of 1-D arrays (whole clips, or a clip longer than ``n_samples`` that it keeps).
     """
     waves, reasons = [], []
     for clip in clips:
@@ -90,7 +91,7 @@ def decode_batch(clips: Sequence[Clip], prep: FrontEnd) -> tuple[np.ndarray | li
             continue
         waves.append(wave)
         reasons.append(None)
-    if prep.n_samples is None:
+    if prep.n_samples is None or any(len(wave) != prep.n_samples for wave in waves):
         return waves, reasons
     if not waves:
         return np.empty((0, prep.n_samples), np.float32), reasons

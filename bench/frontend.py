@@ -11,7 +11,7 @@ Every backbone has two (``--backbone-opt front_end=NAME``):
 
 A recipe is data (it travels to decoding workers and into the cache key); :func:`prepare`
 runs it. ``n_samples=None`` keeps each clip's own length, as Wav2CLIP, AudioCLIP and
-resemblyzer embed a file.
+resemblyzer embed a file; ``keep_longer`` pads short clips but keeps longer ones whole.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class FrontEnd:
     rounded up) or ``torchaudio`` (its windowed-sinc ``Resample``, as msclap); ``flatten``:
     channels concatenated one after the other (msclap) instead of averaged; ``quantise``:
     through int16 and back, clipping at full scale (LAION); ``vad``: resemblyzer's volume
-    normalisation and silence trimming; ``pad_mode``: see :func:`bench.audio.fit_length`."""
+    normalisation and silence trimming; ``pad_mode``: see :func:`bench.audio.fit_length`;
+    ``keep_longer``: clips longer than ``n_samples`` are not cut (LAION's fusion encoders embed
+    a long clip from its whole log-mel), so clips come in several lengths."""
 
     name: str
     sample_rate: int
@@ -44,6 +46,7 @@ class FrontEnd:
     flatten: bool = False
     quantise: bool = False
     vad: bool = False
+    keep_longer: bool = False
 
     def __post_init__(self) -> None:
         if self.pad_mode not in audio.PAD_MODES:
@@ -53,7 +56,9 @@ class FrontEnd:
 
     def fitted(self, n_samples: int) -> FrontEnd:
         """The same recipe cut or padded to a fixed length (a training batch needs one length)."""
-        return self if self.n_samples is not None else replace(self, n_samples=n_samples)
+        if self.n_samples is not None and not self.keep_longer:
+            return self
+        return replace(self, n_samples=self.n_samples or n_samples, keep_longer=False)
 
 
 def paper(sample_rate: int) -> FrontEnd:
@@ -76,7 +81,7 @@ def prepare(path: Path, front_end: FrontEnd, offset: float = 0.0, duration: floa
         wave = ((np.clip(wave, -1.0, 1.0) * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
     if front_end.vad:
         wave = _resemblyzer_trim(wave)
-    if front_end.n_samples is None:
+    if front_end.n_samples is None or (front_end.keep_longer and len(wave) > front_end.n_samples):
         return wave.astype(np.float32, copy=False)
     return audio.fit_length(wave, front_end.n_samples, front_end.pad_mode)
 

@@ -5,9 +5,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from bench import frontend
+from bench import decoding, frontend
 from bench.contracts import Utterance
-from bench.embed import audio_features, preprocessing
+from bench.embed import audio_features, preprocessing, waveform
 from tiny_audio import tiny, write_clips
 
 
@@ -64,5 +64,33 @@ def test_whole_clip_front_ends_embed_each_clip_at_its_own_length(tmp_path, monke
     with torch.no_grad():
         one_by_one = torch.cat([
             backbone.audio_features(torch.from_numpy(frontend.prepare(u.path, backbone.front_end))[None]) for u in clips
+        ])
+    torch.testing.assert_close(got, one_by_one, rtol=0, atol=1e-6)
+
+
+def test_keep_longer_pads_short_clips_keeps_long_ones_and_batches_by_length(tmp_path, monkeypatch):
+    """LAION's fusion front-end: short clips padded as always, longer ones whole (each length its
+    own encoder batch), a training waveform still cut to ``clip_seconds``."""
+    backbone = tiny()
+    monkeypatch.setattr(type(backbone), "official_recipe", {"keep_longer": True})
+    rng = np.random.default_rng(1)
+    clips = []
+    for i, frames in enumerate((40, 64, 80, 96, 80)):
+        path = tmp_path / f"clip{i}.wav"
+        sf.write(path, (rng.standard_normal(64 * frames) * 0.1).astype(np.float32), 8000, subtype="FLOAT")
+        clips.append(Utterance(f"u{i}", path, "neutral"))
+    keep = backbone.front_end
+    cut = frontend.FrontEnd("official", 8000, 4096, keep_longer=False)
+    np.testing.assert_array_equal(frontend.prepare(clips[0].path, keep), frontend.prepare(clips[0].path, cut))
+    assert [len(frontend.prepare(u.path, keep)) for u in clips] == [4096, 4096, 5120, 6144, 5120]
+    assert keep.fitted(4096) == cut and len(waveform(clips[3], backbone)) == 4096
+    waves, _ = decoding.decode_batch([decoding.Clip(str(u.path)) for u in clips[:2]], keep)
+    assert isinstance(waves, np.ndarray) and waves.shape == (2, 4096)  # no clip longer: one array, as before
+
+    got = audio_features(backbone, clips, batch_size=5, use_cache=False, workers=0).features
+    assert backbone.clips_encoded == 5
+    with torch.no_grad():
+        one_by_one = torch.cat([
+            backbone.audio_features(torch.from_numpy(frontend.prepare(u.path, keep))[None]) for u in clips
         ])
     torch.testing.assert_close(got, one_by_one, rtol=0, atol=1e-6)
