@@ -20,8 +20,8 @@ from pathlib import Path
 
 CORE = Path(__file__).parent
 IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[\w \t,*]+)|import[ \t]+([\w., \t]+))", re.M)
-# Core modules between a waveform and a number: decoding and the audio front-end ...
-FEATURE_MODULES = ("audio.py", "decoding.py", "embed.py", "precision.py")
+# Core modules between a file and a number: decoding, the front-ends and the audio path ...
+FEATURE_MODULES = ("audio.py", "frontend.py", "decoding.py", "embed.py", "precision.py")
 # ... and what turns features into rows: stages, losses, prompts, metrics, folds and units.
 STAGE_MODULES = (
     "stages/__init__.py", "stages/finetune.py", "stages/acpt.py", "stages/classifier.py", "stages/evaluate.py",

@@ -348,7 +348,7 @@ def test_the_run_code_covers_the_backbone_helpers_and_the_core_stages():
     laion = {p.name for p in identity.backbone_files(registry.get("backbone", "laion-clap"))}
     assert {"laion_clap.py", "_laion.py", "_laion_audio.py", "_weights.py"} <= laion
     core = set(identity.FEATURE_MODULES + identity.STAGE_MODULES)
-    assert {"stages/finetune.py", "losses.py", "embed.py", "audio.py", "rows.py"} <= core
+    assert {"stages/finetune.py", "losses.py", "embed.py", "audio.py", "frontend.py", "rows.py"} <= core
     assert all((identity.CORE / m).is_file() for m in identity.FEATURE_MODULES + identity.STAGE_MODULES)
 
 
