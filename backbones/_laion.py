@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
 from bench.backbones._weights import hf_cached, load_strict, local_tokenizer, require, setting_path
-from bench.contracts import Backbone, CheckpointError, RequiredFile
+from bench.contracts import Backbone, CheckpointError, FrontEnd, RequiredFile
 from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 CONTEXT_LENGTH = 77  # LAION tokenises every text to exactly 77 tokens (padding="max_length")
@@ -256,6 +256,13 @@ class LaionFamily(PromptedText, Backbone):
         return self.logit_scale_a.device
 
     # --- audio -----------------------------------------------------------------------------
+    @property
+    def front_end(self) -> FrontEnd:
+        """A fusion model's official front-end keeps clips over ``clip_seconds`` whole: LAION's
+        file path gives its encoder their whole log-mel, to fuse (short clips are padded as always)."""
+        chosen = super().front_end
+        return replace(chosen, keep_longer=True) if self.audio_config.fusion and chosen.name == "official" else chosen
+
     def audio_features(self, waveforms: Tensor) -> Tensor:
         return self.audio_branch(waveforms.to(self.device))
 

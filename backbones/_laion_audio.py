@@ -5,13 +5,14 @@ so the architectures are re-implemented here; module and parameter names follow
 ``laion_clap.clap_module`` exactly, so an official ``audio_branch.*`` state dict maps 1:1 and a
 parity test against the official classes checks the numbers.
 
-Only the embedding path is computed. Parts of the official modules that never touch the
-embedding of a clip of at most 10 s (the AudioSet tagging heads ``tscam_conv``/``head``/
-``fc_audioset``, and the fusion branch for clips *longer* than 10 s, which the core never
-passes because it cuts clips to ``clip_seconds``) are kept as weights only, so checkpoints
-load strictly and fine-tuned models save the same keys. Training-time randomness inside the
-networks (dropout, stochastic depth) is reproduced; data augmentation (SpecAugment, mixup)
-is not: that belongs to a training recipe, not to the model.
+Only the embedding path is computed: the AudioSet tagging heads (``tscam_conv``/``head``/
+``fc_audioset``) are kept as weights only, so checkpoints load strictly and fine-tuned models
+save the same keys. Fusion models run LAION's feature fusion (aff_2d) on clips longer than
+``clip_samples``, as ``get_audio_features(..., data_truncating="fusion")`` prepares them for the
+official model (see :meth:`HTSAT_Swin_Transformer.fusion_mels`). Training-time randomness
+inside the networks (dropout, stochastic depth) is reproduced; data augmentation (SpecAugment,
+mixup, fusion's random chunk choice and its random "longer" clip in a batch of short ones) is
+not: that belongs to a training recipe, not to the model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
@@ -32,7 +34,8 @@ class AudioConfig:
     """Front-end and architecture of one audio encoder (``model`` is "HTSAT" or "PANN").
 
     ``width`` is HTSAT's patch-embedding width or CNN14's first block's channels; ``depths``,
-    ``heads`` and ``window_size`` only concern HTSAT. ``fusion`` is LAION's aff_2d feature fusion.
+    ``heads`` and ``window_size`` only concern HTSAT. ``fusion`` is LAION's aff_2d feature fusion,
+    which acts on clips longer than ``clip_samples`` (LAION's ``audio_cfg`` name).
     """
 
     model: str
@@ -42,6 +45,7 @@ class AudioConfig:
     mel_bins: int = 64
     fmin: float = 50.0
     fmax: float = 14_000.0
+    clip_samples: int = 480_000
     classes: int = 527
     width: int = 96
     depths: tuple[int, ...] = (2, 2, 6, 2)
@@ -87,6 +91,8 @@ def model_name(config: AudioConfig) -> str:
 
 # --- front-end -----------------------------------------------------------------------------
 
+BLOCK_FRAMES = 4096  # spectrogram frames computed at once: a long clip's spectrogram is never held whole
+
 
 class DFTFrames(nn.Module):
     """Hann-windowed DFT as two 1-D convolution kernels: torchlibrosa's ``stft`` layout.
@@ -108,7 +114,8 @@ class DFTFrames(nn.Module):
 
 
 class Spectrogram(nn.Module):
-    """Power spectrogram ``[B, 1, frames, n_fft/2+1]``, centred frames with reflect padding."""
+    """Power spectrogram ``[B, 1, frames, n_fft/2+1]`` of a signal already reflect-padded by
+    ``n_fft/2`` on both sides (so its frames are the centred frames of the signal)."""
 
     def __init__(self, n_fft: int, hop: int) -> None:
         super().__init__()
@@ -116,9 +123,8 @@ class Spectrogram(nn.Module):
         self.stft = DFTFrames(n_fft, hop)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
-    def forward(self, waveforms: Tensor) -> Tensor:
-        spec = torch.stft(waveforms, self.n_fft, self.hop, window=self.window, center=True, pad_mode="reflect",
-                          return_complex=True)
+    def forward(self, padded: Tensor) -> Tensor:
+        spec = torch.stft(padded, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
         return spec.abs().pow(2).transpose(1, 2)[:, None]
 
     def mismatch(self) -> float:
@@ -167,21 +173,34 @@ class MelInput(nn.Module):
             module.requires_grad_(False)
 
     def log_mel(self, waveforms: Tensor) -> Tensor:
-        """``[B, samples]`` -> ``[B, 1, frames, mel_bins]``."""
+        """``[B, samples]`` -> ``[B, 1, frames, mel_bins]``, before ``bn0``; centred frames with
+        reflect padding, ``BLOCK_FRAMES`` at a time (only the log-mel of a long clip is held whole)."""
+        half, hop = self.config.window // 2, self.config.hop
+        frames = 1 + waveforms.shape[-1] // hop
         with torch.autocast(waveforms.device.type, enabled=False):
-            power = self.spectrogram_extractor(waveforms.float())
-            if self.config.fusion:
-                x = 10.0 * torch.log10((power @ self.htk_melW).clamp_min(1e-10))
-            else:
-                x = self.logmel_extractor(power)
-        return self.bn0(x.transpose(1, 3)).transpose(1, 3)
+            padded = F.pad(waveforms.float()[:, None], (half, half), mode="reflect")[:, 0]
+            blocks = []
+            for start in range(0, frames, BLOCK_FRAMES):
+                end = min(start + BLOCK_FRAMES, frames)
+                power = self.spectrogram_extractor(padded[:, start * hop : (end - 1) * hop + 2 * half])
+                if self.config.fusion:
+                    blocks.append(10.0 * torch.log10((power @ self.htk_melW).clamp_min(1e-10)))
+                else:
+                    blocks.append(self.logmel_extractor(power))
+        return torch.cat(blocks, dim=2)
+
+    def normalise(self, mel: Tensor) -> Tensor:
+        """``bn0``: per mel band, on ``[B, C, frames, mel_bins]``."""
+        return self.bn0(mel.transpose(1, 3)).transpose(1, 3)
 
     def embedding_parameters(self) -> list[nn.Parameter]:
-        """Parameters that shape the clip embedding (what fine-tuning may train)."""
-        unused = {id(p) for m in self.unused_modules() for p in m.parameters()}
-        return [p for p in self.parameters() if p.requires_grad and id(p) not in unused]
+        """Parameters that shape the embedding of a training clip (what fine-tuning may train)."""
+        untrained = {id(p) for m in self.untrained_modules() for p in m.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in untrained]
 
-    def unused_modules(self) -> list[nn.Module]:
+    def untrained_modules(self) -> list[nn.Module]:
+        """Modules no training clip reaches: tagging heads, and the fusion branch (training
+        clips are cut to ``clip_seconds``, so none is longer than ``clip_samples``)."""
         return []
 
 
@@ -213,7 +232,7 @@ class Cnn14(MelInput):
         self.fc1 = nn.Linear(widths[-1], widths[-1])
         self.fc_audioset = nn.Linear(widths[-1], config.classes)  # AudioSet tagger head
 
-    def unused_modules(self) -> list[nn.Module]:
+    def untrained_modules(self) -> list[nn.Module]:
         return [self.fc_audioset]
 
     @property
@@ -221,7 +240,7 @@ class Cnn14(MelInput):
         return self.fc1.out_features
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        x = self.log_mel(waveforms)
+        x = self.normalise(self.log_mel(waveforms))
         for i in range(6):
             x = getattr(self, f"conv_block{i + 1}")(x, pool=2 if i < 5 else 1)
             x = F.dropout(x, 0.2, self.training)
@@ -363,12 +382,11 @@ class BasicLayer(nn.Module):
         return self.downsample(x) if self.downsample is not None else x
 
 
-class AFFWeights(nn.Module):
-    """Weights of LAION's aff_2d fusion (attentional feature fusion of local 10 s chunks).
+class AFF(nn.Module):
+    """LAION's aff_2d: attentional feature fusion of the global patch map and the local chunks'.
 
-    Fusion only acts on clips longer than 10 s; the core never passes those, so at this
-    backbone's input length the official model uses the global mel alone. Kept for strict
-    loading and saving only.
+    Channel attention from local (1x1 convolutions) and global (pooled) context weighs the two
+    inputs: ``2 * x * w + 2 * residual * (1 - w)``.
     """
 
     def __init__(self, channels: int, r: int = 4) -> None:
@@ -383,6 +401,13 @@ class AFFWeights(nn.Module):
             nn.Conv2d(inner, channels, 1), nn.BatchNorm2d(channels),
         )
 
+    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
+        both = x + residual
+        if len(both) == 1:  # as officially: BatchNorm on the pooled map needs two samples in training
+            both = torch.cat([both, both])
+        weight = torch.sigmoid(self.local_att(both) + self.global_att(both))[: len(x)]
+        return 2 * x * weight + 2 * residual * (1 - weight)
+
 
 class PatchEmbed(nn.Module):
     def __init__(self, width: int, fusion: bool) -> None:
@@ -391,21 +416,32 @@ class PatchEmbed(nn.Module):
         self.norm = nn.LayerNorm(width)
         if fusion:
             self.mel_conv2d = nn.Conv2d(1, width, (PATCH, PATCH * 3), stride=(PATCH, PATCH * 3))
-            self.fusion_model = AFFWeights(width)
+            self.fusion_model = AFF(width)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.norm(self.proj(x).flatten(2).transpose(1, 2))
+    def forward(self, x: Tensor, local: Tensor | None = None) -> Tensor:
+        """Patch tokens of the global image ``x`` ``[B, 1, 256, 256]``; with ``local``
+        ``[B, 3, 256, 256]`` (three chunks of a long clip), fused in as LAION's aff_2d does."""
+        x = self.proj(x)
+        if local is not None:
+            b, n = local.shape[:2]
+            chunks = self.mel_conv2d(local.reshape(b * n, 1, *local.shape[2:]))
+            chunks = chunks.unflatten(0, (b, n)).permute(0, 2, 3, 1, 4).flatten(3)  # the chunks side by side in time
+            x = self.fusion_model(x, F.pad(chunks, (0, x.shape[-1] - chunks.shape[-1])))  # zeros to the global width
+        return self.norm(x.flatten(2).transpose(1, 2))
 
 
 class HTSAT_Swin_Transformer(MelInput):  # noqa: N801 - the official class name, for recognisability
     """HTS-AT: a Swin transformer over the log-mel "image" (1024 frames folded into 256x256).
 
     The clip embedding is the mean of the final tokens (the official ``embedding`` output).
+    Fusion models fuse a clip longer than ``clip_samples`` from its whole log-mel (see
+    :meth:`fusion_mels`); a batch holds clips of one length, so all of it is fused or none.
     """
 
     def __init__(self, config: AudioConfig) -> None:
         super().__init__(config)
         self.freq_ratio = SPEC_SIZE // config.mel_bins
+        self.chunk_frames = config.clip_samples // config.hop + 1  # the frames of a clip_samples clip
         self.patch_embed = PatchEmbed(config.width, config.fusion)
         grid, n = SPEC_SIZE // PATCH, len(config.depths)
         rates = torch.linspace(0, config.drop_path, sum(config.depths)).tolist()
@@ -422,23 +458,43 @@ class HTSAT_Swin_Transformer(MelInput):  # noqa: N801 - the official class name,
         self.head = nn.Linear(config.classes, config.classes)
         self.apply(_init_htsat)
 
-    def unused_modules(self) -> list[nn.Module]:
+    def untrained_modules(self) -> list[nn.Module]:
         fusion = [self.patch_embed.mel_conv2d, self.patch_embed.fusion_model] if self.config.fusion else []
         return [self.tscam_conv, self.head, *fusion]
 
     def fold(self, mel: Tensor) -> Tensor:
-        """``[B, 1, frames, 64]`` -> ``[B, 1, 256, 256]``: stretch to 1024 frames, stack 4 time chunks."""
-        frames, bands = mel.shape[2:]
+        """``[B, C, frames, 64]`` -> ``[B, C, 256, 256]``: stretch to 1024 frames, stack 4 time chunks."""
+        (b, c), (frames, bands) = mel.shape[:2], mel.shape[2:]
         target = SPEC_SIZE * self.freq_ratio
         if frames > target:
             raise ValueError(f"HTSAT takes at most {target} mel frames, got {frames} (clip too long)")
         if frames < target:
             mel = F.interpolate(mel, (target, bands), mode="bicubic", align_corners=True)
-        x = mel.transpose(2, 3).reshape(mel.shape[0], 1, bands, self.freq_ratio, target // self.freq_ratio)
-        return x.transpose(2, 3).reshape(mel.shape[0], 1, bands * self.freq_ratio, target // self.freq_ratio)
+        x = mel.transpose(2, 3).reshape(b, c, bands, self.freq_ratio, target // self.freq_ratio)
+        return x.transpose(2, 3).reshape(b, c, bands * self.freq_ratio, target // self.freq_ratio)
+
+    def fusion_mels(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """A long clip's log-mel ``[B, 1, frames, 64]`` -> (global, local) of ``chunk_frames`` each.
+
+        As LAION's ``get_audio_features(..., "fusion")``: the global mel is the whole one shrunk
+        (torchvision's ``Resize``: bilinear, antialiased), the local ``[B, 3, ...]`` are chunks
+        from the front, middle and back thirds of the possible starts. Officially each start is
+        ``np.random.choice`` of its third; here it is the third's first start (an empty third:
+        start 0, as officially), so the same file always gives the same embedding.
+        """
+        starts = [int(third[0]) if len(third) else 0
+                  for third in np.array_split(np.arange(mel.shape[2] - self.chunk_frames + 1), 3)]
+        local = torch.cat([mel[:, :, s : s + self.chunk_frames] for s in starts], dim=1)
+        shrunk = F.interpolate(mel, (self.chunk_frames, mel.shape[3]), mode="bilinear", align_corners=False,
+                               antialias=True)
+        return shrunk, local
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        x = self.patch_embed(self.fold(self.log_mel(waveforms)))
+        mel, local = self.log_mel(waveforms), None
+        if self.config.fusion and mel.shape[2] > self.chunk_frames:
+            mel, local = self.fusion_mels(mel)
+            local = self.fold(self.normalise(local))
+        x = self.patch_embed(self.fold(self.normalise(mel)), local)
         for layer in self.layers:
             x = layer(x)
         return self.norm(x).mean(dim=1)

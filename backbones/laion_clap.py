@@ -2,8 +2,9 @@
 
 Front-end as officially: 48 kHz, 10 s clips, repeat-padded, log-mel 1024/480/64 bands
 50-14000 Hz; the core pads and cuts (never a random crop). Fusion checkpoints
-(``630k-fusion-best.pt`` ...) load too and, at 10 s, behave as the official model does on a
-clip of at most 10 s (global mel only). Settings: ``checkpoint`` (``BENCH_LAION_CLAP_CKPT``;
+(``630k-fusion-best.pt`` ...) load too: clips of at most 10 s use the global mel only, longer
+ones are kept whole and fused from three 10 s chunks (the first start of each third, where
+LAION picks one at random) and the whole mel shrunk to 10 s, as LAION's file path does. Settings: ``checkpoint`` (``BENCH_LAION_CLAP_CKPT``;
 default: where ``laion_clap`` itself downloads ``630k-audioset-best.pt``), ``audio_model``
 (optional check), ``text_dir`` (RoBERTa-base config + tokenizer; ``BENCH_ROBERTA_DIR`` or the
 Hugging Face cache).

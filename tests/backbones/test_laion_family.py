@@ -7,7 +7,8 @@ tiny local config (width 768, because the official text projection hard-codes it
 random weights (BatchNorm statistics and LayerNorms perturbed so they matter).
 
 Parity covers the audio branch with its front-end (log-mel, bn0, HTSAT folding or CNN14),
-the fusion front-end (the official ``get_mel``/``get_audio_features`` code), the projections
+the fusion front-end (the official ``get_mel``/``get_audio_features`` code) and fusion branch
+(clips over 10 s; LAION's random chunk starts pinned to each third's first), the projections
 and the RoBERTa text branch; it does not cover the tokenizer (Hugging Face's own). Tolerance:
 normalised embeddings agree to 1e-6 absolute (measured: under 1e-7; text exactly).
 """
@@ -19,6 +20,7 @@ import importlib.util
 import json
 import sys
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +34,13 @@ from tiny_text import roberta_dir, t5_dir
 from torch import nn
 
 from bench.audio import fit_length
+from bench.backbones import _laion_audio
 from bench.backbones._laion_audio import AUDIO_MODELS, build_audio_encoder
 from bench.backbones.clep_dg import ClepDG
 from bench.backbones.compa_clap import CompaClap
 from bench.backbones.laion_clap import LaionClap
 from bench.contracts import CheckpointError
+from bench.embed import FittingEncoder
 
 TOL = 1e-6
 LAION_DIR = Path(importlib.util.find_spec("laion_clap").submodule_search_locations[0])
@@ -124,7 +128,14 @@ def clips(seconds: float, rate: int, n: int = 2, seed: int = 0) -> torch.Tensor:
     return (0.3 * tones + 0.05 * torch.randn(tones.shape, generator=gen)).float()
 
 
-def official_audio(model, waves: torch.Tensor, fusion: bool) -> torch.Tensor:
+def pin_official_crops(monkeypatch) -> None:
+    """LAION's random choices made deterministic as ``bench`` makes them: the 10 s crop
+    (``np.random.randint``) at the start, each fusion chunk (``np.random.choice``) at its third's first start."""
+    monkeypatch.setattr(np.random, "randint", lambda low, high=None, *a, **k: 0)
+    monkeypatch.setattr(np.random, "choice", lambda options, *a, **k: options[0])
+
+
+def official_audio(model, waves, fusion: bool) -> torch.Tensor:
     code = _official_feature_code()
     inputs = [
         code["get_audio_features"]({}, w, 480000, "fusion" if fusion else "rand_trunc", "repeatpad", model.audio_cfg.__dict__)
@@ -175,6 +186,23 @@ def test_fusion_parity_including_official_repeat_padding(text768, tmp_path, no_n
     assert torch.allclose(text, official_text(official, backbone.tokenizer), atol=TOL)
 
 
+def test_fusion_parity_on_one_batch_of_long_short_and_borderline_clips(text768, tmp_path, monkeypatch, no_network):
+    """Officially one batch mixes clips: each over 10 s is fused, each other uses its global mel.
+    ``bench`` encodes a batch per length (two 13 s clips together); a clip 200 samples over 10 s
+    has as many frames as a 10 s one, so officially it is not fused but its whole mel is used."""
+    official = official_clap("HTSAT-tiny", True, text768, seed=6)
+    backbone = LaionClap(checkpoint=save_official(official, tmp_path / "fusion.pt"), text_dir=text768)
+    long_a, long_b = clips(13.0, 48_000, seed=7)
+    waves = [clips(2.5, 48_000, n=1, seed=8)[0], long_a, clips(11.0, 48_000, n=1, seed=9)[0, :480_200], long_b]
+    pin_official_crops(monkeypatch)
+    expected = official_audio(official, waves, fusion=True)
+    prepared = [w.numpy() if len(w) > 480_000 else fit_length(w.numpy(), 480_000, "repeatpad") for w in waves]
+    with torch.no_grad():
+        features = torch.from_numpy(FittingEncoder(backbone, 4)(prepared))
+        got = F.normalize(backbone.project_audio(features), dim=-1)
+    assert torch.allclose(got, expected, atol=TOL)
+
+
 def test_pann14_parity_and_clep_dg_16khz_front_end(text768, tmp_path, no_network):
     official = official_clap("PANN-14", False, text768, seed=3)
     path = save_official(official, tmp_path / "pann14.pt")
@@ -206,6 +234,33 @@ def test_pann14_parity_and_clep_dg_16khz_front_end(text768, tmp_path, no_network
 
 TINY_HTSAT = AUDIO_MODELS["HTSAT-tiny"].__class__("HTSAT", width=8, depths=(2, 2, 2, 2), heads=(1, 1, 2, 2), classes=5)
 TINY_PANN = AUDIO_MODELS["PANN-14"].__class__("PANN", width=2, classes=5)
+
+
+def test_fusion_weights_leave_clips_of_at_most_10_s_unchanged():
+    """The global-only path: a clip of at most ``clip_samples`` (or too few samples more to add a
+    frame) does not touch ``mel_conv2d`` or the AFF module; a longer clip does."""
+    torch.manual_seed(0)
+    encoder = build_audio_encoder(replace(TINY_HTSAT, fusion=True)).eval()
+    waves = {n: clips(12.0, 48_000, n=1, seed=10)[:, :n] for n in (480_000, 480_200, 576_000)}
+    with torch.no_grad():
+        before = {n: encoder(w) for n, w in waves.items()}
+        for parameter in (*encoder.patch_embed.mel_conv2d.parameters(), *encoder.patch_embed.fusion_model.parameters()):
+            parameter.add_(torch.randn(parameter.shape))
+        after = {n: encoder(w) for n, w in waves.items()}
+    assert torch.equal(before[480_000], after[480_000]) and torch.equal(before[480_200], after[480_200])
+    assert not torch.allclose(before[576_000], after[576_000], atol=1e-3)
+
+
+def test_log_mel_computed_in_blocks_equals_one_stft(monkeypatch):
+    """A long clip's spectrogram is computed ``BLOCK_FRAMES`` frames at a time (bounded memory)."""
+    encoder = build_audio_encoder(replace(TINY_HTSAT, fusion=True))
+    wave = clips(12.0, 48_000, n=1, seed=11)
+    with torch.no_grad():
+        whole = encoder.log_mel(wave)
+        monkeypatch.setattr(_laion_audio, "BLOCK_FRAMES", 97)
+        torch.testing.assert_close(encoder.log_mel(wave), whole)
+    reference = torchaudio.transforms.MelSpectrogram(48_000, 1024, hop_length=480, f_min=50, f_max=14_000, n_mels=64)
+    torch.testing.assert_close(whole[:, 0], torchaudio.transforms.AmplitudeToDB()(reference(wave)).transpose(1, 2))
 
 
 def tiny_checkpoint(path: Path, audio, text_dir: Path, text: str = "roberta", seed: int = 0) -> Path:
@@ -259,6 +314,14 @@ def _check_prompts(backbone) -> None:
 def test_soft_prompts_roberta_and_t5(tiny_files, no_network):
     _check_prompts(LaionClap(checkpoint=tiny_files["htsat"], text_dir=tiny_files["roberta"]))
     _check_prompts(CompaClap(checkpoint=tiny_files["compa"], text_dir=tiny_files["t5"]))
+
+
+def test_only_fusion_models_official_front_end_keeps_clips_over_10_s(tiny_files, no_network):
+    compa = CompaClap(checkpoint=tiny_files["compa"], text_dir=tiny_files["t5"])
+    assert compa.front_end.keep_longer and compa.front_end.n_samples == 480_000
+    compa.use_front_end("paper")
+    assert not compa.front_end.keep_longer and compa.front_end.n_samples == 240_000
+    assert not LaionClap(checkpoint=tiny_files["htsat"], text_dir=tiny_files["roberta"]).front_end.keep_longer
 
 
 def test_compa_text_is_t5_mean_over_77_positions(tiny_files, no_network):
@@ -397,37 +460,37 @@ def real_files(emodb_root, tmp_path_factory):
     return make_files(emodb_root, tmp_path_factory.mktemp("laion-files"))
 
 
-def file_path_difference(backbone, module, files, monkeypatch) -> float:
-    """Max |difference| of normalised embeddings, ``bench``'s front-end vs ``get_audio_embedding_from_filelist``."""
+def file_path_difference(backbone, module, files, monkeypatch) -> dict[str, float]:
+    """Max |difference| of normalised embeddings per file, ``bench``'s front-end vs ``get_audio_embedding_from_filelist``."""
     from bench.frontend import prepare
 
-    monkeypatch.setattr(np.random, "randint", lambda low, high=None, *a, **k: 0)  # pin rand_trunc's crop to the start
-    worst = 0.0
+    pin_official_crops(monkeypatch)
+    differences = {}
     for path in files:
         with torch.no_grad():
             wave = torch.from_numpy(prepare(path, backbone.front_end))[None]
             ours = F.normalize(backbone.encode_audio(wave), dim=-1)
             official = torch.from_numpy(module.get_audio_embedding_from_filelist([str(path)]))
-        worst = max(worst, float((ours - official).abs().max()))
-    return worst
+        differences[path.name] = float((ours - official).abs().max())
+    return differences
 
 
 @pytest.mark.parametrize("amodel, fusion", [("HTSAT-tiny", False), ("HTSAT-tiny", True), ("PANN-14", False)])
 def test_file_path_parity_with_get_audio_embedding_from_filelist(amodel, fusion, real_files, text768, tmp_path, monkeypatch, no_network):
     """The official front-end equals LAION's documented file path: librosa.load at 48 kHz (one
     sample more than soxr for many rates, which changes the repeat count), the int16 round trip
-    with clipping, repeat-padding, the 10 s crop (pinned to the start). Fusion models take files
-    of at most 10 s: longer ones go through LAION's fusion branch, which ``bench`` does not run."""
+    with clipping, repeat-padding, the 10 s crop (pinned to the start); for fusion models the 12 s
+    file goes through the fusion branch (its chunk starts pinned to each third's first)."""
     official = official_clap(amodel, fusion, text768, seed=5)
     path = save_official(official, tmp_path / "ckpt.pt")
     module = official_module(amodel, fusion, text768, path, monkeypatch)
     backbone = LaionClap(checkpoint=path, text_dir=text768)
-    files = [f for f in real_files if not fusion or not f.name.startswith("12s")]
-    worst = file_path_difference(backbone, module, files, monkeypatch)
-    print(f"laion-clap {amodel}{' fusion' if fusion else ''} official: max |diff| {worst:.2e}")
-    assert worst <= 1e-5
+    label = f"laion-clap {amodel}{' fusion' if fusion else ''}"
+    differences = file_path_difference(backbone, module, real_files, monkeypatch)
+    print(f"{label} official: max |diff| " + ", ".join(f"{name} {d:.2e}" for name, d in differences.items()))
+    assert max(differences.values()) <= 1e-5
 
     backbone.use_front_end("paper")  # the CLEP-DG adjustment is another waveform: it must not pass as official
-    paper = file_path_difference(backbone, module, files, monkeypatch)
-    print(f"laion-clap {amodel}{' fusion' if fusion else ''} paper: max |diff| {paper:.2e}")
+    paper = max(file_path_difference(backbone, module, real_files, monkeypatch).values())
+    print(f"{label} paper: max |diff| {paper:.2e}")
     assert paper > 1e-3
