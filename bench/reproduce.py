@@ -70,7 +70,7 @@ def _needs(config: RunConfig) -> list[tuple[str, bool]]:
 
 def _recorded_run(config: RunConfig, found: list[Found]) -> str | None:
     wanted = _settings(config.model_dump(mode="json"))
-    matches = [f for f in found if not f.swept and _settings(f.record["config"]) == wanted]
+    matches = [f for f in found if not f.swept and _settings(f.record.config.model_dump(exclude_unset=True)) == wanted]
     return str(max(matches, key=lambda f: f.order).path) if matches else None
 
 
@@ -116,7 +116,7 @@ def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets:
 def execute(item: Item) -> str:
     """Run (or resume) one item; returns where its results are."""
     if item.sweep is None:
-        return protocol.run(item.config)["path"]
+        return str(protocol.run(item.config).path)
     plan = sweep_plan(item.config, item.sweep)
     sweep.run_sweep(plan)
     return f"study {plan.study_name}"

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from bench import audio, decoding, fileio, frontend, records, registry
 from bench.cli import app
 from bench.contracts import CheckpointError, DataError, Utterance
+from bench.results import Record, Unit
 from bench.embed import waveform
 from bench.metrics import scores
 from benchtest import TINY_SETTINGS
@@ -116,14 +117,14 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1",
                                  "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
     assert result.exit_code == 0, result.output
-    record = records.read(re.search(r"record: (\S+)", result.output).group(1))
-    reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record["dataset"]["skipped"]}
+    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record.dataset.skipped}
     assert "unknown emotion letter" in reasons["03b01Xa.wav"]
     assert "name does not follow" in reasons["take2.wav"] and "notes.txt" not in reasons
-    skipped_text = " ".join(s["reason"] for s in record["dataset"]["skipped"])
+    skipped_text = " ".join(s["reason"] for s in record.dataset.skipped)
     for reason in ("holds no audio (0 bytes)", "not decodable audio", "silent"):
         assert reason in skipped_text
-    assert len(record["units"]) == 4  # 4 speaker folds, one stage row each
+    assert len(record.units) == 4  # 4 speaker folds, one stage row each
 
 
 # --- corpora and settings: one-line errors -----------------------------------------------------
@@ -211,29 +212,31 @@ def test_missing_checkpoint_is_a_one_line_cli_error(tmp_path):
 # --- records: atomic, versioned ----------------------------------------------------------------
 
 def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypatch):
-    path = tmp_path / "record.json"
-    records.write(path, {"schema": records.SCHEMA, "n": 1})
+    path = tmp_path / "unit.json"
+    unit = Unit(seed=0, fold="all", finetuned=False, rows=[], finetune=None, checkpoints={}, skipped=[],
+                initial_weights="0123456789abcdef", seconds={})
+    unit.write(path)
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
-        records.write(path, {"schema": records.SCHEMA, "n": 2})
-    assert records.read(path)["n"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temporary file left behind
+        unit.model_copy(update={"seed": 1}).write(path)
+    assert Unit.read(path).seed == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["unit.json"]  # no temporary file left behind
 
 
 def test_records_of_another_schema_are_rejected(tmp_path):
     (tmp_path / "old.json").write_text('{"schema": 0, "units": []}')
     with pytest.raises(DataError, match="schema 0, this bench reads schema 1"):
-        records.read(tmp_path / "old.json")
+        Record.read(tmp_path / "old.json")
 
 
 def test_a_partial_record_is_never_read_as_a_result(tmp_path):
     (tmp_path / "unit.json").write_text('{"schema": 1, "rows": [')
     with pytest.raises(DataError, match="not a readable result record"):
-        records.read_unit(tmp_path / "unit.json")
+        Unit.read(tmp_path / "unit.json")
 
 
 # --- writing files: disk full, permissions, the user's umask -----------------------------------
@@ -450,8 +453,8 @@ def test_a_run_and_data_check_list_the_same_bad_files_and_the_console_counts_the
     result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1", "--no-finetune",
                                  "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
     assert result.exit_code == 0, result.output
-    record = records.read(re.search(r"record: (\S+)", result.output).group(1))
-    skipped = record["dataset"]["skipped"]
+    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    skipped = record.dataset.skipped
     assert f"skipped {len(skipped)} unusable files" in result.output and len(skipped) == 5
     reasons = {os.path.basename(s["file"]): s["reason"] for s in skipped}
     assert reasons["03b01Wa.wav"] == f"dangling symlink (its target {wav / 'gone.wav'} does not exist)"

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from bench import identity, records, registry, settings
 from bench.cli import app
 from bench.cli.switches import RUN_SWITCHES, run_config
+from bench.results import Record
 from bench.settings import RunConfig, SettingError
 from benchtest import TINY_SETTINGS, synth_one_take
 
@@ -338,9 +339,9 @@ def test_set_finetune_false_gives_the_run_without_fine_tuning(tmp_path):
     result = runner.invoke(app, ["run", "--data-root", str(root), "--seeds", "1", "--output", str(tmp_path / "runs"),
                                  "--no-baselines", *tiny, "--set", "finetune=false"])
     assert result.exit_code == 0, result.output
-    record = records.read(next((tmp_path / "runs").glob("*/record.json")))
-    assert record["config"]["finetune"] is False and record["finetunes"] == []
-    assert {(r["finetune"], r["row"]) for r in record["summary"]} == {(False, "none"), (False, "ACPT")}
+    record = Record.read(next((tmp_path / "runs").glob("*/record.json")))
+    assert record.config.finetune is False and record.finetunes == []
+    assert {(r.finetune, r.row) for r in record.summary} == {(False, "none"), (False, "ACPT")}
     assert not any((tmp_path / "runs").glob("*/checkpoints/*.pt"))
 
 
