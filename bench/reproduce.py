@@ -21,7 +21,7 @@ from bench import emobox, protocol, references, registry, sweep
 from bench.catalog import Found, find
 from bench.contracts import DataError
 from bench.roots import resolve_root
-from bench.settings import NOT_IDENTITY, RunConfig
+from bench.settings import NOT_IDENTITY, RunConfig, SweepSettings
 from bench.sweep_plan import Plan, default_storage, make_plan, sweep_folder
 
 TABLES = ("comparison", "ablation", "loss", "prompt-length", "emobox")
@@ -87,7 +87,7 @@ def _sweep_done(plan: Plan) -> str | None:
 
 
 def sweep_plan(config: RunConfig, kind: str) -> Plan:
-    return make_plan(config, [], preset=kind, study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}")
+    return make_plan(config, [], preset=kind, options=SweepSettings(study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}"))
 
 
 def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:

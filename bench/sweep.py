@@ -213,9 +213,8 @@ def work(plan: Plan, threads: int | None = None) -> list[int]:
 
 
 def run_sweep(plan: Plan, workers: int = 1) -> optuna.Study:
-    """Prepare the study, then run ``workers`` worker processes (or this one) until it is done."""
-    if workers < 1:
-        raise ValueError("--workers must be at least 1")
+    """Prepare the study, then run ``workers`` worker processes (or this one) until it is done
+    (``workers`` is checked by bench.settings.SweepSettings)."""
     study = prepare(plan)
     if workers == 1:
         work(plan)
