@@ -338,9 +338,6 @@ def as_nobody(function, *args):
     receive, send = context.Pipe(duplex=False)
 
     def child():
-        from bench import roots
-
-        roots.CONFIG_FILES = ()  # root's home folder is closed to 'nobody'
         try:
             nobody = pwd.getpwnam("nobody")
             os.setgid(nobody.pw_gid)
@@ -403,6 +400,53 @@ def test_scanning_hashing_and_decoding_give_one_reason(make):
     path, reason = make(folder)
     assert fileio.unreadable(path) is None or make is not make_unreadable or os.getuid() == 0
     assert as_nobody(reasons_everywhere, path) == (reason, reason, reason)
+
+
+# --- config files: a location this user cannot read is skipped, a broken file is one line ---------
+
+def roots_seen(files):
+    """The [roots] of ``files`` as config locations, or the one-line error resolving a root gives."""
+    from bench import roots
+
+    roots.CONFIG_FILES = files
+    try:
+        return roots.config_roots(), roots.resolve_root(registry.dataset("emodb"))
+    except DataError as err:
+        return roots.config_roots(), str(err)
+
+
+def closed_config(prefix, closed_folder):
+    """A config file naming emodb's root that nobody but root can read (its folder, or itself, mode 0)."""
+    folder = open_folder(prefix)
+    path = folder / "config.toml"
+    path.write_text(f'[roots]\nemodb = "{folder}"\n')
+    (folder if closed_folder else path).chmod(0o000)
+    return path
+
+
+def test_config_locations_this_user_cannot_read_are_skipped():
+    """As 'nobody' under root's HOME (sudo -u keeps it), root's ~/.config is closed: not an error."""
+    behind_a_closed_folder, closed_file = closed_config("bench-home-", True), closed_config("bench-cfg-", False)
+    readable = open_folder("bench-open-")
+    (readable / "config.toml").write_text(f'[roots]\nemodb = "{readable}"\n')
+    (readable / "config.toml").chmod(0o644)
+    found, root = as_nobody(roots_seen, (behind_a_closed_folder, closed_file, readable / "config.toml"))
+    assert found == {"emodb": str(readable)} and root == readable
+    found, error = as_nobody(roots_seen, (behind_a_closed_folder, closed_file, Path.home() / ".config" / "bench" / "c.toml"))
+    assert found == {} and error.startswith("emodb: no data root; pass --data-root, set BENCH_EMODB_ROOT")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[roots\n", "bench.toml: not a readable TOML config file (Expected ']' at the end of a table declaration"),
+    ("roots = 3\n", 'bench.toml: [roots] must be a table of `name = "/path"` lines'),
+    ("\xff\n", "bench.toml: not a readable TOML config file ('utf-8' codec can't decode"),
+])
+def test_a_config_file_that_is_read_but_broken_is_one_line(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bench.toml").write_bytes(text.encode("latin-1"))
+    result = runner.invoke(app, ["data", "check", "--dataset", "emodb"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[0].startswith(f"error: {message}"), result.output
 
 
 def emodb_sines(root, speakers=("03", "08", "09", "10"), takes=2):
