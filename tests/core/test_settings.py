@@ -297,12 +297,12 @@ SWEEP_FLAGS = [  # every range of the sweep's own options, at and past its edges
     (["--trials", "2.5"], "--trials 2.5: expected a whole number"),
     (["--metric", "accuracy"], "--metric accuracy: input should be 'wa', 'ua' or 'f1'"),
     (["--metric", "WA"], "--metric WA: input should be 'wa', 'ua' or 'f1'"),
-    (["--storage", "optuna.db"], "--storage optuna.db: expected a database URL, e.g. sqlite:///sweeps/optuna.db or "
-                                 "postgresql://user@host/db"),
-    (["--study-name", "../elsewhere"], "--study-name ../elsewhere: use letters, digits and . _ + - (the name is a folder "
-                                       "under <output>/sweeps/)"),
-    (["--study-name", ".hidden"], "--study-name .hidden: use letters, digits and . _ + - (the name is a folder "
-                                  "under <output>/sweeps/)"),
+    (["--storage", "optuna.db"],
+     "--storage optuna.db: expected a database URL, e.g. sqlite:///sweeps/optuna.db or postgresql://user@host/db"),
+    (["--study-name", "../elsewhere"],
+     "--study-name ../elsewhere: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)"),
+    (["--study-name", ".hidden"],
+     "--study-name .hidden: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)"),
 ]
 
 
