@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
-from bench.backbones._weights import hf_cached, load_strict, local_tokenizer, require, setting_path
+from bench.backbones._weights import hf_cached, load_state, load_strict, local_tokenizer, require, setting_path
 from bench.contracts import Backbone, CheckpointError, FrontEnd, RequiredFile
 from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
@@ -64,34 +64,6 @@ def official_download(filename: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / filename
-
-
-def read_checkpoint(path: Path) -> dict:
-    """``torch.load`` with ``weights_only=True``; unreadable files become one-line CheckpointErrors."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or not a weights file?): {first}")
-
-
-def laion_state(path: Path) -> dict[str, Tensor]:
-    """An official LAION-CLAP checkpoint as a plain state dict.
-
-    Accepts ``{"state_dict": ...}`` or a bare dict, with or without DataParallel's ``module.``
-    prefixes. ``text_branch.embeddings.position_ids`` (saved by older transformers, a constant)
-    may be there or not: ``load_strict`` drops it when present, where the official loader's
-    unconditional ``del`` fails on checkpoints without it.
-    """
-    loaded = read_checkpoint(path)
-    state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
-    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: expected a state dict (or {{'state_dict': ...}}) of tensors")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return dict(state)
 
 
 def describe_foreign(state: Mapping[str, Tensor]) -> str:
@@ -188,7 +160,7 @@ class LaionFamily(PromptedText, Backbone):
         files = self.laion_files(checkpoint, text_dir)
         require(self.name, files)
         path, text = files[0][0].path, files[1][0].path.parent
-        state = laion_state(path)
+        state = load_state(path)
         return state, self.audio_architecture(state, audio_model, path), text, (), path
 
     def audio_architecture(self, state: Mapping[str, Tensor], audio_model: str | None, source: Path) -> AudioConfig:

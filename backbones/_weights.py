@@ -65,26 +65,41 @@ def require(backbone: str, files: Iterable[tuple[RequiredFile, str]]) -> None:
 
 
 def load_state(path: Path, key: str | None = None) -> dict[str, Tensor]:
-    """A state dict from a torch file (tensors only, ``weights_only``), optionally under ``key``."""
+    """A weight file of any backbone family as a plain state dict: the one checkpoint reader.
+
+    Reads tensors only (``weights_only``), then unwraps what the families' training code put
+    around the weights: the entry ``key`` when given (msclap's and PANNs' ``"model"``,
+    resemblyzer's ``"model_state"``), else a ``{"state_dict": ...}`` wrapper when there is one
+    (LAION-CLAP, Lightning); and DataParallel's ``module.`` prefix when every key has it.
+    Buffers older transformers releases saved (``embeddings.position_ids``) may be there or
+    not: :func:`load_strict` drops them, where LAION's own loader fails on files without them.
+    """
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"{path}: not a readable torch weights file ({type(err).__name__}: {err})") from err
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, another format, pickled objects: torch raises many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable torch weights file (truncated or another format?): {first}") from None
     if key is not None:
-        if not isinstance(obj, Mapping) or key not in obj:
+        if not isinstance(loaded, Mapping) or key not in loaded:
             raise CheckpointError(f"{path}: expected the weights under the key {key!r}")
-        obj = obj[key]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: does not hold a state dict of tensors")
-    return dict(obj)
+        loaded = loaded[key]
+    elif isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, Mapping) or not all(isinstance(v, Tensor) for v in loaded.values()):
+        raise CheckpointError(f"{path}: does not hold a state dict of tensors (bare, under {key or 'state_dict'!r})")
+    state = dict(loaded)
+    if state and all(k.startswith("module.") for k in state):
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+    return state
 
 
 def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object, assign: bool = False) -> None:
     """Load ``state`` into ``module``; any missing, unexpected or mis-shaped key is an error.
 
     ``assign`` takes the tensors themselves, for a module built on the meta device (no
-    random initialisation that the checkpoint would overwrite anyway). Buffers in :data:`CONFIG_BUFFERS` that the module does not have are dropped: they are
-    not weights, only older transformers releases saved them.
+    random initialisation that the checkpoint would overwrite anyway). Buffers in
+    :data:`CONFIG_BUFFERS` that the module does not have are dropped: they are not weights,
+    only older transformers releases saved them.
     """
     own = module.state_dict()
     state = {k: v for k, v in state.items() if k in own or not CONFIG_BUFFERS.search(k)}

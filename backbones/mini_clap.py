@@ -26,6 +26,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from bench.backbones._weights import load_state
 from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 
@@ -124,7 +125,7 @@ class MiniClap(PromptedText, Backbone):
         ]
 
     def _load_ge2e(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+        state = load_state(path, "model_state")
         own = {k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))}
         expected = {f"lstm.{k}" for k in self.lstm.state_dict()} | {f"linear.{k}" for k in self.linear.state_dict()}
         if set(own) != expected:

@@ -23,7 +23,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bench.backbones._weights import check_input_width, hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix
+from bench.backbones._weights import (
+    CONFIG_BUFFERS, check_input_width, hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix,
+)
 from bench.backbones.clip_text import MAX_PROMPT_TOKENS, clip_tower
 from bench.contracts import Backbone, CheckpointError, RequiredFile
 from bench.prompting import PromptedText
@@ -184,7 +186,7 @@ def _clip_text_model(model_class: type, folder: Path) -> nn.Module:
         raise FileNotFoundError(f"{folder}: no CLIP text model there ({err})") from err
     finally:
         hf_logging.set_verbosity(verbosity)
-    missing = [k for k in info["missing_keys"] if not k.endswith("position_ids")]
+    missing = [k for k in info["missing_keys"] if not CONFIG_BUFFERS.search(k)]
     if missing or info["mismatched_keys"]:
         raise CheckpointError(f"{folder}: CLIP text weights incomplete (missing e.g. {missing[:3]})")
     return model

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import records, results
 from bench.contracts import DataError
+from bench.results import Record, SummaryRow
 
 SWEEPS = "sweeps"
 MARKER = "sweep.json"
@@ -25,36 +25,35 @@ MARKER = "sweep.json"
 @dataclass
 class Found:
     path: Path
-    record: dict
+    record: Record
     swept: frozenset[str] = frozenset()  # settings varied by the sweep this run is a trial of
 
     @property
     def order(self) -> tuple[str, float]:
-        return self.record.get("created", ""), self.path.stat().st_mtime
+        return self.record.created, self.path.stat().st_mtime
 
     @property
     def backbone(self) -> str:
-        return self.record["config"]["backbone"]
+        return self.record.config.backbone
 
     @property
     def dataset(self) -> str:
-        return self.record["config"]["dataset"]
+        return self.record.config.dataset
 
     def setting(self, section: str, name: str):
-        return self.record["config"][f"{section}_settings"][name]
+        return getattr(self.record.config, f"{section}_settings")[name]
 
-    def row(self, finetune: bool, acpt: bool, method: str = "cross-modal") -> dict | None:
-        return results.row(self.record, (finetune, acpt, method))
+    def row(self, finetune: bool, acpt: bool, method: str = "cross-modal") -> SummaryRow | None:
+        return self.record.row((finetune, acpt, method))
 
-    def main_row(self) -> dict | None:
-        return results.main_row(self.record)
+    def main_row(self) -> SummaryRow | None:
+        return self.record.main_row()
 
     def per_seed(self, finetune: bool, acpt: bool, metric: str) -> dict[int, float]:
         """Mean over folds per seed of one cross-modal row, from the record's units."""
         by_seed = defaultdict(list)
-        for unit in self.record["units"]:
-            if results.key(unit) == (finetune, acpt, "cross-modal"):
-                by_seed[unit["seed"]].append(unit[metric])
+        for unit in self.record.units_of((finetune, acpt, "cross-modal")):
+            by_seed[unit.seed].append(getattr(unit, metric))
         return {seed: float(np.mean(values)) for seed, values in by_seed.items()}
 
 
@@ -66,7 +65,7 @@ def find(folder: Path) -> tuple[list[Found], list[str]]:
     found, problems = [], []
     for path in sorted(folder.rglob("record.json")):
         try:
-            record = records.read(path, results.Record)
+            record = Record.read(path)
         except DataError as err:
             problems.append(str(err))
             continue
@@ -97,7 +96,7 @@ def newest(candidates: dict[tuple, list[Found]], describe) -> tuple[dict[tuple, 
 
 def record_of_checkpoints(found: Found, everything: list[Found]) -> Found | None:
     """The run whose fine-tuned checkpoints this run loaded (``--checkpoint <run>/checkpoints``)."""
-    checkpoint = found.record["config"].get("checkpoint")
+    checkpoint = found.record.config.checkpoint
     if not checkpoint:
         return None
     folder = Path(checkpoint)
@@ -108,4 +107,4 @@ def record_of_checkpoints(found: Found, everything: list[Found]) -> Found | None
         if other.path.parent.resolve() == run_dir.resolve():
             return other
     path = run_dir / "record.json"
-    return Found(path, records.read(path, results.Record)) if path.is_file() else None
+    return Found(path, Record.read(path)) if path.is_file() else None

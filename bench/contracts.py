@@ -14,7 +14,8 @@ The split lets the core compute the frozen parts once: the text encoder is alway
 and when a backbone's audio encoder is not trained its features are computed once per clip.
 
 Dataset (subclass :class:`DatasetLoader`) — turns a folder into :class:`Utterance` records
-and splits them into :class:`Fold` objects by a named protocol.
+and splits them into :class:`Fold` objects by a named protocol (:mod:`bench.splits` has the
+usual splits, re-exported here; the errors live in :mod:`bench.errors`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import inspect
-import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -31,34 +31,15 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from bench.errors import CheckpointError, DataError
 from bench.frontend import FrontEnd, choose, paper
 from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
+from bench.splits import Fold, kfold, leave_one_group_out
 
-__all__ = [
-    "Backbone",
-    "CheckpointError",
-    "DataError",
-    "DatasetLoader",
-    "Fold",
-    "FrontEnd",
-    "HFEncoder",
-    "PromptedText",
-    "RequiredFile",
-    "ScanResult",
-    "TextTower",
-    "Utterance",
-    "kfold",
-    "hf_tokens",
-    "leave_one_group_out",
+__all__ = [  # what a plugin imports from here (Fold and the splits come from bench.splits, the errors from bench.errors)
+    "Backbone", "CheckpointError", "DataError", "DatasetLoader", "Fold", "FrontEnd", "HFEncoder", "PromptedText",
+    "RequiredFile", "ScanResult", "TextTower", "Utterance", "hf_tokens", "kfold", "leave_one_group_out",
 ]
-
-
-class DataError(Exception):
-    """A corpus root, file or label is not what the loader expects (message says what to do)."""
-
-
-class CheckpointError(Exception):
-    """A weights file is missing, truncated, of another architecture, or has mismatched keys."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +59,6 @@ class RequiredFile:
     @property
     def found(self) -> bool:
         return self.path is not None and Path(self.path).exists()
-
 
 
 class Backbone(nn.Module, abc.ABC):
@@ -283,20 +263,6 @@ class ScanResult:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Fold:
-    """One train/test split. ``train`` may be empty (a corpus used only for evaluation)."""
-
-    name: str
-    train: tuple[str, ...]
-    test: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        overlap = set(self.train) & set(self.test)
-        if overlap:
-            raise DataError(f"fold {self.name}: {len(overlap)} utterances on both sides")
-
-
 class DatasetLoader(abc.ABC):
     """A corpus as its owners distribute it.
 
@@ -331,27 +297,3 @@ class DatasetLoader(abc.ABC):
         from bench.labels import adjective
 
         return adjective(label)
-
-
-def kfold(uids: Sequence[str], k: int, seed: int, prefix: str = "fold") -> list[Fold]:
-    """Random k-fold cross-validation over utterances (the paper's RAVDESS/TESS/SAVEE protocol)."""
-    order = sorted(uids)
-    random.Random(seed).shuffle(order)
-    parts = [order[i::k] for i in range(k)]
-    return [
-        Fold(f"{prefix}{i + 1}", tuple(u for j, p in enumerate(parts) if j != i for u in p), tuple(part))
-        for i, part in enumerate(parts)
-    ]
-
-
-def leave_one_group_out(
-    utterances: Iterable[Utterance], group_of: Callable[[Utterance], object], prefix: str = ""
-) -> list[Fold]:
-    """One fold per group value (speaker, session, corpus): train on the rest, test on it."""
-    by_group: dict[str, list[str]] = {}
-    for utt in utterances:
-        by_group.setdefault(str(group_of(utt)), []).append(utt.uid)
-    return [
-        Fold(f"{prefix}{group}", tuple(u for g, us in by_group.items() if g != group for u in us), tuple(test))
-        for group, test in sorted(by_group.items())
-    ]

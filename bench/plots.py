@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench import fileio, records, results  # noqa: E402
+from bench import fileio, records  # noqa: E402
 from bench.catalog import Found  # noqa: E402
 from bench.contracts import DataError  # noqa: E402
 from bench.tables import Report  # noqa: E402
@@ -54,13 +54,13 @@ def prompt_length(report: Report, path: Path, metric: str) -> Path:
 
 def confusion(found: Found, path: Path) -> Path:
     """The run's main row, confusion summed over folds and seeds, rows normalised to recall %."""
-    wanted = results.main_key(found.record)
-    units = [u for u in found.record["units"] if results.key(u) == wanted]
+    wanted = found.record.main_key()
+    units = found.record.units_of(wanted)
     if not units:
         raise DataError(f"{found.path}: no cross-modal units with the run's own stages to draw")
-    counts = np.sum([np.asarray(u["confusion"], dtype=float) for u in units], axis=0)
+    counts = np.sum([np.asarray(u.confusion, dtype=float) for u in units], axis=0)
     recall = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    classes = found.record["dataset"]["classes"]
+    classes = found.record.dataset.classes
     figure, axes = plt.subplots(figsize=(1.1 * len(classes) + 2.2, 1.0 * len(classes) + 1.6))
     image = axes.imshow(recall, cmap="Blues", vmin=0, vmax=100)
     for i in range(len(classes)):

@@ -13,6 +13,7 @@ Use from Python::
     from bench.protocol import run
     from bench.settings import RunConfig
     record = run(RunConfig(backbone="mini-clap", dataset="synth", seeds=1))
+    print(record.main_row())
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
 from bench.finetuning import checkpoint_for, train_on_pool
 from bench.progress import console
+from bench.results import Record, Unit
 from bench.settings import RunConfig, check_backbone, resolve_device
 from bench.stages.finetune import encoder_trains
 from bench.units import Model, run_unit
 
 
-def run(config: RunConfig) -> dict:
+def run(config: RunConfig) -> Record:
     """Run the protocol and write the result record; returns the record.
 
     A run is a set of units (seed x fold x weight state), each recorded atomically in the
@@ -66,8 +68,8 @@ def run(config: RunConfig) -> dict:
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
     plan = [(seed, fold, tuned) for seed in range(config.seeds) for fold in folds for tuned in states]
     paths = [run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json" for seed, fold, tuned in plan]
-    units = distributed.from_main(lambda: [records.read_unit(path) for path in paths])
-    recorded = {unit.get("initial_weights") for unit in units if unit is not None}
+    units = distributed.from_main(lambda: [Unit.read(path) if path.is_file() else None for path in paths])
+    recorded = {unit.initial_weights for unit in units if unit is not None}
     model = None
     for i, ((seed, fold, tuned), path) in enumerate(zip(plan, paths)):
         if units[i] is not None:
@@ -84,32 +86,32 @@ def run(config: RunConfig) -> dict:
         unit = run_unit(model, config, corpus, pool, fold, seed, tuned, run_dir)
         units[i] = distributed.broadcast(unit)  # the main process knows the checkpoint hashes
         if distributed.is_main():
-            records.write(path, units[i])
+            units[i].write(path)
 
     finished = run_dir / "record.json"
     if model is None and distributed.from_main(finished.is_file):
         try:  # nothing was computed: the record on disk is this run's, with its own date and timings
-            return {**records.read(finished), "path": str(finished)}
+            return Record.read(finished)
         except DataError:
             pass  # unreadable: written again below from the units
-    skipped = corpus.skipped + sorted({(f, r) for unit in units for f, r in unit["skipped"]})
+    skipped = corpus.skipped + sorted({(f, r) for unit in units for f, r in unit.skipped})
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
         config=config, backbone=backbone_cls, fingerprint=fingerprint,
-        initial_weights=model.initial_id if model else units[0]["initial_weights"], corpus=corpus,
-        protocol=protocol, folds=folds, units=[row for unit in units for row in unit["rows"]],
-        finetunes=[unit["finetune"] for unit in units if unit["finetune"]],
-        checkpoints={k: v for unit in units for k, v in unit["checkpoints"].items()},
+        initial_weights=model.initial_id if model else units[0].initial_weights, corpus=corpus,
+        protocol=protocol, folds=folds, units=[row for unit in units for row in unit.rows],
+        finetunes=[unit.finetune for unit in units if unit.finetune],
+        checkpoints={k: v for unit in units for k, v in unit.checkpoints.items()},
         skipped=skipped, seconds=time.time() - started, device=str(device),
-        stage_seconds=[unit["seconds"] for unit in units],
+        stage_seconds=[unit.seconds for unit in units],
         conditions=soundscape.record_part(
-            config.test_conditions, config.finetune_conditions, [row for unit in units for row in unit["condition_rows"]]
+            config.test_conditions, config.finetune_conditions, [row for unit in units for row in unit.condition_rows]
         ) if config.test_conditions else None,
     )
     if distributed.is_main():
-        records.write(finished, record)
-    record["path"] = str(finished)
+        record.write(finished)
+    record.path = finished
     return record
 
 

@@ -2,8 +2,8 @@
 
 A record says which code (version, git commit), config, weights (hashes), data (corpus
 fingerprint, skipped files) and package versions produced each per-unit figure. Tables
-are rendered from records, never from memory. Files are written atomically
-(:mod:`bench.fileio`), so a partial file is never read as a result.
+are rendered from records, never from memory. Their shapes and their one JSON round trip
+are :mod:`bench.results`.
 """
 
 from __future__ import annotations
@@ -21,34 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import fileio, identity, results
+from bench import fileio, identity
 from bench.contracts import Backbone, CheckpointError, DataError, Fold
+from bench.results import SCHEMA, Record, Row, SummaryRow
 
-SCHEMA = 1
 CHECKPOINT_FORMAT = "bench-finetuned"
 PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-clap", "msclap", "optuna")
 STAGE_ROWS = {(False, False): "none", (False, True): "ACPT", (True, False): "fine-tune", (True, True): "fine-tune + ACPT"}
 BASELINE_ROWS = {"zero-shot": "zero shot", "linear-probe": "linear probe (joint space)",
                  "encoder-probe": "linear probe (encoder features)"}
-
-
-def write(path: Path, record: dict) -> None:
-    fileio.atomic_write(path, json.dumps(record, indent=1, default=str).encode())
-
-
-def read(path: Path, shape: type[results.Shape] | None = None) -> dict:
-    """A file this bench wrote, checked for its schema and, given one, its ``shape``
-    (results.Record for a record that tables read, results.Unit for a unit file)."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: not a readable result record ({err})") from err
-    if isinstance(record, dict) and record.get("schema") != SCHEMA:
-        raise DataError(f"{path}: record schema {record.get('schema')!r}, this bench reads schema {SCHEMA}")
-    wrong = results.check(shape, record) if shape else None
-    if wrong:
-        raise DataError(f"{path}: not a {shape.__name__.lower()} of this bench ({wrong})")
-    return record
 
 
 def run_dir(config, backbone: str, data: str, device: str, code: str) -> Path:
@@ -87,11 +68,6 @@ def required_files(cls: type[Backbone], options: dict[str, str]) -> list:
     """The backbone's weight files as its options choose them (the options it accepts)."""
     accepted = inspect.signature(cls.required_files).parameters
     return cls.required_files(**{k: v for k, v in options.items() if k in accepted})
-
-
-def read_unit(path: Path) -> dict | None:
-    """A finished unit, or None when it is missing (never half-written: writes are atomic)."""
-    return read(path, results.Unit) if path.is_file() else None
 
 
 def git_commit() -> str | None:
@@ -173,23 +149,22 @@ def guard_checkpoint(path: Path, dataset: str) -> None:
 # --- records -------------------------------------------------------------------------------
 
 
-def summarize(units: list[dict]) -> list[dict]:
+def summarize(units: list[Row]) -> list[SummaryRow]:
     """Mean and std over seeds of the per-seed mean over folds, per (stage setting, method)."""
-    grouped: dict[tuple, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    grouped: dict[tuple, dict[int, list[Row]]] = defaultdict(lambda: defaultdict(list))
     for unit in units:
-        grouped[(unit["finetune"], unit["acpt"], unit["method"])][unit["seed"]].append(unit)
+        grouped[unit.key][unit.seed].append(unit)
     rows = []
     for (tuned, acpt, method), by_seed in grouped.items():
-        row = {"finetune": tuned, "acpt": acpt, "method": method, "row": row_name(tuned, acpt, method)}
+        figures = {}
         for metric in ("wa", "ua", "f1"):
-            per_seed = [np.mean([u[metric] for u in units_]) for units_ in by_seed.values()]
-            row[metric] = float(np.mean(per_seed))
-            row[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
-        row["seeds"] = len(by_seed)
-        row["folds"] = len(next(iter(by_seed.values())))
-        rows.append(row)
+            per_seed = [np.mean([getattr(u, metric) for u in units_]) for units_ in by_seed.values()]
+            figures[metric] = float(np.mean(per_seed))
+            figures[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+        rows.append(SummaryRow(finetune=tuned, acpt=acpt, method=method, row=row_name(tuned, acpt, method), **figures,
+                               seeds=len(by_seed), folds=len(next(iter(by_seed.values())))))
     order = ["cross-modal", *BASELINE_ROWS]
-    return sorted(rows, key=lambda r: (order.index(r["method"]), r["finetune"], r["acpt"]))
+    return sorted(rows, key=lambda r: (order.index(r.method), r.finetune, r.acpt))
 
 
 def row_name(tuned: bool, acpt: bool, method: str) -> str:
@@ -197,11 +172,11 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
     return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else BASELINE_ROWS[method]
 
 
-def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds, units,
-          finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> dict:
+def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds,
+          units: list[Row], finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> Record:
     """The record; ``conditions``: the part of :func:`bench.soundscape.record_part`, when any were tested."""
     settings = config.model_dump(mode="json")
-    return {
+    return Record.model_validate({
         "schema": SCHEMA,
         "kind": "bench.run",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -239,4 +214,4 @@ def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, cor
                 for stage in sorted({stage for unit in stage_seconds for stage in unit})
             },
         },
-    }
+    })

@@ -21,7 +21,7 @@ from bench import emobox, protocol, references, registry, sweep
 from bench.catalog import Found, find
 from bench.contracts import DataError
 from bench.roots import resolve_root
-from bench.settings import NOT_IDENTITY, RunConfig
+from bench.settings import NOT_IDENTITY, RunConfig, SweepSettings
 from bench.sweep_plan import Plan, default_storage, make_plan, sweep_folder
 
 TABLES = ("comparison", "ablation", "loss", "prompt-length", "emobox")
@@ -70,7 +70,7 @@ def _needs(config: RunConfig) -> list[tuple[str, bool]]:
 
 def _recorded_run(config: RunConfig, found: list[Found]) -> str | None:
     wanted = _settings(config.model_dump(mode="json"))
-    matches = [f for f in found if not f.swept and _settings(f.record["config"]) == wanted]
+    matches = [f for f in found if not f.swept and _settings(f.record.config.model_dump(exclude_unset=True)) == wanted]
     return str(max(matches, key=lambda f: f.order).path) if matches else None
 
 
@@ -87,7 +87,7 @@ def _sweep_done(plan: Plan) -> str | None:
 
 
 def sweep_plan(config: RunConfig, kind: str) -> Plan:
-    return make_plan(config, [], preset=kind, study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}")
+    return make_plan(config, [], preset=kind, options=SweepSettings(study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}"))
 
 
 def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:
@@ -116,7 +116,7 @@ def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets:
 def execute(item: Item) -> str:
     """Run (or resume) one item; returns where its results are."""
     if item.sweep is None:
-        return protocol.run(item.config)["path"]
+        return str(protocol.run(item.config).path)
     plan = sweep_plan(item.config, item.sweep)
     sweep.run_sweep(plan)
     return f"study {plan.study_name}"

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import torch
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 PROFILES = {
     "paper": {},
@@ -63,6 +63,18 @@ def _text_values(value: object) -> object:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else value
 
 
+def _study_name(value: str) -> str:
+    if not re.fullmatch(r"[\w+-][\w.+-]*", value):
+        raise ValueError("use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)")
+    return value
+
+
+def _database_url(value: str) -> str:
+    if not re.match(r"[A-Za-z][\w]*(\+\w+)?://", value):
+        raise ValueError("expected a database URL, e.g. sqlite:///sweeps/optuna.db or postgresql://user@host/db")
+    return value
+
+
 class SettingError(ValueError):
     """A setting's value is not allowed; the message is the one line the user sees."""
 
@@ -99,6 +111,24 @@ class ClassifierSettings(Settings):
     momentum: Fraction = 0.9
     arcface_scale: Positive = 30.0
     arcface_margin: Annotated[float, Field(ge=0, lt=1.5708)] = 0.5  # radians, below pi/2
+
+
+class SweepSettings(Settings):
+    """How `bench sweep` runs its study, not what a trial computes (each trial is a RunConfig)."""
+
+    metric: Literal["wa", "ua", "f1"] = "wa"  # what the study maximises
+    trials: Count | None = None  # the trials the study should have; None: the whole grid, or 20 sampled
+    workers: Count = 1  # worker processes sharing the study
+    storage: Annotated[str, AfterValidator(_database_url)] | None = None  # None: sqlite under <output>/sweeps/
+    study_name: Annotated[str, AfterValidator(_study_name)] | None = None  # None: named from the command
+
+    @classmethod
+    def from_flags(cls, **flags: object) -> SweepSettings:
+        """The flags given (None: not given), checked; a bad one is :class:`SettingError` naming the flag."""
+        try:
+            return cls.model_validate({k: v for k, v in flags.items() if v is not None})
+        except ValidationError as err:
+            raise SettingError(_one_line(err, flag=True)) from None
 
 
 SECTIONS = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
@@ -167,13 +197,15 @@ def names() -> list[str]:
     return top + nested
 
 
-def _one_line(err: ValidationError) -> str:
+def _one_line(err: ValidationError, flag: bool = False) -> str:
+    """``setting NAME=VALUE: what is allowed``, or ``--NAME VALUE: ...`` for a command's own flag."""
     first = err.errors()[0]
     path = [str(p) for p in first["loc"] if isinstance(p, str)]
     section = {v: k for k, v in SECTIONS.items()}.get(path[0]) if path else None
     name = ".".join([section, *path[1:]] if section else path)
     message = MESSAGES.get(first["type"], first["msg"].removeprefix("Value error, "))
-    return f"setting {name}={first['input']}: {message[:1].lower()}{message[1:]}"
+    given = f"--{name.replace('_', '-')} {first['input']}" if flag else f"setting {name}={first['input']}"
+    return f"{given}: {message[:1].lower()}{message[1:]}"
 
 
 def read_file(path: Path) -> dict:

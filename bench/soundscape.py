@@ -1,7 +1,7 @@
 """Soundscape shift: the record's part for acoustic test conditions, its table and its figure.
 
 A run with ``--test-conditions`` keeps its clean rows where every other table reads them
-(``units``, ``summary``) and adds ``record["conditions"]``: the conditions, the ACPT
+(``units``, ``summary``) and adds ``record.conditions``: the conditions, the ACPT
 soundscapes each one means, and the same rows per condition. ``bench table soundscape``
 shows WA / UA per condition for none / ACPT / fine-tune / fine-tune + ACPT; the headline
 column is ACPT's gain per condition (fine-tune + ACPT minus fine-tune on the same weights,
@@ -19,36 +19,36 @@ import numpy as np
 from bench import conditions, records
 from bench.catalog import Found, newest
 from bench.contracts import DataError
+from bench.results import Conditions, Row
 from bench.tables import Cell, Report, _check_metric
 
 CLEAN = "clean"
 
 
-def record_part(test: Sequence[str], finetune: Sequence[str], rows: list[dict]) -> dict:
+def record_part(test: Sequence[str], finetune: Sequence[str], rows: list[Row]) -> Conditions:
     """What a record says about its conditions; ``rows`` are unit rows with a ``condition``."""
     by_condition = defaultdict(list)
     for row in rows:
-        by_condition[row["condition"]].append(row)
-    return {
-        "test": list(test),
-        "finetune": list(finetune),
-        "soundscapes": {name: conditions.parse(name).soundscapes for name in [CLEAN, *test]},
-        "units": rows,
-        "summary": [{**row, "condition": name} for name in test for row in records.summarize(by_condition[name])],
-    }
+        by_condition[row.condition].append(row)
+    return Conditions(
+        test=list(test), finetune=list(finetune),
+        soundscapes={name: list(conditions.parse(name).soundscapes) for name in [CLEAN, *test]},
+        units=rows,
+        summary=[row.model_copy(update={"condition": name}) for name in test for row in records.summarize(by_condition[name])],
+    )
 
 
-def _units(found: Found, condition: str) -> list[dict]:
+def _units(found: Found, condition: str) -> list[Row]:
     if condition == CLEAN:
-        return found.record["units"]
-    return [u for u in found.record["conditions"]["units"] if u["condition"] == condition]
+        return found.record.units
+    return [u for u in found.record.conditions.units if u.condition == condition]
 
 
-def _per_seed(units: list[dict], tuned: bool, acpt: bool, metric: str) -> dict[int, float]:
+def _per_seed(units: list[Row], tuned: bool, acpt: bool, metric: str) -> dict[int, float]:
     by_seed = defaultdict(list)
     for unit in units:
-        if (unit["finetune"], unit["acpt"], unit["method"]) == (tuned, acpt, "cross-modal"):
-            by_seed[unit["seed"]].append(unit[metric])
+        if unit.key == (tuned, acpt, "cross-modal"):
+            by_seed[unit.seed].append(getattr(unit, metric))
     return {seed: 100 * float(np.mean(values)) for seed, values in by_seed.items()}
 
 
@@ -60,7 +60,7 @@ def _cell(per_seed: dict[int, float], record: str) -> Cell:
     return Cell(float(np.mean(values)), std, len(values), record)
 
 
-def _gain(units: list[dict], metric: str, record: str) -> Cell:
+def _gain(units: list[Row], metric: str, record: str) -> Cell:
     for tuned in (True, False):
         with_acpt, without = _per_seed(units, tuned, True, metric), _per_seed(units, tuned, False, metric)
         if with_acpt and without:
@@ -73,14 +73,14 @@ def table(found: list[Found], metric: str = "wa") -> Report:
     _check_metric(metric)
     candidates = defaultdict(list)
     for f in found:
-        if f.record.get("conditions", {}).get("test"):
+        if f.record.conditions and f.record.conditions.test:
             candidates[(f.backbone, f.dataset)].append(f)
     if not candidates:
         raise DataError("no run with test conditions was found (run `bench run --test-conditions street@5dB,telephone` first)")
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
     stage_rows = [
         (key, name) for key, name in sorted(records.STAGE_ROWS.items())
-        if any(_per_seed(f.record["units"], *key, "wa") for f in chosen.values())
+        if any(_per_seed(f.record.units, *key, "wa") for f in chosen.values())
     ]
     report = Report(
         "soundscape", f"Soundscape shift: ACPT gain ({metric.upper()} points) and WA / UA % per condition, mean ± std over seeds",
@@ -89,14 +89,14 @@ def table(found: list[Found], metric: str = "wa") -> Report:
     )
     meanings = {}
     for (backbone, dataset), f in sorted(chosen.items()):
-        part = f.record["conditions"]
+        part = f.record.conditions
         prefix = f"{backbone} on {dataset}: " if len(chosen) > 1 else ""
-        for condition in [CLEAN, *part["test"]]:
+        for condition in [CLEAN, *part.test]:
             units = _units(f, condition)
             cells = [_gain(units, metric, str(f.path))]
             cells += [_cell(_per_seed(units, *key, m), str(f.path)) for key, _ in stage_rows for m in ("wa", "ua")]
             report.rows.append((prefix + condition, cells))
-            meanings[condition] = part["soundscapes"].get(condition, [])
+            meanings[condition] = part.soundscapes.get(condition, [])
     said = [f"{c} = {' + '.join(s).replace('-', ' ')}" for c, s in meanings.items() if s]
     report.notes.insert(0, "ACPT gain: fine-tune + ACPT minus fine-tune (ACPT minus none without fine-tuning), per seed")
     report.notes.insert(1, "conditions as ACPT's soundscapes: " + "; ".join(said))

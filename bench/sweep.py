@@ -35,10 +35,11 @@ import sqlalchemy
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from bench import fileio, protocol, records, results
-from bench.claims import Claims
+from bench import fileio, protocol
 from bench.catalog import MARKER
+from bench.claims import Claims
 from bench.progress import console
+from bench.results import Record
 from bench.settings import RunConfig
 from bench.sweep_plan import Plan
 
@@ -93,7 +94,7 @@ def _describe(plan: Plan) -> dict:
 def prepare(plan: Plan) -> optuna.Study:
     """Run or find the base run, create or resume the study, queue the grid points not yet taken."""
     storage = _storage(plan.storage)
-    base_record = protocol.run(base_config(plan))["path"] if plan.reuses_finetune else None
+    base_record = str(protocol.run(base_config(plan)).path) if plan.reuses_finetune else None
     try:
         study = optuna.create_study(study_name=plan.study_name, storage=storage, direction="maximize",
                                     sampler=optuna.samplers.TPESampler(seed=0))
@@ -195,26 +196,25 @@ def work(plan: Plan, threads: int | None = None) -> list[int]:
         console.print(f"trial {trial.number} ({worker}): {params}")
         try:
             if base_record is not None and all(plan.config.get(k) == v for k, v in params.items()):
-                record = {**records.read(base_record), "path": base_record}  # the base run computed this point
+                record = Record.read(base_record)  # the base run computed this point
             else:
                 record = protocol.run(trial_config(plan, params, base_record))
         except BaseException as err:
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
             study.tell(trial, state=TrialState.FAIL)
             raise
-        row = results.main_row(record)
-        trial.set_user_attr("record", str(Path(record["path"]).resolve()))
+        row = record.main_row()
+        trial.set_user_attr("record", str(record.path.resolve()))
         for metric in ("wa", "ua", "f1"):
-            trial.set_user_attr(metric, row[metric])
-        study.tell(trial, row[plan.metric])
+            trial.set_user_attr(metric, getattr(row, metric))
+        study.tell(trial, getattr(row, plan.metric))
         ran.append(trial.number)
     return ran
 
 
 def run_sweep(plan: Plan, workers: int = 1) -> optuna.Study:
-    """Prepare the study, then run ``workers`` worker processes (or this one) until it is done."""
-    if workers < 1:
-        raise ValueError("--workers must be at least 1")
+    """Prepare the study, then run ``workers`` worker processes (or this one) until it is done
+    (``workers`` is checked by bench.settings.SweepSettings)."""
     study = prepare(plan)
     if workers == 1:
         work(plan)

@@ -18,7 +18,7 @@ import optuna
 
 from bench import registry
 from bench.catalog import SWEEPS
-from bench.settings import RunConfig, check_backbone
+from bench.settings import RunConfig, SweepSettings, check_backbone
 
 PRESETS = {"prompt-length": ("acpt.n_tokens", "2,4,8,16,32"), "loss": ("classifier.loss", "softmax,arcface")}
 # Settings that leave the fine-tuned weights as they are: their trials reuse the base run's.
@@ -122,11 +122,9 @@ def default_storage(output: Path) -> str:
     return f"sqlite:///{(sweep_folder(output) / 'optuna.db').resolve()}"
 
 
-def make_plan(
-    config: RunConfig, specs: list[str], *, preset: str | None = None, study_name: str | None = None,
-    storage: str | None = None, metric: str = "wa", trials: int | None = None,
-) -> Plan:
+def make_plan(config: RunConfig, specs: list[str], *, preset: str | None = None, options: SweepSettings | None = None) -> Plan:
     """Parse and check the space against the config; one-line ValueErrors for bad input."""
+    options = options or SweepSettings()
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown sweep {preset!r} (choose from {', '.join(PRESETS)}, or give --param NAME=SPACE)")
     space = [Dimension.parse(s) for s in specs]
@@ -137,8 +135,6 @@ def make_plan(
     names = [d.name for d in space]
     if len(set(names)) != len(names):
         raise ValueError(f"--param names a setting twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
-    if metric not in ("wa", "ua", "f1"):
-        raise ValueError(f"--metric must be wa, ua or f1, not {metric!r}")
     backbone = registry.get("backbone", config.backbone)
     for dimension in space:
         for value in dimension.bounds():  # every grid point, or both ends of a range, checked before the study
@@ -147,10 +143,8 @@ def make_plan(
             check_backbone(point, backbone)
     label = preset or "params"
     key = json.dumps({"space": [dataclasses.asdict(d) for d in space], "config": config.identity()}, sort_keys=True, default=str)
-    name = study_name or f"{label}-{config.backbone}-{config.dataset.replace(',', '+')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-    plan = Plan(config, space, name, storage or default_storage(config.output), metric, 0, label)
-    grid = plan.grid
-    if trials is not None and trials < 1:
-        raise ValueError("--trials must be at least 1")
+    name = options.study_name or f"{label}-{config.backbone}-{config.dataset.replace(',', '+')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    plan = Plan(config, space, name, options.storage or default_storage(config.output), options.metric, 0, label)
+    grid, trials = plan.grid, options.trials
     plan.trials = min(trials or len(grid), len(grid)) if grid is not None else trials or SAMPLED_TRIALS
     return plan

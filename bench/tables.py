@@ -16,31 +16,27 @@ from rich.table import Table
 
 from bench import records, references
 from bench.catalog import Found, newest, record_of_checkpoints
+from bench.results import Record, SummaryRow
 
 
 def pct(mean: float, std: float) -> str:
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
-def run_table(record: dict) -> Table:
+def run_table(record: Record) -> Table:
     """WA/UA/F1 (mean ± std over seeds) per stage setting and baseline of one run."""
-    ds = record["dataset"]
+    ds = record.dataset
     table = Table(
-        title=f"{record['backbone']['name']} on {ds['name']} ({ds['protocol']}, {len(ds['folds'])} folds, "
-        f"{len(record['seeds'])} seeds)",
+        title=f"{record.config.backbone} on {ds.name} ({ds.protocol}, {len(ds.folds)} folds, {len(record.seeds)} seeds)",
         caption="WA = accuracy, UA = mean per-class recall, F1 = macro-F1; % mean ± std over seeds",
         box=box.SIMPLE_HEAD,
     )
     for column in ("setting", "FT", "ACPT", "WA %", "UA %", "F1 %"):
         table.add_column(column, justify="left" if column == "setting" else "right", no_wrap=True)
-    for row in record["summary"]:
+    for row in record.summary:
         table.add_row(
-            row["row"],
-            "✓" if row["finetune"] else "–",
-            "✓" if row["acpt"] else "–",
-            pct(row["wa"], row["wa_std"]),
-            pct(row["ua"], row["ua_std"]),
-            pct(row["f1"], row["f1_std"]),
+            row.row, "✓" if row.finetune else "–", "✓" if row.acpt else "–",
+            pct(row.wa, row.wa_std), pct(row.ua, row.ua_std), pct(row.f1, row.f1_std),
         )
     return table
 
@@ -80,10 +76,10 @@ class Report:
     reference: str = "paper"  # how cells name their reference figure
 
 
-def _cell(row: dict | None, metric: str, found: Found, reference: float | None) -> Cell:
+def _cell(row: SummaryRow | None, metric: str, found: Found, reference: float | None) -> Cell:
     if row is None:
         return Cell(reference=reference)
-    return Cell(100 * row[metric], 100 * row[f"{metric}_std"], row["seeds"], str(found.path), reference)
+    return Cell(100 * getattr(row, metric), 100 * getattr(row, f"{metric}_std"), row.seeds, str(found.path), reference)
 
 
 def _ordered(names, preferred) -> list[str]:
@@ -117,7 +113,7 @@ def comparison(found: list[Found], reference: str | None) -> Report:
     references.check(reference)
     candidates = defaultdict(list)
     for f in found:
-        if not f.swept and f.main_row() is not None and references.fits(reference, f.record["dataset"]["protocol"]):
+        if not f.swept and f.main_row() is not None and references.fits(reference, f.record.dataset.protocol):
             candidates[(f.backbone, f.dataset)].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
     backbones = _ordered({b for b, _ in chosen}, references.BACKBONES)
@@ -177,7 +173,7 @@ def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
     _check_metric(metric)
     candidates = defaultdict(list)
     for f in found:
-        if f.swept <= {"classifier.loss"} and f.record["config"]["classifier"] and f.main_row() is not None:
+        if f.swept <= {"classifier.loss"} and f.record.config.classifier and f.main_row() is not None:
             candidates[(f.backbone, f.dataset, f.setting("classifier", "loss"))].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]}")
     backbones = _ordered({k[0] for k in chosen}, references.BACKBONES)
@@ -201,11 +197,11 @@ def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
 
 
 def _objective(f: Found) -> str:
-    return f.record["config"].get("finetune_settings", {}).get("objective", "clap")  # older records: plain CLAP
+    return f.record.config.finetune_settings.get("objective", "clap")  # older records: plain CLAP
 
 
 def _backbone_label(f: Found) -> str:
-    preset = f.record["config"].get("backbone_options", {}).get("preset")
+    preset = f.record.config.backbone_options.get("preset")
     return f"{f.backbone} {preset}" if preset else f.backbone
 
 
@@ -213,7 +209,7 @@ def objective(found: list[Found]) -> Report:
     """WA / UA of each fine-tuning objective per dataset, rows named as in GEmo-CLAP's tables."""
     candidates = defaultdict(list)
     for f in found:
-        if f.swept <= {"finetune.objective"} and f.record["config"]["finetune"] and f.main_row() is not None:
+        if f.swept <= {"finetune.objective"} and f.record.config.finetune and f.main_row() is not None:
             candidates[(_backbone_label(f), f.dataset, _objective(f))].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]}")
     backbones = _ordered({k[0] for k in chosen}, references.BACKBONES)
@@ -228,7 +224,7 @@ def objective(found: list[Found]) -> Report:
             for dataset in datasets:
                 f = chosen.get((backbone, dataset, name))
                 cells += [_cell(f.main_row() if f else None, m, f, None) for m in ("wa", "ua")]
-                without = sum(t.get("without_gender", 0) for t in f.record.get("finetunes", [])) if f else 0
+                without = sum(t.get("without_gender", 0) for t in f.record.finetunes) if f else 0
                 if without and name != "clap":
                     report.notes.append(f"{backbone} {name} on {dataset}: {without} fine-tuning clips without "
                                         "gender took the plain objective (summed over folds and seeds)")

@@ -20,10 +20,10 @@ from bench.contracts import Backbone, Fold
 from bench.corpus import Corpus
 from bench.features import Embedder, TextFeatures
 from bench.finetuning import checkpoint_for, train_on_pool
+from bench.results import Row, Unit
 from bench.rows import evaluate_state
 from bench.settings import RunConfig
 from bench.stages.finetune import encoder_trains
-
 
 _BUILT: dict[tuple, tuple[Backbone, dict, str]] = {}
 _SHARED: dict[tuple, Embedder | TextFeatures] = {}  # frozen-encoder outputs of the built backbone, kept for later runs
@@ -75,7 +75,7 @@ class Model:
 def run_unit(
     model: Model, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, seed: int, tuned: bool,
     run_dir: Path,
-) -> dict:
+) -> Unit:
     """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row.
 
     Under torchrun every process computes the unit (fine-tuning and embedding are split
@@ -107,10 +107,10 @@ def run_unit(
             finetuned = {"seed": seed, "fold": fold.name, **info}
         checkpoints[key] = fileio.sha256(source) if distributed.is_main() else None
     rows = evaluate_state(model, config, corpus, fold, seed, tuned)
-    return {
-        "schema": records.SCHEMA, "seed": seed, "fold": fold.name, "finetuned": tuned,
-        "rows": [row for row in rows if "condition" not in row],
-        "condition_rows": [row for row in rows if "condition" in row],
-        "finetune": finetuned, "checkpoints": checkpoints, "skipped": embedder.skipped,
-        "initial_weights": model.initial_id, "seconds": {k: round(v, 2) for k, v in model.seconds.items()},
-    }
+    rows = [Row.model_validate(row) for row in rows]
+    return Unit(
+        seed=seed, fold=fold.name, finetuned=tuned,
+        rows=[row for row in rows if row.condition is None], condition_rows=[row for row in rows if row.condition],
+        finetune=finetuned, checkpoints=checkpoints, skipped=embedder.skipped,
+        initial_weights=model.initial_id, seconds={k: round(v, 2) for k, v in model.seconds.items()},
+    )

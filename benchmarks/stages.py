@@ -21,7 +21,6 @@ invocation under ten minutes; stage settings of (1) are the defaults except ``--
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import resource
@@ -260,8 +259,10 @@ def children_peak_mb() -> float:
 
 def compute_seconds(folder: Path, pattern: str, stages: tuple[str, ...]) -> float:
     """Compute seconds in ``stages`` of the units of the records matching ``pattern``."""
-    records = [json.loads(p.read_text()) for p in folder.glob(pattern)]
-    return sum(r["timings"]["unit_seconds"].get(s, 0.0) for r in records for s in stages)
+    from bench.results import Record
+
+    records = [Record.read(p) for p in folder.glob(pattern)]
+    return sum(r.timings["unit_seconds"].get(s, 0.0) for r in records for s in stages)
 
 
 def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
@@ -288,7 +289,9 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
 
 
 def _clips(folder: Path) -> int:
-    return json.loads(next(folder.glob("*/record.json")).read_text())["dataset"]["utterances"]
+    from bench.results import Record
+
+    return Record.read(next(folder.glob("*/record.json"))).dataset.utterances
 
 
 def main() -> None:

@@ -180,9 +180,11 @@ def runs(settings: list[str], cache: Path, output: Path) -> dict:
 
 def _stage_seconds(folder: Path, pattern: str) -> dict[str, float]:
     """Unit compute seconds per stage, summed over the records that match."""
+    from bench.results import Record
+
     total: dict[str, float] = {}
     for path in folder.glob(pattern):
-        for stage, seconds in json.loads(path.read_text())["timings"]["unit_seconds"].items():
+        for stage, seconds in Record.read(path).timings["unit_seconds"].items():
             total[stage] = total.get(stage, 0.0) + seconds
     return total
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bench import distributed
 from bench.cli.common import out, user_errors
 from bench.cli.switches import run_config, with_run_switches
@@ -23,12 +21,12 @@ def run(switches: dict) -> None:
     if not distributed.is_main():
         return
     out.print(run_table(record))
-    if record.get("conditions"):
+    path = record.path
+    if record.conditions:
         from bench import soundscape
         from bench.render import rich_table
 
-        out.print(rich_table(soundscape.table([Found(Path(record["path"]), record)])))
-    path = Path(record["path"])
+        out.print(rich_table(soundscape.table([Found(path, record)])))
     plot = plots.confusion(Found(path, record), path.parent / "confusion.png")
     out.print(f"record: {path}", highlight=False, soft_wrap=True)
     out.print(f"confusion matrix of the main row: {plot}", highlight=False, soft_wrap=True)

@@ -27,24 +27,25 @@ def sweep(
     values: Annotated[Optional[str], typer.Option(help="Comma-separated values replacing the preset's, e.g. 2,4.")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")] = None,
     study_name: Annotated[Optional[str], typer.Option(help="Study to create or resume (default: named from the command).")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes sharing the study.")] = 1,
-    trials: Annotated[Optional[int], typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")] = None,
-    metric: Annotated[str, typer.Option(help="What the study maximises: wa, ua or f1.")] = "wa",
+    workers: Annotated[Optional[str], typer.Option(help="Worker processes sharing the study (default 1).")] = None,
+    trials: Annotated[Optional[str], typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="What the study maximises: wa (default), ua or f1.")] = None,
 ) -> None:
     """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
     from bench import sweep as sweeps
     from bench import sweep_plan
+    from bench.settings import SweepSettings
 
     with user_errors():
         if values is not None and preset is None:
             raise ValueError("--values replaces a preset's values: name the preset (prompt-length or loss)")
+        options = SweepSettings.from_flags(metric=metric, trials=trials, workers=workers, storage=storage, study_name=study_name)
         config = run_config(switches)
         specs = list(param or [])
         if values is not None and preset in sweep_plan.PRESETS:
             specs.insert(0, f"{sweep_plan.PRESETS[preset][0]}={values}")
-        plan = sweep_plan.make_plan(config, specs, preset=preset, study_name=study_name, storage=storage,
-                                metric=metric, trials=trials)
-        study = sweeps.run_sweep(plan, workers)
+        plan = sweep_plan.make_plan(config, specs, preset=preset, options=options)
+        study = sweeps.run_sweep(plan, options.workers)
     out.print(trials_table(study, plan.metric))
     out.print(f"study: {plan.study_name} in {plan.storage}", highlight=False, soft_wrap=True)
 

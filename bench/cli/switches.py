@@ -84,12 +84,13 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
 
 def run_config(switches: dict):
     """The RunConfig the switches describe, every value checked (bench.settings.SettingError)."""
-    from bench import records, results, settings
+    from bench import settings
+    from bench.results import Record
 
     given = {k: v for k, v in switches.items() if v is not None}
     base = {}
     if "from_" in given:
-        base.update(records.read(given.pop("from_"), results.Record)["config"])
+        base.update(Record.read(given.pop("from_")).config.model_dump(exclude_unset=True))
     if "config" in given:
         base.update(settings.read_file(given.pop("config")))
     config = settings.RunConfig()

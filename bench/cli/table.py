@@ -132,11 +132,12 @@ def confusion(
     plot: Annotated[Optional[Path], typer.Option(help="PNG to write (default: confusion.png beside the record).")] = None,
 ) -> None:
     """Confusion matrix of a run's main row, summed over folds and seeds, as a PNG."""
-    from bench import plots, records, results
+    from bench import plots
     from bench.catalog import Found
+    from bench.results import Record
 
     with user_errors():
         path = record / "record.json" if record.is_dir() else record
-        found = Found(path, records.read(path, results.Record))
+        found = Found(path, Record.read(path))
         written = plots.confusion(found, plot or path.parent / "confusion.png")
     out.print(f"plot: {written}", highlight=False, soft_wrap=True)

@@ -204,4 +204,4 @@ def test_the_whole_protocol_runs_with_a_gemo_objective(folders, tmp_path):
     options = {"preset": "emo-clap-wavlm", "audio": str(folders["wavlm"]), "text": str(folders["text"]),
                "clip_seconds": "2"}
     rows = run_on_synth("ssl-clap", options, tmp_path, **{"finetune.objective": "sl-gemo"})
-    assert rows["fine-tune + ACPT"]["finetune"]
+    assert rows["fine-tune + ACPT"].finetune

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from bench import audio, decoding, fileio, frontend, records, registry
 from bench.cli import app
 from bench.contracts import CheckpointError, DataError, Utterance
+from bench.results import Record, Unit
 from bench.embed import waveform
 from bench.metrics import scores
 from benchtest import TINY_SETTINGS
@@ -116,14 +117,14 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1",
                                  "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
     assert result.exit_code == 0, result.output
-    record = records.read(re.search(r"record: (\S+)", result.output).group(1))
-    reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record["dataset"]["skipped"]}
+    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record.dataset.skipped}
     assert "unknown emotion letter" in reasons["03b01Xa.wav"]
     assert "name does not follow" in reasons["take2.wav"] and "notes.txt" not in reasons
-    skipped_text = " ".join(s["reason"] for s in record["dataset"]["skipped"])
+    skipped_text = " ".join(s["reason"] for s in record.dataset.skipped)
     for reason in ("holds no audio (0 bytes)", "not decodable audio", "silent"):
         assert reason in skipped_text
-    assert len(record["units"]) == 4  # 4 speaker folds, one stage row each
+    assert len(record.units) == 4  # 4 speaker folds, one stage row each
 
 
 # --- corpora and settings: one-line errors -----------------------------------------------------
@@ -211,29 +212,31 @@ def test_missing_checkpoint_is_a_one_line_cli_error(tmp_path):
 # --- records: atomic, versioned ----------------------------------------------------------------
 
 def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypatch):
-    path = tmp_path / "record.json"
-    records.write(path, {"schema": records.SCHEMA, "n": 1})
+    path = tmp_path / "unit.json"
+    unit = Unit(seed=0, fold="all", finetuned=False, rows=[], finetune=None, checkpoints={}, skipped=[],
+                initial_weights="0123456789abcdef", seconds={})
+    unit.write(path)
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
-        records.write(path, {"schema": records.SCHEMA, "n": 2})
-    assert records.read(path)["n"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temporary file left behind
+        unit.model_copy(update={"seed": 1}).write(path)
+    assert Unit.read(path).seed == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["unit.json"]  # no temporary file left behind
 
 
 def test_records_of_another_schema_are_rejected(tmp_path):
     (tmp_path / "old.json").write_text('{"schema": 0, "units": []}')
     with pytest.raises(DataError, match="schema 0, this bench reads schema 1"):
-        records.read(tmp_path / "old.json")
+        Record.read(tmp_path / "old.json")
 
 
 def test_a_partial_record_is_never_read_as_a_result(tmp_path):
     (tmp_path / "unit.json").write_text('{"schema": 1, "rows": [')
     with pytest.raises(DataError, match="not a readable result record"):
-        records.read_unit(tmp_path / "unit.json")
+        Unit.read(tmp_path / "unit.json")
 
 
 # --- writing files: disk full, permissions, the user's umask -----------------------------------
@@ -335,9 +338,6 @@ def as_nobody(function, *args):
     receive, send = context.Pipe(duplex=False)
 
     def child():
-        from bench import roots
-
-        roots.CONFIG_FILES = ()  # root's home folder is closed to 'nobody'
         try:
             nobody = pwd.getpwnam("nobody")
             os.setgid(nobody.pw_gid)
@@ -402,6 +402,53 @@ def test_scanning_hashing_and_decoding_give_one_reason(make):
     assert as_nobody(reasons_everywhere, path) == (reason, reason, reason)
 
 
+# --- config files: a location this user cannot read is skipped, a broken file is one line ---------
+
+def roots_seen(files):
+    """The [roots] of ``files`` as config locations, or the one-line error resolving a root gives."""
+    from bench import roots
+
+    roots.CONFIG_FILES = files
+    try:
+        return roots.config_roots(), roots.resolve_root(registry.dataset("emodb"))
+    except DataError as err:
+        return roots.config_roots(), str(err)
+
+
+def closed_config(prefix, closed_folder):
+    """A config file naming emodb's root that nobody but root can read (its folder, or itself, mode 0)."""
+    folder = open_folder(prefix)
+    path = folder / "config.toml"
+    path.write_text(f'[roots]\nemodb = "{folder}"\n')
+    (folder if closed_folder else path).chmod(0o000)
+    return path
+
+
+def test_config_locations_this_user_cannot_read_are_skipped():
+    """As 'nobody' under root's HOME (sudo -u keeps it), root's ~/.config is closed: not an error."""
+    behind_a_closed_folder, closed_file = closed_config("bench-home-", True), closed_config("bench-cfg-", False)
+    readable = open_folder("bench-open-")
+    (readable / "config.toml").write_text(f'[roots]\nemodb = "{readable}"\n')
+    (readable / "config.toml").chmod(0o644)
+    found, root = as_nobody(roots_seen, (behind_a_closed_folder, closed_file, readable / "config.toml"))
+    assert found == {"emodb": str(readable)} and root == readable
+    found, error = as_nobody(roots_seen, (behind_a_closed_folder, closed_file, Path.home() / ".config" / "bench" / "c.toml"))
+    assert found == {} and error.startswith("emodb: no data root; pass --data-root, set BENCH_EMODB_ROOT")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[roots\n", "bench.toml: not a readable TOML config file (Expected ']' at the end of a table declaration"),
+    ("roots = 3\n", 'bench.toml: [roots] must be a table of `name = "/path"` lines'),
+    ("\xff\n", "bench.toml: not a readable TOML config file ('utf-8' codec can't decode"),
+])
+def test_a_config_file_that_is_read_but_broken_is_one_line(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bench.toml").write_bytes(text.encode("latin-1"))
+    result = runner.invoke(app, ["data", "check", "--dataset", "emodb"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[0].startswith(f"error: {message}"), result.output
+
+
 def emodb_sines(root, speakers=("03", "08", "09", "10"), takes=2):
     """A small EmoDB-named tree of distinct sines (4 classes x speakers x takes)."""
     (root / "wav").mkdir(parents=True)
@@ -450,8 +497,8 @@ def test_a_run_and_data_check_list_the_same_bad_files_and_the_console_counts_the
     result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1", "--no-finetune",
                                  "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
     assert result.exit_code == 0, result.output
-    record = records.read(re.search(r"record: (\S+)", result.output).group(1))
-    skipped = record["dataset"]["skipped"]
+    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    skipped = record.dataset.skipped
     assert f"skipped {len(skipped)} unusable files" in result.output and len(skipped) == 5
     reasons = {os.path.basename(s["file"]): s["reason"] for s in skipped}
     assert reasons["03b01Wa.wav"] == f"dangling symlink (its target {wav / 'gone.wav'} does not exist)"

@@ -14,8 +14,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from bench import cache, distributed, records
+from bench import cache, distributed
 from bench.embed import audio_features, waveform
+from bench.results import Record
 from bench.stages.finetune import FinetuneSettings, finetune
 from benchtest import TINY_SETTINGS, synth_one_take
 from tiny_audio import tiny, write_clips
@@ -117,9 +118,9 @@ def test_bench_run_under_torchrun_writes_one_record_equal_to_one_process(tmp_pat
     for folder in (ddp_dir, one_dir):
         assert not list(folder.rglob("*.tmp"))
     assert sorted(p.name for p in (ddp_dir / "checkpoints").iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
-    ddp_record, one_record = (records.read(d / "record.json") for d in (ddp_dir, one_dir))
-    assert all(ddp_record["backbone"]["finetuned_checkpoints"].values())  # hashed by the main process
-    strip = lambda rows: [{k: v for k, v in row.items() if k != "acpt_loss"} for row in rows]  # noqa: E731
-    assert strip(ddp_record["units"]) == strip(one_record["units"])
-    for ddp_row, one_row in zip(ddp_record["units"], one_record["units"]):
-        np.testing.assert_allclose(ddp_row.get("acpt_loss", []), one_row.get("acpt_loss", []), rtol=1e-4)
+    ddp_record, one_record = (Record.read(d / "record.json") for d in (ddp_dir, one_dir))
+    assert all(ddp_record.backbone["finetuned_checkpoints"].values())  # hashed by the main process
+    strip = lambda rows: [row.model_dump(exclude={"acpt_loss"}) for row in rows]  # noqa: E731
+    assert strip(ddp_record.units) == strip(one_record.units)
+    for ddp_row, one_row in zip(ddp_record.units, one_record.units):
+        np.testing.assert_allclose(getattr(ddp_row, "acpt_loss", []), getattr(one_row, "acpt_loss", []), rtol=1e-4)

@@ -5,8 +5,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from bench import records, registry
+from bench import registry
 from bench.cli import app
+from bench.results import Record
 from benchtest import TINY_SETTINGS
 from test_bad_input import emodb_tree
 
@@ -29,10 +30,10 @@ def test_clips_without_gender_are_counted_in_the_record(corpus, tmp_path):
     result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(corpus), "--seeds", "1",
                                  "--no-ablation", "--no-baselines", "--no-acpt", "--output", str(tmp_path), *settings])
     assert result.exit_code == 0, result.output
-    record = records.read(re.search(r"record: (\S+)", result.output).group(1))
-    assert record["config"]["finetune_settings"]["objective"] == objective
+    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    assert record.config.finetune_settings["objective"] == objective
     unknown = sum(1 for u in registry.dataset("emodb").scan(corpus).utterances if u.gender is None)
-    for finetune in record["finetunes"]:
+    for finetune in record.finetunes:
         held_out_unknown = unknown if finetune["fold"] == "speaker01" else 0
         assert finetune["without_gender"] == unknown - held_out_unknown
         assert all(loss == loss for loss in finetune["loss"])  # finite, not NaN

@@ -1,10 +1,9 @@
 """`bench table objective`: one row per fine-tuning objective, from records only."""
 
-import json
-
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.results import Record
 from test_tables import write_record
 
 runner = CliRunner()
@@ -12,12 +11,12 @@ runner = CliRunner()
 
 def objective_record(root, objective, wa, without_gender=0, preset=None):
     path = write_record(root / str(objective), "ssl-clap", "iemocap", {(True, True): wa}, created=f"2025-02-0{len(wa)}")
-    record = json.loads(path.read_text())
+    record = Record.read(path)
     if objective is not None:
-        record["config"]["finetune_settings"] = {"objective": objective}
-    record["config"]["backbone_options"] = {"preset": preset} if preset else {}
-    record["finetunes"] = [{"seed": 0, "fold": "all", "without_gender": without_gender}]
-    path.write_text(json.dumps(record))
+        record.config.finetune_settings = {"objective": objective}
+    record.config.backbone_options = {"preset": preset} if preset else {}
+    record.finetunes = [{"seed": 0, "fold": "all", "without_gender": without_gender}]
+    record.write(path)
 
 
 def test_objective_table_rows_and_gender_note(tmp_path):

@@ -4,8 +4,8 @@ import re
 
 from typer.testing import CliRunner
 
-from bench import records
 from bench.cli import app
+from bench.results import Record
 from benchtest import TINY_SETTINGS
 
 runner = CliRunner()
@@ -24,8 +24,8 @@ def test_main_paths_run_with_sockets_blocked(no_network, tmp_path):
     settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
     run = runner.invoke(app, ["run", "--seeds", "1", "--no-ablation", "--output", str(tmp_path), *settings])
     assert run.exit_code == 0, run.output
-    record = records.read(re.search(r"record: (\S+)", run.output).group(1))
-    assert {row["row"] for row in record["summary"]} >= {"fine-tune + ACPT"}
+    record = Record.read(re.search(r"record: (\S+)", run.output).group(1))
+    assert {row.row for row in record.summary} >= {"fine-tune + ACPT"}
 
     table = runner.invoke(app, ["table", "ablation", "--runs", str(tmp_path), "--format", "markdown"])
     assert table.exit_code == 0, table.output

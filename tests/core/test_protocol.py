@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bench import contracts, records, registry
 from bench.cli import app
+from bench.results import Record, Unit
 from benchtest import TINY_SETTINGS
 
 runner = CliRunner()
@@ -26,7 +27,7 @@ def bench_run(output, *extra):
 def record_of(result):
     assert result.exit_code == 0, result.output
     path = re.search(r"record: (\S+)", result.output).group(1)
-    return records.read(path), path
+    return Record.read(path), path
 
 
 @pytest.fixture(scope="module")
@@ -36,25 +37,25 @@ def first_run(tmp_path_factory):
 
 def test_one_run_reports_every_stage_ablation_row_and_the_baselines(first_run):
     record, _ = first_run
-    names = {row["row"] for row in record["summary"]}
+    names = {row.row for row in record.summary}
     assert names == STAGE_ROWS | {"zero shot", "linear probe (joint space)", "linear probe (encoder features)"}
-    for row in record["summary"]:
-        assert 0.0 <= row["wa"] <= 1.0 and 0.0 <= row["ua"] <= 1.0
+    for row in record.summary:
+        assert 0.0 <= row.wa <= 1.0 and 0.0 <= row.ua <= 1.0
     # 2 folds x (2 weight states x (2 stage rows + 2 baselines) + the frozen encoder's probe, once)
-    assert len(record["units"]) == 2 * (2 * 2 + 2 * 2 + 1)
+    assert len(record.units) == 2 * (2 * 2 + 2 * 2 + 1)
 
 
 def test_record_says_what_produced_it(first_run):
     record, path = first_run
-    assert record["schema"] == records.SCHEMA
-    assert record["config"]["backbone"] == "mini-clap" and record["config"]["acpt_settings"]["n_tokens"] == 2
-    assert record["versions"]["torch"].startswith("2.")
-    assert len(record["backbone"]["initial_weights"]) == 16
-    assert set(record["backbone"]["finetuned_checkpoints"]) == {"half1-seed0", "half2-seed0"}
-    assert record["dataset"]["utterances"] == 960 and len(record["dataset"]["fingerprint"]) == 16
-    assert all(len(unit["confusion"]) == 4 for unit in record["units"])
-    assert set(record["timings"]["unit_seconds"]) == {"embedding", "finetune", "acpt", "classifier", "probe"}
-    assert record["timings"]["unit_seconds"]["acpt"] > 0
+    assert record.schema_ == records.SCHEMA
+    assert record.config.backbone == "mini-clap" and record.config.acpt_settings["n_tokens"] == 2
+    assert record.versions["torch"].startswith("2.")
+    assert len(record.backbone["initial_weights"]) == 16
+    assert set(record.backbone["finetuned_checkpoints"]) == {"half1-seed0", "half2-seed0"}
+    assert record.dataset.utterances == 960 and len(record.dataset.fingerprint) == 16
+    assert all(len(unit.confusion) == 4 for unit in record.units)
+    assert set(record.timings["unit_seconds"]) == {"embedding", "finetune", "acpt", "classifier", "probe"}
+    assert record.timings["unit_seconds"]["acpt"] > 0
     assert (Path(path).parent / "confusion.png").stat().st_size > 1000  # the main row's confusion matrix
     checkpoint_dir = Path(path).parent / "checkpoints"
     assert sorted(p.name for p in checkpoint_dir.iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
@@ -62,25 +63,25 @@ def test_record_says_what_produced_it(first_run):
 
 def test_leakage_guard_fine_tunes_on_the_training_part_only(first_run):
     record, _ = first_run
-    folds = {f["name"]: f for f in record["dataset"]["folds"]}
-    for finetune in record["finetunes"]:
+    folds = {f["name"]: f for f in record.dataset.folds}
+    for finetune in record.finetunes:
         assert finetune["corpora"] == ["synth"]
         assert finetune["clips"] == folds[finetune["fold"]]["train"]  # 192 seen-condition clips, not 960
 
 
 def test_same_seed_gives_identical_numbers(first_run, tmp_path):
     again, _ = record_of(bench_run(tmp_path))
-    strip = lambda units: [{k: v for k, v in u.items() if k != "acpt_loss"} for u in units]  # noqa: E731
-    assert strip(again["units"]) == strip(first_run[0]["units"])
-    assert again["units"] == first_run[0]["units"]
+    strip = lambda units: [u.model_dump(exclude={"acpt_loss"}) for u in units]  # noqa: E731
+    assert strip(again.units) == strip(first_run[0].units)
+    assert again.units == first_run[0].units
 
 
 def test_a_finished_run_gives_its_record_again_without_building_the_backbone(first_run, monkeypatch):
     record, path = first_run
     monkeypatch.setattr(registry, "backbone", lambda *args, **kwargs: pytest.fail("built the backbone"))
     again, again_path = record_of(bench_run(Path(path).parents[1]))
-    assert again_path == path and again["units"] == record["units"]
-    assert again["backbone"]["initial_weights"] == record["backbone"]["initial_weights"]
+    assert again_path == path and again.units == record.units
+    assert again.backbone["initial_weights"] == record.backbone["initial_weights"]
 
 
 def test_units_from_other_initial_weights_are_not_mixed_in(first_run, tmp_path):
@@ -90,12 +91,11 @@ def test_units_from_other_initial_weights_are_not_mixed_in(first_run, tmp_path):
     folder = tmp_path / Path(path).parent.name
     shutil.copytree(Path(path).parent, folder)
     unit_path = folder / "units" / "seed0-half1-initial.json"
-    unit = records.read(unit_path)
-    records.write(unit_path, {**unit, "initial_weights": "0123456789abcdef"})
+    Unit.read(unit_path).model_copy(update={"initial_weights": "0123456789abcdef"}).write(unit_path)
     (folder / "units" / "seed0-half2-initial.json").unlink()
     result = bench_run(tmp_path)
     assert result.exit_code == 2 and "other initial weights (0123456789abcdef)" in result.output
-    assert records.read(unit_path)["initial_weights"] == "0123456789abcdef"  # nothing overwritten
+    assert Unit.read(unit_path).initial_weights == "0123456789abcdef"  # nothing overwritten
 
 
 def test_run_folder_follows_the_backbone_files_and_options(tmp_path):
@@ -122,10 +122,10 @@ def test_checkpoints_load_back_and_reproduce_the_fine_tuned_rows(first_run, tmp_
     record, path = first_run
     folder = Path(path).parent / "checkpoints"
     reloaded, _ = record_of(bench_run(tmp_path, "--checkpoint", str(folder), "--no-ablation", "--no-baselines"))
-    assert reloaded["finetunes"] == []
-    tuned = lambda rec: {(u["fold"], u["wa"]) for u in rec["units"] if u["finetune"] and u["acpt"] and u["method"] == "cross-modal"}  # noqa: E731
+    assert reloaded.finetunes == []
+    tuned = lambda rec: {(u.fold, u.wa) for u in rec.units_of((True, True, "cross-modal"))}  # noqa: E731
     assert tuned(reloaded) == tuned(record)
-    assert {r["row"] for r in reloaded["summary"]} == {"fine-tune + ACPT"}
+    assert {r.row for r in reloaded.summary} == {"fine-tune + ACPT"}
 
 
 def test_a_single_checkpoint_trained_on_the_evaluated_corpus_is_refused(first_run, tmp_path):
@@ -138,8 +138,8 @@ def test_a_single_checkpoint_trained_on_the_evaluated_corpus_is_refused(first_ru
 
 def test_stage_switches_remove_their_rows(tmp_path):
     record, _ = record_of(bench_run(tmp_path, "--no-finetune", "--no-classifier", "--no-baselines"))
-    assert {r["row"] for r in record["summary"]} == {"none", "ACPT"}
-    assert record["finetunes"] == [] and record["backbone"]["finetuned_checkpoints"] == {}
+    assert {r.row for r in record.summary} == {"none", "ACPT"}
+    assert record.finetunes == [] and record.backbone["finetuned_checkpoints"] == {}
 
 
 @pytest.mark.parametrize(

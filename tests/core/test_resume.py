@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from bench import records
+from bench.results import Record, Unit
 from benchtest import TINY_SETTINGS
 
 KILLS = 3
@@ -23,12 +23,12 @@ def command(output):
 def finish(output):
     result = subprocess.run(command(output), capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr[-2000:]
-    return records.read(re.search(r"record: (\S+)", result.stdout).group(1))
+    return Record.read(re.search(r"record: (\S+)", result.stdout).group(1))
 
 
 def rows(record):
     return sorted(
-        ((u["seed"], u["fold"], u["finetune"], u["acpt"], u["method"], u["wa"], u["ua"], u["f1"]) for u in record["units"])
+        ((u.seed, u.fold, u.finetune, u.acpt, u.method, u.wa, u.ua, u.f1) for u in record.units)
     )
 
 
@@ -56,4 +56,4 @@ def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_table(tmp_p
     for folder in (killed,):
         leftovers = [p for p in folder.rglob("*.json") if not p.name.startswith(".")]
         for path in leftovers:
-            records.read(path)  # every visible file is a complete record; partial writes stay hidden
+            (Record if path.name == "record.json" else Unit).read(path)  # complete files; partial writes stay hidden

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from bench import identity, records, registry, settings
 from bench.cli import app
 from bench.cli.switches import RUN_SWITCHES, run_config
+from bench.results import Record
 from bench.settings import RunConfig, SettingError
 from benchtest import TINY_SETTINGS, synth_one_take
 
@@ -288,6 +289,37 @@ def test_every_sweep_point_is_checked_before_the_study(tmp_path, param, message)
     assert not (tmp_path / "runs" / "sweeps").exists()
 
 
+SWEEP_FLAGS = [  # every range of the sweep's own options, at and past its edges
+    (["--workers", "0"], "--workers 0: input should be greater than or equal to 1"),
+    (["--workers", "-2"], "--workers -2: input should be greater than or equal to 1"),
+    (["--workers", "two"], "--workers two: expected a whole number"),
+    (["--trials", "0"], "--trials 0: input should be greater than or equal to 1"),
+    (["--trials", "2.5"], "--trials 2.5: expected a whole number"),
+    (["--metric", "accuracy"], "--metric accuracy: input should be 'wa', 'ua' or 'f1'"),
+    (["--metric", "WA"], "--metric WA: input should be 'wa', 'ua' or 'f1'"),
+    (["--storage", "optuna.db"],
+     "--storage optuna.db: expected a database URL, e.g. sqlite:///sweeps/optuna.db or postgresql://user@host/db"),
+    (["--study-name", "../elsewhere"],
+     "--study-name ../elsewhere: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)"),
+    (["--study-name", ".hidden"],
+     "--study-name .hidden: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)"),
+]
+
+
+@pytest.mark.parametrize("args, message", SWEEP_FLAGS)
+def test_every_sweep_option_is_checked_before_any_work(tmp_path, args, message):
+    assert one_line_error(tmp_path, "prompt-length", *args, command="sweep") == message
+    assert not (tmp_path / "runs" / "sweeps").exists()
+
+
+def test_sweep_options_in_range_are_taken_as_given():
+    options = settings.SweepSettings.from_flags(workers="1", trials="1", metric="f1", storage="sqlite:///a/optuna.db",
+                                                study_name="tokens_2+x.1")
+    assert (options.workers, options.trials, options.metric, options.study_name) == (1, 1, "f1", "tokens_2+x.1")
+    assert settings.SweepSettings.from_flags(workers=None, trials=None) == settings.SweepSettings()
+    assert settings.SweepSettings().trials is None and settings.SweepSettings().storage is None
+
+
 def test_a_sweep_takes_the_run_switches(tmp_path):
     result = runner.invoke(app, ["sweep", "--help"])
     for flag in ("--no-baselines", "--no-ablation", "--config", "--from", "--classifier-loss", "--checkpoint"):
@@ -338,9 +370,9 @@ def test_set_finetune_false_gives_the_run_without_fine_tuning(tmp_path):
     result = runner.invoke(app, ["run", "--data-root", str(root), "--seeds", "1", "--output", str(tmp_path / "runs"),
                                  "--no-baselines", *tiny, "--set", "finetune=false"])
     assert result.exit_code == 0, result.output
-    record = records.read(next((tmp_path / "runs").glob("*/record.json")))
-    assert record["config"]["finetune"] is False and record["finetunes"] == []
-    assert {(r["finetune"], r["row"]) for r in record["summary"]} == {(False, "none"), (False, "ACPT")}
+    record = Record.read(next((tmp_path / "runs").glob("*/record.json")))
+    assert record.config.finetune is False and record.finetunes == []
+    assert {(r.finetune, r.row) for r in record.summary} == {(False, "none"), (False, "ACPT")}
     assert not any((tmp_path / "runs").glob("*/checkpoints/*.pt"))
 
 

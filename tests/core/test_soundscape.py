@@ -9,8 +9,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from bench import records
 from bench.cli import app
+from bench.results import Record
 from benchtest import TINY_SETTINGS, synth_one_take
 
 runner = CliRunner()
@@ -22,7 +22,7 @@ def bench_run(output, data, *extra):
     result = runner.invoke(app, ["run", "--seeds", "2", "--data-root", str(data), "--no-baselines",
                                  "--output", str(output), *settings, *extra])
     assert result.exit_code == 0, result.output
-    return records.read(re.search(r"record: (\S+)", result.output).group(1)), result.output
+    return Record.read(re.search(r"record: (\S+)", result.output).group(1)), result.output
 
 
 @pytest.fixture(scope="module")
@@ -34,24 +34,24 @@ def runs(tmp_path_factory):
 
 def test_record_has_rows_per_condition_beside_the_clean_rows(runs):
     _, (record, printed) = runs
-    part = record["conditions"]
-    assert part["test"] == CONDITIONS and part["finetune"] == ["telephone"]
-    assert part["soundscapes"] == {"clean": ["studio"], "street@5dB": ["street"], "babble@5dB": ["crowd-babble"]}
-    assert all("condition" not in unit for unit in record["units"])  # what every other table reads stays clean
+    part = record.conditions
+    assert part.test == CONDITIONS and part.finetune == ["telephone"]
+    assert part.soundscapes == {"clean": ["studio"], "street@5dB": ["street"], "babble@5dB": ["crowd-babble"]}
+    assert all(unit.condition is None for unit in record.units)  # what every other table reads stays clean
     for condition in CONDITIONS:
-        rows = [u for u in part["units"] if u["condition"] == condition]
-        assert len(rows) == len(record["units"])
-        assert [r["n_test"] for r in rows] == [u["n_test"] for u in record["units"]]
-        assert {r["row"] for r in part["summary"] if r["condition"] == condition} == {r["row"] for r in record["summary"]}
-    assert {u["wa"] for u in part["units"]} != {u["wa"] for u in record["units"]}
-    assert record["timings"]["unit_seconds"]["conditions"] > 0
+        rows = [u for u in part.units if u.condition == condition]
+        assert len(rows) == len(record.units)
+        assert [r.n_test for r in rows] == [u.n_test for u in record.units]
+        assert {r.row for r in part.summary if r.condition == condition} == {r.row for r in record.summary}
+    assert {u.wa for u in part.units} != {u.wa for u in record.units}
+    assert record.timings["unit_seconds"]["conditions"] > 0
     assert "Soundscape shift" in printed and "babble@5dB" in printed
 
 
 def test_finetuning_sees_each_clip_clean_and_under_its_conditions(runs):
     _, (record, _) = runs
-    train = {f["name"]: f["train"] for f in record["dataset"]["folds"]}
-    for finetune in record["finetunes"]:
+    train = {f["name"]: f["train"] for f in record.dataset.folds}
+    for finetune in record.finetunes:
         assert finetune["clips"] == 2 * train[finetune["fold"]]
 
 
@@ -71,9 +71,9 @@ def test_soundscape_table_in_every_format_and_its_plot(runs, tmp_path):
     gains = {c["condition"]: c for c in cells if c["column"] == "ACPT gain WA"}
     assert set(gains) == {"clean", *CONDITIONS} and all(c["seeds"] == 2 and c["std"] is not None for c in gains.values())
     per_seed = {}
-    for unit in record["conditions"]["units"]:
-        if unit["condition"] == "street@5dB" and unit["finetune"] and unit["method"] == "cross-modal":
-            per_seed.setdefault(unit["seed"], {}).setdefault(unit["acpt"], []).append(unit["wa"])
+    for unit in record.conditions.units:
+        if unit.condition == "street@5dB" and unit.finetune and unit.method == "cross-modal":
+            per_seed.setdefault(unit.seed, {}).setdefault(unit.acpt, []).append(unit.wa)
     expected = sum(100 * (sum(v[True]) - sum(v[False])) / len(v[True]) for v in per_seed.values()) / len(per_seed)
     assert gains["street@5dB"]["mean"] == pytest.approx(expected)
     rows = list(csv.DictReader(io.StringIO(shown["csv"])))
@@ -90,7 +90,6 @@ def test_conditions_are_checked_before_anything_runs(tmp_path):
 
 def test_a_table_without_conditioned_runs_says_what_to_run(runs, tmp_path):
     record, _ = runs[1]
-    plain = {k: v for k, v in record.items() if k not in ("conditions", "path")}
-    records.write(tmp_path / "plain" / "record.json", plain)
+    record.model_copy(update={"conditions": None}).write(tmp_path / "plain" / "record.json")
     result = runner.invoke(app, ["table", "soundscape", "--runs", str(tmp_path)])
     assert result.exit_code == 2 and "--test-conditions" in result.output and "Traceback" not in result.output

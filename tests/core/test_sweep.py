@@ -15,10 +15,10 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
-from bench import records
 from bench import sweep as sweeps
 from bench.claims import Claims
 from bench.cli import app
+from bench.results import Record
 from benchtest import TINY_SETTINGS
 
 runner = CliRunner()
@@ -61,18 +61,18 @@ def test_a_sweep_records_every_trial_resumes_by_name_and_tables_list_both(runs):
     trials = complete(study_of(runs, "tokens"))
     assert sorted(t.params["acpt.n_tokens"] for t in trials) == [2, 4]
     assert first_record.stat().st_mtime_ns == stamp  # the finished trial was not run again
-    base = records.read(study.user_attrs["base_record"])
-    assert {r["row"] for r in base["summary"]} >= {"fine-tune", "fine-tune + ACPT"}
+    base = Record.read(study.user_attrs["base_record"])
+    assert {r.row for r in base.summary} >= {"fine-tune", "fine-tune + ACPT"}
     base_tokens = int(TINY_SETTINGS["acpt.n_tokens"])
     for trial in trials:
-        record = records.read(trial.user_attrs["record"])
-        assert record["config"]["acpt_settings"]["n_tokens"] == trial.params["acpt.n_tokens"]
+        record = Record.read(trial.user_attrs["record"])
+        assert record.config.acpt_settings["n_tokens"] == trial.params["acpt.n_tokens"]
         assert trial.value == trial.user_attrs["wa"]
         if trial.params["acpt.n_tokens"] == base_tokens:  # the base run's own point: its record, not run again
             assert trial.user_attrs["record"] == str(Path(study.user_attrs["base_record"]).resolve())
             continue
-        assert record["finetunes"] == []  # fine-tuned weights came from the base run's checkpoints
-        assert Path(record["config"]["checkpoint"]).parent == Path(study.user_attrs["base_record"]).parent
+        assert record.finetunes == []  # fine-tuned weights came from the base run's checkpoints
+        assert Path(record.config.checkpoint).parent == Path(study.user_attrs["base_record"]).parent
 
     third = bench_sweep(runs, "prompt-length", "--values", "2,4", "--study-name", "tokens")
     assert "(resumed): 2 of 2 trials done" in third.output
@@ -90,15 +90,15 @@ def test_the_base_point_trial_is_what_running_it_would_give(runs, tmp_path):
     """The trial at the base run's own settings reuses the base record: running that trial
     (checkpoints of the base run, no ablation) gives the same fine-tune + ACPT units."""
     study = study_of(runs, "tokens")
-    base = records.read(study.user_attrs["base_record"])
+    base = Record.read(study.user_attrs["base_record"])
     checkpoints = Path(study.user_attrs["base_record"]).parent / "checkpoints"
     result = runner.invoke(app, [
         "run", "--seeds", "1", "--output", str(tmp_path), *SETTINGS, "--checkpoint", str(checkpoints),
         "--no-ablation", "--no-baselines",
     ])
     assert result.exit_code == 0, result.output
-    ran = records.read(next(tmp_path.rglob("record.json")))
-    both = lambda record: [u for u in record["units"] if u["finetune"] and u["acpt"] and u["method"] == "cross-modal"]  # noqa: E731
+    ran = Record.read(next(tmp_path.rglob("record.json")))
+    both = lambda record: record.units_of((True, True, "cross-modal"))  # noqa: E731
     assert both(ran) == both(base) and len(both(ran)) == 2
 
 

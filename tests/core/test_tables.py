@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bench import records
 from bench.cli import app
+from bench.results import Record, Row
 
 runner = CliRunner()
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -30,13 +31,13 @@ def write_record(path: Path, backbone: str, dataset: str, wa: dict, *, created: 
                  tokens: int = 8, checkpoint: str | None = None) -> Path:
     """A record with one fold per seed; ``wa`` maps (fine-tune, ACPT) to WA per seed."""
     units = [
-        {"seed": seed, "fold": "all", "finetune": tuned, "acpt": acpt, "method": "cross-modal", "n_test": 100,
-         "wa": value, "ua": value - 0.02, "f1": value - 0.04, "confusion": confusion(value)}
+        Row(seed=seed, fold="all", finetune=tuned, acpt=acpt, method="cross-modal", n_test=100,
+            wa=value, ua=value - 0.02, f1=value - 0.04, confusion=confusion(value))
         for (tuned, acpt), values in wa.items()
         for seed, value in enumerate(values)
     ]
-    record = {
-        "schema": records.SCHEMA, "kind": "bench.run", "created": created,
+    record = Record.model_validate({
+        "kind": "bench.run", "created": created,
         "config": {
             "backbone": backbone, "dataset": dataset, "finetune": any(t for t, _ in wa), "acpt": any(a for _, a in wa),
             "classifier": True, "ablation": len(wa) > 1, "checkpoint": checkpoint, "seeds": 2,
@@ -44,9 +45,8 @@ def write_record(path: Path, backbone: str, dataset: str, wa: dict, *, created: 
         },
         "dataset": {"name": dataset, "classes": CLASSES, "protocol": "fixed", "folds": [{"name": "all"}]},
         "seeds": [0, 1], "units": units, "summary": records.summarize(units),
-    }
-    path.mkdir(parents=True, exist_ok=True)
-    records.write(path / "record.json", record)
+    })
+    record.write(path / "record.json")
     return path / "record.json"
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from emobox_trees import CORPORA, emobox_dir, entries, write_tree
@@ -153,6 +151,7 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
     from typer.testing import CliRunner
 
     from bench.cli import app
+    from bench.results import Record
 
     monkeypatch.chdir(tmp_path)
     write_tree("savee", tmp_path / "savee", files)
@@ -164,13 +163,13 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
     ])
     assert result.exit_code == 0, result.output
     assert "EmoBox emobox: 0 EmoBox utterances missing from the corpus" in result.output
-    record = json.loads(Path(re.search(r"record: (\S+)", result.output).group(1)).read_text())
-    assert [f["test"] for f in record["dataset"]["folds"]] == TEST_SIZES["savee"]
-    main = next(r for r in record["summary"] if r["row"] == "none")
+    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    assert [f["test"] for f in record.dataset.folds] == TEST_SIZES["savee"]
+    main = next(r for r in record.summary if r.row == "none")
     table = runner.invoke(app, ["table", "comparison", "--reference", "emobox", "--format", "markdown"])
     assert table.exit_code == 0, table.output
     print(table.output)
-    wa, ua = 100 * main["wa"], 100 * main["ua"]
+    wa, ua = 100 * main.wa, 100 * main.ua
     expected = f"| mini-clap | {wa:.2f} ± 0.00 (EmoBox 78.59 {wa - 78.59:+.2f}) | {ua:.2f} ± 0.00 (EmoBox 75.75 {ua - 75.75:+.2f}) |"
     assert expected in table.output.replace("−", "-")
     assert "SAVEE data2vec2-large" in table.output
