@@ -42,10 +42,10 @@ def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp
         plain = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=inner, max_iter=2000))
         accuracies.append(plain.fit(x[train], y[train]).score(x[test], y[test]))
     reference = 100 * float(np.mean(accuracies))
-    print(f"EmoDB speaker folds, GE2E embedding: bench encoder probe {100 * ours['wa']:.2f} WA "
-          f"({100 * ours['ua']:.2f} UA), plain scikit-learn {reference:.2f} WA")
-    assert abs(100 * ours["wa"] - reference) <= 1.0
-    assert 100 * ours["wa"] > 100 / len(corpus.classes) + 10  # far above chance: real features, real labels
+    print(f"EmoDB speaker folds, GE2E embedding: bench encoder probe {100 * ours.wa:.2f} WA "
+          f"({100 * ours.ua:.2f} UA), plain scikit-learn {reference:.2f} WA")
+    assert abs(100 * ours.wa - reference) <= 1.0
+    assert 100 * ours.wa > 100 / len(corpus.classes) + 10  # far above chance: real features, real labels
 
 
 def test_encoder_probe_cross_validates_by_speaker_only_when_the_fold_does(monkeypatch):
