@@ -15,8 +15,8 @@ Per encoder, files per second on the same real files (EmoDB, ``BENCH_EMODB_ROOT`
     (a list of files, given 32 at a time), ``wav2clip.embed_audio(librosa.load(f, sr=16000)[0])``
     and the original AudioCLIP's ``encode_audio`` of ``librosa.load(f, sr=44100)`` (one file
     at a time, as their examples do), all under ``torch.no_grad``;
-(c) the encoder alone (``Backbone.audio_features``) on the same clips, already decoded, in
-    batches of 32: the floor.
+(c) the encoder alone (``Backbone.audio_features``) on the same clips, already decoded by the
+    same front-end (a clip keeps its own length where ours does), in batches of 32: the floor.
 
 No released weights are needed: every model is the full-size official architecture with random
 weights, built and saved as the parity tests in tests/backbones do (their builders are imported
@@ -139,12 +139,13 @@ def measure(backbone, official: Callable[[list[Path]], None], files: list[Path],
     interleaved rounds (a shared machine's load moves; interleaving lets each path meet it alike),
     each path after an untimed warm-up on two files."""
     from bench.contracts import Utterance
-    from bench.embed import audio_features, waveform
+    from bench.embed import audio_features, preprocessing
+    from bench.frontend import prepare
 
     clips = [Utterance(p.stem, p, "neutral") for p in files]
     backbone.eval()
     ours = lambda few: audio_features(backbone, few, use_cache=False)
-    waves = torch.from_numpy(np.stack([waveform(u, backbone) for u in clips]))
+    waves = torch.from_numpy(np.stack([prepare(p, preprocessing(backbone)) for p in files]))  # EmoDB: one length
     alone = lambda w: [backbone.audio_features(w[i : i + BATCH]) for i in range(0, len(w), BATCH)]
     paths = {"ours": (ours, clips), "official": (official, files), "encoder": (alone, waves)}
     for run, inputs in paths.values():
