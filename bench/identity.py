@@ -26,7 +26,7 @@ FEATURE_MODULES = ("audio.py", "frontend.py", "decoding.py", "embed.py", "precis
 STAGE_MODULES = (
     "stages/__init__.py", "stages/finetune.py", "stages/acpt.py", "stages/classifier.py", "stages/evaluate.py",
     "losses.py", "prompts.py", "prompting.py", "metrics.py", "labels.py", "corpus.py", "features.py",
-    "finetuning.py", "rows.py", "units.py", "distributed.py", "splits.py",
+    "stages/threads.py", "finetuning.py", "rows.py", "units.py", "distributed.py", "splits.py",
 )
 
 

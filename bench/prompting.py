@@ -53,6 +53,14 @@ class TextTower:
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, not {self.pooling!r}")
+        self._last_tokens: tuple[tuple, tuple[Tensor, Tensor]] | None = None
+
+    def _tokens(self, texts: Sequence[str], n_ctx: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """``tokenize`` on ``device``, the last answer kept: ACPT asks for the same class words every iteration."""
+        key = (tuple(texts), n_ctx, device)
+        if self._last_tokens is None or self._last_tokens[0] != key:
+            self._last_tokens = key, tuple(t.to(device) for t in self.tokenize(texts, n_ctx))
+        return self._last_tokens[1]
 
     @property
     def width(self) -> int:
@@ -62,7 +70,7 @@ class TextTower:
         """``[S, T, F]`` for contexts ``[S, N_p, width]``: every context with every text."""
         device = self.embeddings.weight.device
         n_ctx = context.shape[1]
-        ids, mask = (t.to(device) for t in self.tokenize(texts, n_ctx))
+        ids, mask = self._tokens(texts, n_ctx, device)
         tokens, context = self.embeddings(ids), context.to(device)
         if self.pooling == "end":
             end = (ids == self.end_id).int().argmax(dim=-1)

@@ -67,17 +67,18 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, fold: Fold, 
         features, labels = [desc, caps], [text["labels"], torch.arange(n_classes)]
         extra = {} if tuned else {"shared": "per seed"}  # trained on text through the same weights in every fold
         if use_acpt:
-            if tuned or seed not in untuned_contexts:
-                with model.timed("acpt"):
-                    learned = train_contexts(
+            learned = None if tuned else untuned_contexts.get(seed)
+            if learned is None:
+                with model.timed("acpt"):  # the learned prompts' embeddings are ACPT's output, kept with it
+                    contexts, history = train_contexts(
                         backbone, corpus.words, desc, text["labels"].to(desc.device),
                         text["soundscapes"].to(desc.device), len(prompts.SOUNDSCAPES), config.acpt_settings, seed, bar,
                     )
+                    with torch.no_grad():
+                        learned = history, prompt_embeddings(backbone, contexts, corpus.words)
                 if not tuned:
                     untuned_contexts[seed] = learned
-            contexts, history = learned if tuned else untuned_contexts[seed]
-            with torch.no_grad():
-                u = prompt_embeddings(backbone, contexts, corpus.words)
+            history, u = learned
             features.append(u.reshape(-1, u.shape[-1]))
             labels.append(torch.arange(n_classes).repeat(u.shape[0]))
             extra["acpt_loss"] = [history[0], history[-1]]

@@ -38,7 +38,7 @@ class Model:
     initial_id: str
     embedder: Embedder
     text: TextFeatures
-    untuned_contexts: dict = field(default_factory=dict)  # seed -> ACPT contexts on the initial weights
+    untuned_contexts: dict = field(default_factory=dict)  # seed -> ACPT losses and prompt embeddings, initial weights
     untuned_classifiers: dict = field(default_factory=dict)  # (seed, ACPT on) -> classifier on them
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, of the unit being computed
 

@@ -5,7 +5,8 @@ and spliced in after the text encoder's start token, followed by the class-name 
 u_{s,c} = T([v^s_1..v^s_Np, CLASS_c]). A description t_m that mentions soundscape s_m is
 classified against the prompts of its own soundscape, u_{s_m,:}; the loss is
 L_CLS + L_RANK (see :func:`bench.losses.acpt_losses`). SGD, lr 2e-3, momentum 0.9,
-120 iterations over all descriptions at once.
+120 iterations over all descriptions at once. On CPU the iterations run on one thread or
+several, whichever a timed iteration each way says is faster (:mod:`bench.stages.threads`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bench.contracts import Backbone
 from bench.losses import acpt_losses
 from bench.settings import ACPTSettings
 from bench.stages import Progress, silent
+from bench.stages.threads import MeasuredThreads
 
 
 def prompt_embeddings(backbone: Backbone, contexts: Tensor, class_words: Sequence[str]) -> Tensor:
@@ -53,16 +55,17 @@ def train_contexts(
         p.requires_grad_(False)
     history = []
     try:
-        with progress("ACPT", settings.iterations, "iterations") as advance:
+        with progress("ACPT", settings.iterations, "iterations") as advance, MeasuredThreads(device) as threads:
             for _ in range(settings.iterations):
-                prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
-                own = prompts[soundscapes]  # [M, C, D]: prompts of each description's soundscape
-                similarity = torch.einsum("md,mcd->mc", description_embeddings, own)
-                l_cls, l_rank = acpt_losses(similarity, labels, settings.temperature)
-                loss = l_cls + l_rank
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                with threads.step():
+                    prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
+                    own = prompts[soundscapes]  # [M, C, D]: prompts of each description's soundscape
+                    similarity = torch.einsum("md,mcd->mc", description_embeddings, own)
+                    l_cls, l_rank = acpt_losses(similarity, labels, settings.temperature)
+                    loss = l_cls + l_rank
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
                 history.append(loss.item())
                 advance()
     finally:

@@ -23,16 +23,19 @@ TEXTS = ["This is a happy sound", "This is a sad sound!", "angry"]
 TINY_HTSAT = dict(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4], num_classes=10)
 
 
-def official_clap(version: str, text_dir, tmp_path):
-    """msclap's CLAP with its text model from ``text_dir``; HTSAT shrunk with msclap's own class."""
+def official_clap(version: str, text_dir, tmp_path, htsat: dict | None = TINY_HTSAT):
+    """msclap's CLAP with its text model from ``text_dir``; HTSAT shrunk to ``htsat`` with msclap's
+    own class (``None``: the released size, as benchmarks/encoders.py times it)."""
     from msclap.models.clap import CLAP
     from msclap.models.htsat import HTSAT_Swin_Transformer
     from msclap.models import config as htsat_config
 
     torch.manual_seed(1)
     if version == "2023":
-        clap = CLAP("HTSAT", 44100, 1024, 320, 64, 50, 8000, 10, 128, str(text_dir), 32, 1024)
-        clap.audio_encoder.base.htsat = HTSAT_Swin_Transformer(config=htsat_config, **TINY_HTSAT)
+        width = 8 * htsat["embed_dim"] if htsat else 768  # HTSAT's output: 8 x its embedding width
+        clap = CLAP("HTSAT", 44100, 1024, 320, 64, 50, 8000, 10, width, str(text_dir), 32, 1024)
+        if htsat:
+            clap.audio_encoder.base.htsat = HTSAT_Swin_Transformer(config=htsat_config, **htsat)
     else:
         clap = CLAP("Cnn14", 44100, 1024, 320, 64, 50, 14000, 10, 2048, str(text_dir), 32, 1024)
     with torch.no_grad():  # non-trivial norm statistics, so a skipped or misnamed key shows
@@ -73,7 +76,7 @@ def _save_text_weights(folder):
 
 @pytest.mark.parametrize("version", ["2023", "2022"])
 def test_embeddings_equal_msclap(version, tmp_path, no_network):
-    wrapper, ours = _full_wrapper(version, tmp_path)
+    wrapper, ours = full_wrapper(version, tmp_path)
 
     audio = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 44100 * 2)).astype(np.float32))
     with torch.no_grad():
@@ -202,12 +205,13 @@ def _soundfile_load(path):
     return torch.from_numpy(np.ascontiguousarray(data.T)), rate
 
 
-def _full_wrapper(version, tmp_path):
+def full_wrapper(version, tmp_path, htsat: dict | None = TINY_HTSAT):
+    """msclap's ``CLAPWrapper`` and ``bench``'s model on the same random checkpoint."""
     if version == "2023":
         text_dir, ours_class, text_model = _save_text_weights(gpt2_dir(tmp_path / "gpt2")), MsClap2023, "gpt2"
     else:
         text_dir, ours_class, text_model = _save_text_weights(bert_dir(tmp_path / "bert")), MsClap2022, "bert"
-    clap, ckpt = official_clap(version, text_dir, tmp_path)
+    clap, ckpt = official_clap(version, text_dir, tmp_path, htsat)
     wrapper = official_wrapper(clap, text_dir, text_model)
     wrapper.args.duration, wrapper.args.sampling_rate = (7 if version == "2023" else 5), 44100
     wrapper.np_str_obj_array_pattern = re.compile(r"[SaUO]")  # set by the constructor we skip
@@ -233,7 +237,7 @@ def test_file_path_parity_with_get_audio_embeddings(version, real_files, tmp_pat
 
     monkeypatch.setattr(wrapper_module.torchaudio, "load", _soundfile_load)
     monkeypatch.setattr(wrapper_module.random, "randrange", lambda *_: 0)
-    wrapper, ours = _full_wrapper(version, tmp_path)
+    wrapper, ours = full_wrapper(version, tmp_path)
     worst = {"official": 0.0, "paper": 0.0}
     for path in real_files:
         with torch.no_grad():
@@ -256,7 +260,7 @@ HARD_TEXTS = ["wow!! great!!", "Überraschung: Ça va? 😊 — naïve façade",
 def test_tokens_and_text_embeddings_equal_msclap(version, tmp_path, no_network):
     """``!!`` (msclap's special-token pad makes it two pads), non-ASCII, a text longer than the
     padding length (msclap never truncates) and a short one: ids and embeddings as msclap's."""
-    wrapper, ours = _full_wrapper(version, tmp_path)
+    wrapper, ours = full_wrapper(version, tmp_path)
     for text in HARD_TEXTS:  # one at a time: msclap cannot batch texts of different lengths
         official_ids = wrapper.preprocess_text([text])["input_ids"]
         assert torch.equal(ours._tokens([text])[0], official_ids), text

@@ -15,11 +15,14 @@ TEXTS = ["This is a happy sound", "sad"]
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A Wav2CLIP.pt with random weights as the package's pre-training saves it, and a CLIP text folder."""
-    encoder_module = pytest.importorskip("wav2clip.model.encoder", reason="the oracle is pip wav2clip (test extra)")
-    MLPLayers, ResNetExtractor = encoder_module.MLPLayers, encoder_module.ResNetExtractor
+    pytest.importorskip("wav2clip.model.encoder", reason="the oracle is pip wav2clip (test extra)")
+    return random_checkpoint(tmp_path_factory.mktemp("wav2clip"))
 
-    tmp = tmp_path_factory.mktemp("wav2clip")
+
+def random_checkpoint(tmp):
+    """A Wav2CLIP.pt with random weights as the package's pre-training saves it, and a CLIP text folder."""
+    from wav2clip.model.encoder import MLPLayers, ResNetExtractor
+
     torch.manual_seed(3)
     encoder = ResNetExtractor(scenario="supervise").encoder
     with torch.no_grad():
