@@ -23,7 +23,16 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, emobox, fileio, identity, methods, records, registry, soundscape
+from bench import (
+    distributed,
+    emobox,
+    fileio,
+    identity,
+    methods,
+    records,
+    registry,
+    soundscape,
+)
 from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder

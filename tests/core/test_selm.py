@@ -8,14 +8,14 @@ import sys
 import time
 
 import pytest
-import torch
-
 import tiny_lm
+import torch
+from benchtest import synth_one_take
+
 from bench import records
 from bench.contracts import DataError, Utterance
 from bench.methods import FoldInput
 from bench.selm_lm import LanguageModel, LMError, locate
-from benchtest import synth_one_take
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama"])
@@ -83,7 +83,7 @@ def test_selm_run_with_few_shot_resumes_after_a_kill_to_identical_units(tmp_path
     process.wait()
     units = {}
     for output in (killed, tmp_path / "reference"):
-        result = subprocess.run(_run(output, lm, synth, "--shots", "2"), capture_output=True, text=True, env=env)
+        result = subprocess.run(_run(output, lm, synth, "--shots", "2"), capture_output=True, text=True, env=env, check=False)
         assert result.returncode == 0, result.stderr[-2000:]
         assert re.search(r"SELM\s", result.stdout), result.stdout
         folder = records.read(re.search(r"record: (\S+)", result.stdout).group(1))
