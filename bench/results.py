@@ -90,8 +90,13 @@ def key(row: dict) -> tuple[bool, bool, str]:
 
 def main_key(record: dict) -> tuple[bool, bool, str]:
     """The main row: cross-modal with the run's own stages (fine-tune + ACPT unless switched
-    off), the row that tables, sweeps and plots report for a run."""
+    off), the row that tables, sweeps and plots report for a run; in a run without CLEP-DG
+    (``--method``), the first row of its first method that has rows."""
     config = record["config"]
+    methods = config.get("methods")
+    if methods and "clep-dg" not in methods:
+        found = [r for m in methods for r in record["summary"] if r["method"] == m] or record["summary"]
+        return key(found[0])
     return bool(config["finetune"]), bool(config["acpt"]), "cross-modal"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import registry
-from benchtest import TINY_SETTINGS
+from benchtest import TINY_SETTINGS, synth_one_take
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "bench-example-plugin"
 
@@ -67,7 +67,7 @@ def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
     settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
     result = bench(
         plugin_site, "run", "--method", "nearest-class-mean", "--method", "zero-shot", "--no-finetune", "--seeds", "1",
-        "--output", str(tmp_path / "runs"), *settings,
+        "--data-root", str(synth_one_take(tmp_path / "synth")), "--output", str(tmp_path / "runs"), *settings,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     table = result.stdout.split("record:")[0]
