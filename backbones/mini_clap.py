@@ -163,6 +163,15 @@ class MiniClap(PromptedText, Backbone):
         mean = embeds.reshape(batch, n_partials, -1).mean(dim=1)
         return mean / mean.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
+    def audio_frames(self, waveforms: Tensor) -> Tensor:
+        """GE2E frames ``[B, T, 256]``: the LSTM run on consecutive 1.6 s windows (the length it
+        was trained on), each 10 ms step mapped by its output layer (linear + ReLU)."""
+        n_windows = max(1, -(-(waveforms.shape[1] // HOP + 1) // PARTIAL_FRAMES))
+        mels = self.mel(torch.nn.functional.pad(waveforms, (0, n_windows * PARTIAL_FRAMES * HOP)))
+        windows = mels[:, : n_windows * PARTIAL_FRAMES].reshape(-1, PARTIAL_FRAMES, N_MELS)
+        out, _ = self.lstm(windows)
+        return torch.relu(self.linear(out)).reshape(waveforms.shape[0], n_windows * PARTIAL_FRAMES, -1)
+
     def project_audio(self, features: Tensor) -> Tensor:
         return self.audio_head(features)
 

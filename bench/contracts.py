@@ -119,6 +119,15 @@ class Backbone(nn.Module, abc.ABC):
     def encode_audio(self, waveforms: Tensor) -> Tensor:
         return self.project_audio(self.audio_features(waveforms))
 
+    def audio_frames(self, waveforms: Tensor) -> Tensor:
+        """Optional: frame-level encoder output ``[B, T, F]`` (for methods such as SELM that
+        read a sequence); a backbone without it leaves this as is."""
+        raise NotImplementedError(f"{self.name} gives no frame-level features")
+
+    @classmethod
+    def has_frames(cls) -> bool:
+        return cls.audio_frames is not Backbone.audio_frames
+
     # --- text ------------------------------------------------------------------------------
     @abc.abstractmethod
     def text_features(self, texts: Sequence[str]) -> Tensor:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +28,7 @@ STAGE_MODULES = (
     "stages/__init__.py", "stages/finetune.py", "stages/acpt.py", "stages/classifier.py", "stages/evaluate.py",
     "losses.py", "prompts.py", "prompting.py", "metrics.py", "labels.py", "corpus.py", "features.py",
     "stages/threads.py", "finetuning.py", "rows.py", "units.py", "distributed.py", "splits.py",
+    "methods.py", "crossmodal.py", "baselines.py", "frames.py", "selm.py", "selm_lm.py",
 )
 
 
@@ -100,6 +102,9 @@ def feature_code(cls: type) -> str:
     return code_hash([*backbone_files(cls), *(CORE / m for m in FEATURE_MODULES)])
 
 
-def run_code(cls: type) -> str:
-    """What computes a run's numbers: the feature code and every core stage."""
-    return code_hash([*backbone_files(cls), *(CORE / m for m in FEATURE_MODULES + STAGE_MODULES)])
+def run_code(cls: type, methods: Sequence[type] = ()) -> str:
+    """What computes a run's numbers: the feature code, every core stage and the methods'
+    own modules (a third party's method package too)."""
+    third_party = [m for m in methods if m.__module__.partition(".")[0] != "bench"]  # the core's are below
+    files = {*backbone_files(cls), *(f for m in third_party for f in backbone_files(m))}
+    return code_hash([*files, *(CORE / m for m in FEATURE_MODULES + STAGE_MODULES)])

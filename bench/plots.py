@@ -57,7 +57,7 @@ def confusion(found: Found, path: Path) -> Path:
     wanted = found.record.main_key()
     units = found.record.units_of(wanted)
     if not units:
-        raise DataError(f"{found.path}: no cross-modal units with the run's own stages to draw")
+        raise DataError(f"{found.path}: no units of the run's main row to draw")
     counts = np.sum([np.asarray(u.confusion, dtype=float) for u in units], axis=0)
     recall = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     classes = found.record.dataset.classes

@@ -24,7 +24,16 @@ from pathlib import Path
 
 import torch
 
-from bench import distributed, emobox, fileio, identity, records, registry, soundscape
+from bench import (
+    distributed,
+    emobox,
+    fileio,
+    identity,
+    methods,
+    records,
+    registry,
+    soundscape,
+)
 from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
@@ -54,18 +63,20 @@ def run(config: RunConfig) -> Record:
     else:
         corpus = Corpus.load(config.dataset, config.data_root)
     protocol, folds = corpus.folds(config.protocol)
-    pool = finetune_pool(config, corpus) if config.finetune and config.checkpoint is None else []
+    pool = finetune_pool(config, corpus) if config.checkpoint is None and (config.finetune or config.finetune_on) else []
     if config.checkpoint is not None and config.checkpoint.is_file():
         records.guard_checkpoint(config.checkpoint, corpus.name)
     for seed in range(config.seeds) if config.finetune else ():  # a missing one fails now, before any folder exists
         for fold in folds:
             checkpoint_for(config, fold, seed)
+    states = methods.by_state(config)
+    method_classes = [registry.get("method", name) for name in methods.chosen(config)]
     fingerprint = records.backbone_fingerprint(backbone_cls, config.backbone_options)
     run_dir = records.run_dir(
-        config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device), identity.run_code(backbone_cls)
+        config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device),
+        identity.run_code(backbone_cls, method_classes),
     )
 
-    states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
     plan = [(seed, fold, tuned) for seed in range(config.seeds) for fold in folds for tuned in states]
     paths = [run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json" for seed, fold, tuned in plan]
     units = distributed.from_main(lambda: [Unit.read(path) if path.is_file() else None for path in paths])
@@ -83,7 +94,7 @@ def run(config: RunConfig) -> Record:
                     f"this backbone's ({model.initial_id}), changed in a way its fingerprint does not show; "
                     "move the folder away or give another --output"
                 )
-        unit = run_unit(model, config, corpus, pool, fold, seed, tuned, run_dir)
+        unit = run_unit(model, config, corpus, pool, fold, seed, tuned, run_dir, states[tuned])
         units[i] = distributed.broadcast(unit)  # the main process knows the checkpoint hashes
         if distributed.is_main():
             units[i].write(path)
@@ -98,7 +109,7 @@ def run(config: RunConfig) -> Record:
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
-        config=config, backbone=backbone_cls, fingerprint=fingerprint,
+        config=config, backbone=backbone_cls, methods=method_classes, fingerprint=fingerprint,
         initial_weights=model.initial_id if model else units[0].initial_weights, corpus=corpus,
         protocol=protocol, folds=folds, units=[row for unit in units for row in unit.rows],
         finetunes=[unit.finetune for unit in units if unit.finetune],

@@ -30,6 +30,7 @@ PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-
 STAGE_ROWS = {(False, False): "none", (False, True): "ACPT", (True, False): "fine-tune", (True, True): "fine-tune + ACPT"}
 BASELINE_ROWS = {"zero-shot": "zero shot", "linear-probe": "linear probe (joint space)",
                  "encoder-probe": "linear probe (encoder features)"}
+METHOD_ROWS = {**BASELINE_ROWS, "selm": "SELM"}  # another method's rows are named by the method
 
 
 def run_dir(config, backbone: str, data: str, device: str, code: str) -> Path:
@@ -163,16 +164,18 @@ def summarize(units: list[Row]) -> list[SummaryRow]:
             figures[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
         rows.append(SummaryRow(finetune=tuned, acpt=acpt, method=method, row=row_name(tuned, acpt, method), **figures,
                                seeds=len(by_seed), folds=len(next(iter(by_seed.values())))))
-    order = ["cross-modal", *BASELINE_ROWS]
-    return sorted(rows, key=lambda r: (order.index(r.method), r.finetune, r.acpt))
+    order = ["cross-modal", *METHOD_ROWS]
+    rank = {m: (order.index(m) if m in order else len(order), m) for m in {r.method for r in rows}}
+    return sorted(rows, key=lambda r: (rank[r.method], r.finetune, r.acpt))
 
 
 def row_name(tuned: bool, acpt: bool, method: str) -> str:
-    """Stage rows are named by their stages; baselines by method and features (the table marks fine-tuning)."""
-    return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else BASELINE_ROWS[method]
+    """Stage rows are named by their stages; other methods by method (and features: the table
+    marks fine-tuning)."""
+    return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else METHOD_ROWS.get(method, method)
 
 
-def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds,
+def build(*, config, backbone: type[Backbone], methods=(), fingerprint, initial_weights, corpus, protocol, folds,
           units: list[Row], finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> Record:
     """The record; ``conditions``: the part of :func:`bench.soundscape.record_part`, when any were tested."""
     settings = config.model_dump(mode="json")
@@ -180,7 +183,7 @@ def build(*, config, backbone: type[Backbone], fingerprint, initial_weights, cor
         "schema": SCHEMA,
         "kind": "bench.run",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "code": {"version": metadata.version("ser-bench"), "git_commit": git_commit(), "hash": identity.run_code(backbone)},
+        "code": {"version": metadata.version("ser-bench"), "git_commit": git_commit(), "hash": identity.run_code(backbone, methods)},
         "config": settings,
         "backbone": {
             "name": backbone.name,

@@ -12,9 +12,15 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 from bench.contracts import Backbone, DatasetLoader
+from bench.methods import Method
 
-GROUPS = {"backbone": "bench.backbones", "dataset": "bench.datasets"}
-BASES = {"backbone": Backbone, "dataset": DatasetLoader}
+GROUPS = {"backbone": "bench.backbones", "dataset": "bench.datasets", "method": "bench.methods"}
+BASES = {"backbone": Backbone, "dataset": DatasetLoader, "method": Method}
+IDENTITY = {
+    "backbone": ("name", "sample_rate", "clip_seconds", "embed_dim"),
+    "dataset": ("name", "classes", "env_var", "protocols"),
+    "method": ("name", "summary"),
+}
 
 
 class PluginError(Exception):
@@ -48,19 +54,13 @@ def _load(kind: str, ep: EntryPoint) -> Plugin:
         return Plugin(**source, error=f"cannot load {ep.value}: {type(err).__name__}: {err}")
     base = BASES[kind]
     if not (isinstance(obj, type) and issubclass(obj, base)):
-        return Plugin(**source, error=f"{ep.value} is not a subclass of bench.contracts.{base.__name__}")
-    missing = [attr for attr in _identity(kind) if not hasattr(obj, attr)]
+        return Plugin(**source, error=f"{ep.value} is not a subclass of {base.__module__}.{base.__name__}")
+    missing = [attr for attr in IDENTITY[kind] if not hasattr(obj, attr)]
     if missing:
         return Plugin(**source, error=f"{ep.value} lacks required attributes {missing}")
     if getattr(obj, "__abstractmethods__", None):
         return Plugin(**source, error=f"{ep.value} does not implement {sorted(obj.__abstractmethods__)}")
     return Plugin(**source, obj=obj)
-
-
-def _identity(kind: str) -> tuple[str, ...]:
-    if kind == "backbone":
-        return ("name", "sample_rate", "clip_seconds", "embed_dim")
-    return ("name", "classes", "env_var", "protocols")
 
 
 @cache

@@ -132,6 +132,7 @@ class RunSettings(Shape):
     checkpoint: str | None = None
     backbone_options: dict[str, Any] = {}
     finetune_settings: dict[str, Any] = {}
+    methods: list[str] = []  # bench.methods chosen with --method (older records: none, i.e. the default)
 
 
 class Dataset(Shape):
@@ -180,7 +181,12 @@ class Record(Versioned):
 
     def main_key(self) -> tuple[bool, bool, str]:
         """The main row: cross-modal with the run's own stages (fine-tune + ACPT unless switched
-        off), the row that tables, sweeps and plots report for a run."""
+        off), the row that tables, sweeps and plots report for a run; in a run without CLEP-DG
+        (``--method``), the first row of its first method that has rows."""
+        methods = self.config.methods
+        if methods and "clep-dg" not in methods:
+            found = [r for m in methods for r in self.summary if r.method == m] or self.summary
+            return found[0].key
         return self.config.finetune, self.config.acpt, "cross-modal"
 
     def row(self, wanted: tuple[bool, bool, str]) -> SummaryRow | None:

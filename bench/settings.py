@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 PROFILES = {
     "paper": {},
     # Fewer seeds and a shorter ACPT: the whole embedded run in minutes on two CPU cores.
-    "quick": {"seeds": 2, "acpt.iterations": 60},
+    "quick": {"seeds": 2, "acpt.iterations": 60, "selm.epochs": 2},
 }
 # Settings that say where and how a run is computed, not which numbers it computes.
 NOT_IDENTITY = ("output", "device", "profile")
@@ -131,7 +131,22 @@ class SweepSettings(Settings):
             raise SettingError(_one_line(err, flag=True)) from None
 
 
-SECTIONS = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
+class SelmSettings(Settings):
+    """SELM (bench.selm): a frozen causal LM read by an audio mapper's prefix."""
+
+    lm: Path | None = None  # a folder (transformers, or holding one .gguf) or a .gguf file; else BENCH_SELM_LM
+    prefix_tokens: Count = 4  # k: prefix vectors the mapper gives the LM
+    mapper: Literal["transformer", "mlp"] = "transformer"
+    sentiment: bool = True  # also train on the sentiment view (bench.selm.SENTIMENT)
+    epochs: Count = 10
+    batch_size: Batch = 32
+    lr: Positive = 1e-3
+    shot_epochs: Count = 20  # few-shot adaptation of the mapper (--shots K)
+    shot_lr: Positive = 1e-4
+
+
+SECTIONS = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings",
+            "selm": "selm_settings"}
 
 
 class RunConfig(Settings):
@@ -148,6 +163,9 @@ class RunConfig(Settings):
     classifier: bool = True
     ablation: bool = True
     baselines: bool = True
+    # the methods computed (bench.methods); None: CLEP-DG's rows plus the baselines unless --no-baselines
+    methods: Annotated[list[str] | None, BeforeValidator(_comma_list)] = None
+    shots: Annotated[int, Field(ge=0)] = 0  # few-shot: K labelled clips per class of the fold's training part
     checkpoint: Path | None = None
     device: Annotated[str, BeforeValidator(_device)] = "auto"
     output: Path = Path("runs")
@@ -155,6 +173,7 @@ class RunConfig(Settings):
     finetune_settings: FinetuneSettings = Field(default_factory=FinetuneSettings)
     acpt_settings: ACPTSettings = Field(default_factory=ACPTSettings)
     classifier_settings: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    selm_settings: SelmSettings = Field(default_factory=SelmSettings)
     # acoustic conditions evaluated beside clean, and those fine-tuning sees beside clean
     test_conditions: Annotated[list[str], BeforeValidator(_conditions)] = Field(default_factory=list)
     finetune_conditions: Annotated[list[str], BeforeValidator(_conditions)] = Field(default_factory=list)

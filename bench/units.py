@@ -8,7 +8,7 @@ unit, so sweep trials in one process load the weights once; what its frozen enco
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +38,7 @@ class Model:
     initial_id: str
     embedder: Embedder
     text: TextFeatures
-    untuned_contexts: dict = field(default_factory=dict)  # seed -> ACPT losses and prompt embeddings, initial weights
-    untuned_classifiers: dict = field(default_factory=dict)  # (seed, ACPT on) -> classifier on them
+    kept: dict = field(default_factory=dict)  # what methods reuse across units (bench.methods.FoldInput.kept)
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, of the unit being computed
 
     @contextmanager
@@ -74,7 +73,7 @@ class Model:
 
 def run_unit(
     model: Model, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, seed: int, tuned: bool,
-    run_dir: Path,
+    run_dir: Path, methods: Sequence[str],
 ) -> Unit:
     """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row.
 
@@ -106,7 +105,7 @@ def run_unit(
             source = own
             finetuned = {"seed": seed, "fold": fold.name, **info}
         checkpoints[key] = fileio.sha256(source) if distributed.is_main() else None
-    rows = evaluate_state(model, config, corpus, fold, seed, tuned)
+    rows = evaluate_state(model, config, corpus, pool, fold, seed, tuned, methods)
     rows = [Row.model_validate(row) for row in rows]
     return Unit(
         seed=seed, fold=fold.name, finetuned=tuned,

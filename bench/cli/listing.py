@@ -36,9 +36,15 @@ def _dataset_root(cls) -> str:
     return f"[green]{root}[/]"
 
 
+def _method_summary(cls) -> str:
+    return cls.summary
+
+
 def list_plugins() -> None:
-    """Show every backbone and dataset plugin with its distribution and file status."""
-    for kind, title, status in (("backbone", "Backbones", _backbone_files), ("dataset", "Datasets", _dataset_root)):
+    """Show every backbone, dataset and method plugin with its distribution and status."""
+    kinds = (("backbone", "Backbones", _backbone_files), ("dataset", "Datasets", _dataset_root),
+             ("method", "Methods", _method_summary))
+    for kind, title, status in kinds:
         table = Table(title=title)
         for column in ("name", "distribution", "entry point", "status"):
             table.add_column(column)

@@ -30,6 +30,7 @@ TEXT = {  # read as text and checked by bench.settings, so every bad value gets 
     "finetune_conditions": "Acoustic conditions fine-tuning sees beside clean (paper: none).",
     "device": "auto (default), cpu, cuda or cuda:N.",
     "profile": "paper (defaults of the paper) or quick (fewer seeds, shorter ACPT).",
+    "shots": "Few-shot: K labelled clips per class of each fold's training part (methods that use it: selm).",
 }
 PATHS = {
     "data_root": "Root folder of the evaluated corpus.",
@@ -49,6 +50,8 @@ RUN_SWITCHES = [
     *(_switch(name, Optional[str], help) for name, help in TEXT.items()),
     *(_switch(name, Optional[Path], help) for name, help in PATHS.items()),
     *(_switch(name, Optional[bool], help) for name, help in STAGES.items()),
+    _switch("method", Optional[list[str]], "Method(s) to compute, repeatable or comma-separated (see `bench list`; "
+            "default: clep-dg plus the baselines).", "--method"),
     _switch("backbone_opt", Optional[list[str]], "Backbone setting KEY=VALUE (repeatable)."),
     _switch("set_", Optional[list[str]], "Any setting by name, e.g. finetune.epochs=10 (repeatable).", "--set"),
     _switch("from_", Optional[Path], "A record.json: run exactly what it ran (flags and --set win over it).", "--from"),
@@ -97,6 +100,8 @@ def run_config(switches: dict):
     config.apply({"profile": given.pop("profile", base.pop("profile", "paper"))})
     config.apply(settings.PROFILES[config.profile])
     config.apply(base)
+    if "method" in given:
+        given["methods"] = [m.strip() for value in given.pop("method") for m in value.split(",") if m.strip()]
     options = parse_pairs(given.pop("backbone_opt", None), "--backbone-opt")
     overrides = parse_pairs(given.pop("set_", None), "--set")
     config.apply({FLAG_SETTINGS.get(k, k): v for k, v in given.items()})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import registry
-from benchtest import TINY_SETTINGS
+from benchtest import TINY_SETTINGS, synth_one_take
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "bench-example-plugin"
 
@@ -36,7 +36,7 @@ def bench(site, *args):
 def test_bench_list_shows_the_plugin_and_its_distribution(plugin_site):
     result = bench(plugin_site, "list")
     assert result.returncode == 0, result.stderr
-    assert "mfcc-minilm" in result.stdout and "class-folders" in result.stdout
+    assert "mfcc-minilm" in result.stdout and "class-folders" in result.stdout and "nearest-class-mean" in result.stdout
     assert "bench-example-plugin 0.1.0" in result.stdout
 
 
@@ -61,3 +61,15 @@ def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mfcc-minilm on class-folders (speaker, 3 folds" in result.stdout
     assert "fine-tune + ACPT" in result.stdout
+
+
+def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
+    settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+    result = bench(
+        plugin_site, "run", "--method", "nearest-class-mean", "--method", "zero-shot", "--no-finetune", "--seeds", "1",
+        "--data-root", str(synth_one_take(tmp_path / "synth")), "--output", str(tmp_path / "runs"), *settings,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = result.stdout.split("record:")[0]
+    assert "nearest-class-mean" in table and "zero shot" in table
+    assert "fine-tune + ACPT" not in table and "linear probe" not in table  # only the methods asked for

@@ -1,1 +1,1 @@
-"""An example bench plugin: one backbone and one dataset loader, registered by entry point."""
+"""An example bench plugin: one backbone, one dataset loader and one method, registered by entry point."""
