@@ -114,17 +114,19 @@ class DFTFrames(nn.Module):
 
 
 class Spectrogram(nn.Module):
-    """Power spectrogram ``[B, 1, frames, n_fft/2+1]`` of a signal already reflect-padded by
-    ``n_fft/2`` on both sides (so its frames are the centred frames of the signal)."""
+    """Power spectrogram ``[B, 1, frames, n_fft/2+1]``, centred frames with reflect padding; with
+    ``padded=True`` the signal comes already reflect-padded by ``n_fft/2`` on both sides (so a
+    long clip can be transformed block by block)."""
 
-    def __init__(self, n_fft: int, hop: int) -> None:
+    def __init__(self, n_fft: int, hop: int, padded: bool = False) -> None:
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
+        self.n_fft, self.hop, self.padded = n_fft, hop, padded
         self.stft = DFTFrames(n_fft, hop)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
-    def forward(self, padded: Tensor) -> Tensor:
-        spec = torch.stft(padded, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
+    def forward(self, waveforms: Tensor) -> Tensor:
+        spec = torch.stft(waveforms, self.n_fft, self.hop, window=self.window, center=not self.padded,
+                          pad_mode="reflect", return_complex=True)
         return spec.abs().pow(2).transpose(1, 2)[:, None]
 
     def mismatch(self) -> float:
@@ -160,7 +162,7 @@ class MelInput(nn.Module):
     def __init__(self, config: AudioConfig) -> None:
         super().__init__()
         self.config = config
-        self.spectrogram_extractor = Spectrogram(config.window, config.hop)
+        self.spectrogram_extractor = Spectrogram(config.window, config.hop, padded=True)
         self.logmel_extractor = LogMel(config.sample_rate, config.window, config.mel_bins, config.fmin, config.fmax)
         self.bn0 = nn.BatchNorm2d(config.mel_bins)
         if config.fusion:
