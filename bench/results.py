@@ -132,7 +132,7 @@ class RunSettings(Shape):
     checkpoint: str | None = None
     backbone_options: dict[str, Any] = {}
     finetune_settings: dict[str, Any] = {}
-    methods: list[str] | None = None  # bench.methods chosen with --method (None: the default rows)
+    methods: list[str] | None = Field(None, exclude_if=_absent)  # bench.methods chosen with --method (None: the default rows)
 
 
 class Dataset(Shape):
