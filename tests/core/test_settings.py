@@ -199,7 +199,7 @@ def test_an_assignment_is_checked_too():
 def test_every_setting_name_reads_back():
     config = RunConfig()
     for name in settings.names():
-        assert config.get(name) is not None or name in ("data_root", "protocol", "emobox", "finetune_on", "checkpoint")
+        assert config.get(name) is not None or name in ("data_root", "protocol", "emobox", "finetune_on", "checkpoint", "methods", "selm.lm")
 
 
 # --- where settings come from: profile < --from < --config < flags < --set -----------------------
