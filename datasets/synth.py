@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from bench import acoustics, fileio
 from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance
@@ -72,6 +71,8 @@ VOWELS = [(730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 24
 
 
 def _resonator(x: np.ndarray, freq: float, bandwidth: float) -> np.ndarray:
+    from scipy import signal  # here, not at the top: importing it cost every bench command 2-4 s
+
     r = np.exp(-np.pi * bandwidth / RATE)
     theta = 2 * np.pi * freq / RATE
     return signal.lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], x)
@@ -79,6 +80,8 @@ def _resonator(x: np.ndarray, freq: float, bandwidth: float) -> np.ndarray:
 
 def _voice(rng: np.random.Generator, speaker: tuple, emotion: str, n: int) -> np.ndarray:
     """One utterance: syllables of a pulse train through speaker-scaled vowel formants."""
+    from scipy import signal
+
     _, _, base_f0, tract, breath_offset = speaker
     f0_factor, f0_range, tempo, level_db, breath, tilt = EMOTIONS[emotion]
     t = np.arange(n) / RATE
