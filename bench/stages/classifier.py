@@ -39,7 +39,8 @@ def train_classifier(
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = LinearClassifier(features.shape[1], n_classes, settings).to(features.device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum, foreach=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                fused=features.device.type in ("cpu", "cuda"))  # one kernel per update
     with one_thread(features.device):
         for _ in range(settings.epochs):
             order = torch.randperm(len(labels), generator=generator).to(features.device)

@@ -10,8 +10,8 @@ a few small matrix products each, so the loop keeps per-step work to those produ
 features stay on the device, each head runs once per step on what differs (the captions'
 projection on the few distinct captions, not on every clip's copy), losses are read back
 once per epoch, nothing is wrapped for autocast or several processes (every process
-computes the same steps, which is what gathering would give it), and on CPU it runs on one
-thread (:mod:`bench.stages.threads`).
+computes the same steps, which is what gathering would give it), Adam updates each parameter
+in one fused kernel, and on CPU it runs on one thread (:mod:`bench.stages.threads`).
 
 When the encoder trains, it runs under bf16 autocast on CUDA (:mod:`bench.precision`) with
 the loss in fp32; under ``torchrun`` each process embeds its part of every global batch and
@@ -74,7 +74,7 @@ def finetune(
     param_groups = [{"params": [*groups["heads"], logit_scale], "lr": settings.head_lr}]
     if callable(audio) and encoder_trains(backbone, settings):
         param_groups.append({"params": groups["audio_encoder"], "lr": settings.audio_lr})
-    optimizer = torch.optim.Adam(param_groups, foreach=True)
+    optimizer = torch.optim.Adam(param_groups, fused=device.type in ("cpu", "cuda"))
     caption_index = caption_index.to(device)
     n = len(caption_index)
     genders = (torch.full((n,), -1) if genders is None else genders).to(device)
