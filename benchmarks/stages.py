@@ -11,8 +11,9 @@
     throughput measured here. The heads-only fine-tune also runs the loop as it was before
     issue 18 (read from git: commit ``BEFORE``), side by side on the same data.
 (2) ``bench run`` on the corpus: first run (cold embedding cache), the same command again,
-    and a 5-trial ``bench sweep prompt-length``: its wall time per trial beyond the trials'
-    own ACPT + classifier compute (from their records).
+    and a 5-trial ``bench sweep prompt-length``: each trial's wall time (optuna's start to
+    completion) beyond its own ACPT + classifier compute (from its record), and apart from it
+    what the sweep pays once (process start, imports, finding the base run).
 (3) Peak resident memory of a first ``bench run`` at two corpus sizes.
 Corpora are cut to every ``--every``-th file (symlinks in a scratch folder) to keep one
 invocation under ten minutes; stage settings of (1) are the defaults except ``--set``.
@@ -35,11 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 MATMUL_SIZES = (1024, 512, 256)
 BEFORE = "0327183"  # main before issue 18
 PROMPT_LENGTHS = (2, 4, 8, 16, 32)  # what `bench sweep prompt-length` tries
+DISPATCH_REPS = 20000
 
 
 def matmul_flops_per_second() -> float:
@@ -60,6 +63,37 @@ def flops(step: Callable[[], object]) -> int:
     with FlopCounterMode(display=False) as counter:
         step()
     return counter.get_total_flops()
+
+
+class _OpCounter(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops += 1
+        return func(*args, **(kwargs or {}))
+
+
+def ops(step: Callable[[], object]) -> int:
+    """Tensor operations (ATen calls, forward, backward and optimiser) that one ``step`` dispatches."""
+    with _OpCounter() as counter:
+        step()
+    return counter.ops
+
+
+def dispatch_seconds() -> float:
+    """Seconds eager PyTorch takes to run one operation on tiny tensors here, on one thread: the
+    floor of a step made of many operations too small for their arithmetic to count."""
+    a, b = torch.randn(16, 4), torch.randn(16, 4)
+    best = math.inf
+    with torch.no_grad():
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(DISPATCH_REPS):
+                torch.mul(a, b)
+            best = min(best, (time.perf_counter() - started) / DISPATCH_REPS)
+    return best
 
 
 def seconds(work: Callable[[], object]) -> tuple[float, object]:
@@ -108,14 +142,20 @@ def finetune_before() -> Callable:
 
 
 class Table:
-    def __init__(self, throughput: float) -> None:
-        self.throughput, self.rows = throughput, []
+    def __init__(self, throughput: float, dispatch: float) -> None:
+        self.throughput, self.dispatch, self.rows = throughput, dispatch, []
 
     def add(self, stage: str, measured: float, floor: float, basis: str) -> None:
         self.rows.append((stage, measured, floor, basis))
 
     def flop_floor(self, stage: str, measured: float, total_flops: float, basis: str) -> None:
         self.add(stage, measured, total_flops / self.throughput, f"{total_flops / 1e9:.1f} GFLOP; {basis}")
+
+    def dispatch_floor(self, stage: str, measured: float, total_ops: int, basis: str) -> None:
+        """For steps of tiny tensors, whose FLOP floor no eager framework approaches: the time to
+        dispatch their operations one by one."""
+        self.add(f"{stage} (dispatch)", measured, total_ops * self.dispatch,
+                 f"{total_ops} ops x {self.dispatch * 1e6:.1f} us; {basis}")
 
     def print(self) -> None:
         print(f"    {'stage':<34}{'measured s':>11}{'floor s':>10}{'ratio':>8}   floor from")
@@ -141,7 +181,9 @@ def stage_table(args: argparse.Namespace) -> None:
     fold = corpus.folds(None)[1][0]
     torch.manual_seed(0)
     backbone = registry.backbone(config.backbone).eval()
-    table = Table(matmul_flops_per_second())
+    with one_thread(torch.device("cpu")):  # the tiny-step stages run on one thread
+        dispatch = dispatch_seconds()
+    table = Table(matmul_flops_per_second(), dispatch)
     by_uid = {u.uid: u for u in corpus.utterances}
 
     # embedding, cache off, vs the encoder alone on the same (decoded) batches
@@ -182,6 +224,9 @@ def stage_table(args: argparse.Namespace) -> None:
     basis = f"{steps} steps of batch {settings.batch_size}, {len(kept)} clips, {settings.epochs} epochs"
     table.flop_floor("fine-tune, heads only (before)", before, per_step * steps, basis)
     table.flop_floor("fine-tune, heads only (now)", after, per_step * steps, basis)
+    table.dispatch_floor("fine-tune, heads only (now)", after, ops(lambda: finetune(
+        backbone, features.features, caption_features, caption_index, settings.model_copy(update={"epochs": 1}), 0)) * settings.epochs,
+        f"{settings.epochs} epochs (one counted)")
     drift = max(abs(a - b) for a, b in zip(old, new))
     print(f"    heads-only fine-tune: before/now {before / after:.1f}x; epoch losses differ by at most {drift:.2e}")
     backbone.load_trainable_state(initial)
@@ -227,6 +272,9 @@ def stage_table(args: argparse.Namespace) -> None:
     per_batch = flops(lambda: F.cross_entropy(classifier(x[chunk], y[chunk]), y[chunk]).backward())
     batches = cls.epochs * math.ceil(len(y) / cls.batch_size)
     table.flop_floor("classifier", measured, per_batch * batches, f"{batches} steps of batch {cls.batch_size}")
+    one_epoch = cls.model_copy(update={"epochs": 1})
+    table.dispatch_floor("classifier", measured, ops(lambda: train_classifier(x, y, len(corpus.words), one_epoch, 0))
+                         * cls.epochs, f"{cls.epochs} epochs (one counted)")
 
     # evaluation: the fold's test clips through the heads and the classifier, scored
     test = audio_features(backbone, [by_uid[u] for u in fold.test])
@@ -239,8 +287,10 @@ def stage_table(args: argparse.Namespace) -> None:
 
     measured, _ = seconds(evaluate)
     table.flop_floor(f"evaluation ({len(test.uids)} clips)", measured, flops(evaluate), "one pass")
+    table.dispatch_floor(f"evaluation ({len(test.uids)} clips)", measured, ops(evaluate), "one pass (numpy scoring not counted)")
     print(f"(1) stages on fold {fold.name} of {args.dataset} (every {args.every}th file), "
-          f"{os.cpu_count()} CPU cores, matmul {table.throughput / 1e9:.0f} GFLOP/s")
+          f"{os.cpu_count()} CPU cores, matmul {table.throughput / 1e9:.0f} GFLOP/s, "
+          f"one tiny operation {table.dispatch * 1e6:.1f} us")
     table.print()
 
 
@@ -257,12 +307,29 @@ def children_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
 
 
-def compute_seconds(folder: Path, pattern: str, stages: tuple[str, ...]) -> float:
-    """Compute seconds in ``stages`` of the units of the records matching ``pattern``."""
+def compute_seconds(record_path: str | Path, stages: tuple[str, ...]) -> float:
+    """Compute seconds in ``stages`` of the units of one record."""
     from bench.results import Record
 
-    records = [Record.read(p) for p in folder.glob(pattern)]
-    return sum(r.timings["unit_seconds"].get(s, 0.0) for r in records for s in stages)
+    return sum(Record.read(record_path).timings["unit_seconds"].get(s, 0.0) for s in stages)
+
+
+def sweep_trials(folder: Path) -> list[tuple[float, float]]:
+    """Each finished trial of the sweep stored under ``folder``: (wall seconds from optuna's start
+    and completion times, its own ACPT + classifier compute). The trial at the base run's own
+    point reuses that record: no compute of its own."""
+    import optuna
+
+    storage = f"sqlite:///{folder / 'sweeps' / 'optuna.db'}"
+    trials = []
+    for name in optuna.study.get_all_study_names(storage):
+        study = optuna.load_study(study_name=name, storage=storage)
+        base = study.user_attrs.get("base_record")
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            record = trial.user_attrs["record"]
+            own = 0.0 if record == base else compute_seconds(record, ("acpt", "classifier"))
+            trials.append(((trial.datetime_complete - trial.datetime_start).total_seconds(), own))
+    return trials
 
 
 def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
@@ -277,12 +344,17 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     peak, clips = children_peak_mb(), _clips(scratch / "runs")
     again = bench_cli(first_args, env)
     sweep = bench_cli(["sweep", "prompt-length", *settings, "--output", str(scratch / "runs")], env)
-    compute = compute_seconds(scratch / "runs", "sweeps/*/*/record.json", ("acpt", "classifier"))
-    trials = len(PROMPT_LENGTHS)
+    trials = sweep_trials(scratch / "runs")
+    wall, compute = sum(w for w, _ in trials), sum(c for _, c in trials)
     print(f"(2) bench {' '.join(settings)} (every {args.every}th file, {clips} clips)")
     print(f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)")
-    print(f"    sweep prompt-length, {trials} trials: {sweep:.1f} s wall, {compute:.1f} s of it ACPT + classifier; "
-          f"overhead {(sweep - compute) / trials:.1f} s per trial = {(sweep - compute) / max(compute, 1e-9):.0%} of that compute")
+    print(f"    sweep prompt-length, {len(trials)} trials: {sweep:.1f} s wall; the trials {wall:.1f} s, "
+          f"{compute:.1f} s of it their own ACPT + classifier")
+    print(f"      overhead of a trial beyond that compute: {(wall - compute) / len(trials):.1f} s = "
+          f"{(wall - compute) / max(compute, 1e-9):.0%} of it (each: "
+          f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s; the first real trial builds the backbone)")
+    print(f"      once per sweep (process start, imports, building the backbone, finding the base run): "
+          f"{sweep - wall:.1f} s; with it the overhead would be {(sweep - compute) / max(compute, 1e-9):.0%}")
     print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
           f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)")
 
