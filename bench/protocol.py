@@ -28,7 +28,6 @@ from bench import (
     distributed,
     emobox,
     fileio,
-    identity,
     methods,
     records,
     registry,
@@ -72,10 +71,8 @@ def run(config: RunConfig) -> Record:
     states = methods.by_state(config)
     method_classes = [registry.get("method", name) for name in methods.chosen(config)]
     fingerprint = records.backbone_fingerprint(backbone_cls, config.backbone_options)
-    run_dir = records.run_dir(
-        config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device),
-        identity.run_code(backbone_cls, method_classes),
-    )
+    code = records.code_identity(backbone_cls, method_classes)
+    run_dir = records.run_dir(config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device), code["hash"])
 
     plan = [(seed, fold, tuned) for seed in range(config.seeds) for fold in folds for tuned in states]
     paths = [run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json" for seed, fold, tuned in plan]
@@ -109,7 +106,7 @@ def run(config: RunConfig) -> Record:
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
-        config=config, backbone=backbone_cls, methods=method_classes, fingerprint=fingerprint,
+        config=config, code=code, backbone=backbone_cls, fingerprint=fingerprint,
         initial_weights=model.initial_id if model else units[0].initial_weights, corpus=corpus,
         protocol=protocol, folds=folds, units=[row for unit in units for row in unit.rows],
         finetunes=[unit.finetune for unit in units if unit.finetune],

@@ -15,6 +15,7 @@ import platform
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -71,14 +72,28 @@ def required_files(cls: type[Backbone], options: dict[str, str]) -> list:
     return cls.required_files(**{k: v for k, v in options.items() if k in accepted})
 
 
-def git_commit() -> str | None:
+def _git(*args: str) -> subprocess.CompletedProcess | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """The checked-out commit, with ``-dirty`` when tracked files differ from it (the record's
+    numbers then came from code no commit holds: ``code.hash`` still names it)."""
+    head = _git("rev-parse", "HEAD")
+    if head is None or head.returncode != 0 or not head.stdout.strip():
+        return None
+    changed = _git("status", "--porcelain", "--untracked-files=no")
+    dirty = changed is not None and changed.returncode == 0 and bool(changed.stdout.strip())
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def code_identity(backbone: type[Backbone], methods: Sequence[type] = ()) -> dict:
+    """Which code computes a run, read once when it starts: a run that outlives a commit or an
+    edit is named by the code it started with (its folder is keyed by the same hash)."""
+    return {"version": metadata.version("ser-bench"), "git_commit": git_commit(), "hash": identity.run_code(backbone, methods)}
 
 
 def versions() -> dict[str, str]:
@@ -175,15 +190,16 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
     return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else METHOD_ROWS.get(method, method)
 
 
-def build(*, config, backbone: type[Backbone], methods=(), fingerprint, initial_weights, corpus, protocol, folds,
+def build(*, config, code: dict, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds,
           units: list[Row], finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> Record:
-    """The record; ``conditions``: the part of :func:`bench.soundscape.record_part`, when any were tested."""
+    """The record; ``code``: :func:`code_identity` at the run's start; ``conditions``: the part of
+    :func:`bench.soundscape.record_part`, when any were tested."""
     settings = config.model_dump(mode="json")
     return Record.model_validate({
         "schema": SCHEMA,
         "kind": "bench.run",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "code": {"version": metadata.version("ser-bench"), "git_commit": git_commit(), "hash": identity.run_code(backbone, methods)},
+        "code": code,
         "config": settings,
         "backbone": {
             "name": backbone.name,

@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,29 @@ def test_record_says_what_produced_it(first_run):
     assert (Path(path).parent / "confusion.png").stat().st_size > 1000  # the main row's confusion matrix
     checkpoint_dir = Path(path).parent / "checkpoints"
     assert sorted(p.name for p in checkpoint_dir.iterdir()) == ["half1-seed0.pt", "half2-seed0.pt"]
+
+
+def test_the_record_names_the_code_its_run_started_with(first_run, tmp_path, monkeypatch):
+    """Code identity is read once, at the start: a run resumed or still running after a commit
+    is not named by the later commit."""
+    record, path = first_run
+    folder = tmp_path / Path(path).parent.name
+    shutil.copytree(Path(path).parent, folder)
+    (folder / "record.json").unlink()
+    (folder / "units" / "seed0-half2-finetuned.json").unlink()
+    commits = iter(["1" * 40, "2" * 40])
+    monkeypatch.setattr(records, "git_commit", lambda: next(commits))
+    again, again_path = record_of(bench_run(tmp_path))
+    assert Path(again_path).parent == folder  # same code hash, same folder: resumed
+    assert again.code["git_commit"] == "1" * 40 and again.code["hash"] == record.code["hash"]
+
+
+def test_a_checkout_with_uncommitted_changes_is_marked_dirty(monkeypatch):
+    answers = {"rev-parse": "0123abc\n", "status": " M bench/protocol.py\n"}
+    monkeypatch.setattr(records, "_git", lambda *args: subprocess.CompletedProcess(args, 0, answers[args[0]], ""))
+    assert records.git_commit() == "0123abc-dirty"
+    answers["status"] = ""
+    assert records.git_commit() == "0123abc"
 
 
 def test_leakage_guard_fine_tunes_on_the_training_part_only(first_run):
