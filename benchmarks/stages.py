@@ -353,7 +353,7 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     print(f"      overhead of a trial beyond that compute: {(wall - compute) / len(trials):.1f} s = "
           f"{(wall - compute) / max(compute, 1e-9):.0%} of it (each: "
           f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s; the first real trial builds the backbone)")
-    print(f"      once per sweep (process start, imports, building the backbone, finding the base run): "
+    print(f"      once per sweep (process start, imports, finding the base run): "
           f"{sweep - wall:.1f} s; with it the overhead would be {(sweep - compute) / max(compute, 1e-9):.0%}")
     print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
           f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)")
