@@ -108,7 +108,7 @@ def subset_root(source: Path, target: Path, every: int, keep: tuple[str, ...] = 
     for path in files[::every]:
         link = target / path.relative_to(source)
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(path)
+        link.symlink_to(path.resolve())  # a relative root would leave the link dangling
     for name in keep:
         (target / name).write_bytes((source / name).read_bytes())
     return target
