@@ -25,11 +25,14 @@ class LinearClassifier(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_classes)) if settings.loss == "softmax" else None
 
     def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
-        features = F.normalize(features, dim=-1)
+        return self.logits(F.normalize(features, dim=-1), labels)
+
+    def logits(self, normalized: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The logits of rows already L2-normalised: training normalises its fixed rows once."""
         if self.bias is not None:
-            return features @ self.weight.T + self.bias
+            return normalized @ self.weight.T + self.bias
         return arcface_logits(
-            features, self.weight, labels, self.settings.arcface_scale, self.settings.arcface_margin
+            normalized, self.weight, labels, self.settings.arcface_scale, self.settings.arcface_margin
         )
 
 
@@ -41,11 +44,13 @@ def train_classifier(
     model = LinearClassifier(features.shape[1], n_classes, settings).to(features.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 fused=features.device.type in ("cpu", "cuda"))  # one kernel per update
+    normalized = F.normalize(features, dim=-1)  # the same at every step: once
     with one_thread(features.device):
         for _ in range(settings.epochs):
             order = torch.randperm(len(labels), generator=generator).to(features.device)
-            for idx in order.split(settings.batch_size):
-                loss = F.cross_entropy(model(features[idx], labels[idx]), labels[idx])
+            shuffled = zip(normalized[order].split(settings.batch_size), labels[order].split(settings.batch_size))
+            for rows, targets in shuffled:  # views of one gather per epoch, not a gather per step
+                loss = F.cross_entropy(model.logits(rows, targets), targets)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
