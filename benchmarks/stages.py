@@ -2,18 +2,22 @@
 
     BENCH_EMODB_ROOT=/path/to/emodb python benchmarks/stages.py            # EmoDB + synth, ~8 min on 2 cores
     python benchmarks/stages.py --dataset synth --every 8 --set acpt.iterations=5
+    python benchmarks/stages.py --no-runs --busy 2     # only (1), and the fine-tune on a busy machine
 
 (1) Per stage, measured seconds beside a floor and their ratio, in this process on fold 0 of
     ``--dataset`` (default ``emodb,synth``: leave-one-corpus-out, so fine-tuning sees the other
     corpus). Floors: embedding and the trainable-encoder fine-tune against the encoder alone
     on the same batches (already decoded); every other stage against its FLOPs (counted with
     ``torch.utils.flop_counter`` over one real step, forward and backward) at the matmul
-    throughput measured here. The heads-only fine-tune also runs the loop as it was before
-    issue 18 (read from git: commit ``BEFORE``), side by side on the same data.
+    throughput measured here (the heads-only fine-tune adds its Adam updates, timed alone: they
+    move every weight and both moments through memory). It also runs the loop as it was before
+    issue 18 (read from git: commit ``BEFORE``), side by side on the same data; with ``--busy N``
+    both loops run again beside N spinning processes, as on a machine shared with other work.
 (2) ``bench run`` on the corpus: first run (cold embedding cache), the same command again,
     and a 5-trial ``bench sweep prompt-length``: each trial's wall time (optuna's start to
     completion) beyond its own ACPT + classifier compute (from its record), and apart from it
-    what the sweep pays once (process start, imports, finding the base run).
+    what the sweep pays once (process start, imports, finding the base run, and building the
+    backbone, which the first trial does).
 (3) Peak resident memory of a first ``bench run`` at two corpus sizes.
 Corpora are cut to every ``--every``-th file (symlinks in a scratch folder) to keep one
 invocation under ten minutes; stage settings of (1) are the defaults except ``--set``.
@@ -30,7 +34,8 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +101,23 @@ def dispatch_seconds() -> float:
     return best
 
 
+def adam_update_seconds(parameters: list[torch.Tensor]) -> float:
+    """One fused Adam update of tensors shaped like ``parameters``, alone on one thread: memory-bound
+    work (every weight and both moments read and written) that no FLOP count sees."""
+    copies = [torch.zeros_like(p, requires_grad=True) for p in parameters]
+    for copy in copies:
+        copy.grad = torch.randn_like(copy)
+    optimizer = torch.optim.Adam(copies, fused=True)
+    optimizer.step()  # creates the moments
+    best = math.inf
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(50):
+            optimizer.step()
+        best = min(best, (time.perf_counter() - started) / 50)
+    return best
+
+
 def seconds(work: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
     result = work()
@@ -128,6 +150,18 @@ def corpus_roots(dataset: str, every: int, scratch: Path) -> dict[str, str]:
         keep = ("synth.json",) if name == "synth" else ()
         env[loader.env_var] = str(subset_root(root, scratch / f"{name}-every{every}", every, keep))
     return env
+
+
+@contextmanager
+def busy(processes: int) -> Iterator[None]:
+    """Other work on the machine, as on a shared one: ``processes`` Python loops spinning on the cores."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
 
 
 def finetune_before() -> Callable:
@@ -221,14 +255,30 @@ def stage_table(args: argparse.Namespace) -> None:
         info_nce(audio, text, scale, caption_index[batch]).backward()
 
     per_step = flops(head_step)
-    basis = f"{steps} steps of batch {settings.batch_size}, {len(kept)} clips, {settings.epochs} epochs"
-    table.flop_floor("fine-tune, heads only (before)", before, per_step * steps, basis)
-    table.flop_floor("fine-tune, heads only (now)", after, per_step * steps, basis)
+    heads = [*backbone.parameter_groups()["heads"], scale]
+    with one_thread(torch.device("cpu")):
+        update = adam_update_seconds(heads)
+    basis = (f"{per_step * steps / 1e9:.1f} GFLOP + {steps} Adam updates of {sum(p.numel() for p in heads) / 1e6:.2f} M "
+             f"weights ({update * 1e3:.2f} ms each, alone); {steps} steps of batch {settings.batch_size}, "
+             f"{len(kept)} clips, {settings.epochs} epochs")
+
+    def heads_floor(stage: str, measured: float) -> None:
+        table.add(stage, measured, per_step * steps / table.throughput + steps * update, basis)
+
+    heads_floor("fine-tune, heads only (before)", before)
+    heads_floor("fine-tune, heads only (now)", after)
     table.dispatch_floor("fine-tune, heads only (now)", after, ops(lambda: finetune(
         backbone, features.features, caption_features, caption_index, settings.model_copy(update={"epochs": 1}), 0)) * settings.epochs,
         f"{settings.epochs} epochs (one counted)")
     drift = max(abs(a - b) for a, b in zip(old, new))
     print(f"    heads-only fine-tune: before/now {before / after:.1f}x; epoch losses differ by at most {drift:.2e}")
+    if args.busy:
+        with busy(args.busy):
+            busy_before, _ = fresh(lambda: finetune_before()(backbone, project, caption_features, caption_index, settings, 0))
+            busy_after, _ = fresh(lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0))
+        heads_floor(f"fine-tune, heads only (before, {args.busy} busy)", busy_before)
+        heads_floor(f"fine-tune, heads only (now, {args.busy} busy)", busy_after)
+        print(f"    heads-only fine-tune beside {args.busy} busy processes: before/now {busy_before / busy_after:.1f}x")
     backbone.load_trainable_state(initial)
 
     # trainable encoder: one step of a small batch, vs the encoder's own forward + backward
@@ -346,15 +396,19 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     sweep = bench_cli(["sweep", "prompt-length", *settings, "--output", str(scratch / "runs")], env)
     trials = sweep_trials(scratch / "runs")
     wall, compute = sum(w for w, _ in trials), sum(c for _, c in trials)
+    later_wall, later_compute = sum(w for w, _ in trials[1:]), sum(c for _, c in trials[1:])
+    build = trials[0][0] - trials[0][1]
     print(f"(2) bench {' '.join(settings)} (every {args.every}th file, {clips} clips)")
     print(f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)")
     print(f"    sweep prompt-length, {len(trials)} trials: {sweep:.1f} s wall; the trials {wall:.1f} s, "
           f"{compute:.1f} s of it their own ACPT + classifier")
-    print(f"      overhead of a trial beyond that compute: {(wall - compute) / len(trials):.1f} s = "
-          f"{(wall - compute) / max(compute, 1e-9):.0%} of it (each: "
-          f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s; the first real trial builds the backbone)")
-    print(f"      once per sweep (process start, imports, finding the base run): "
-          f"{sweep - wall:.1f} s; with it the overhead would be {(sweep - compute) / max(compute, 1e-9):.0%}")
+    print(f"      overhead of a trial beyond that compute (trials after the first): "
+          f"{(later_wall - later_compute) / max(len(trials) - 1, 1):.1f} s = "
+          f"{(later_wall - later_compute) / max(later_compute, 1e-9):.0%} of it (all trials: "
+          f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s)")
+    print(f"      once per sweep: the first trial builds the backbone ({build:.1f} s); process start, imports, "
+          f"finding the base run {sweep - wall:.1f} s; with both the overhead would be "
+          f"{(sweep - compute) / max(compute, 1e-9):.0%}")
     print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
           f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)")
 
@@ -374,6 +428,8 @@ def main() -> None:
                         help="a stage setting NAME=VALUE for every part (default: acpt.iterations=10)")
     parser.add_argument("--embed-clips", type=int, default=64, help="clips of the embedding row of (1)")
     parser.add_argument("--encoder-batch", type=int, default=8, help="batch of the trainable-encoder row of (1)")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="also time the heads-only fine-tune before/now beside N spinning processes (a shared machine)")
     parser.add_argument("--no-runs", action="store_true", help="only (1), with the usual embedding cache")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
