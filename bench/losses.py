@@ -117,5 +117,6 @@ def arcface_logits(features: Tensor, weight: Tensor, labels: Tensor | None, scal
     sine = (1 - cosine.pow(2)).clamp_min(1e-12).sqrt()
     with_margin = cosine * math.cos(margin) - sine * math.sin(margin)
     with_margin = torch.where(cosine > math.cos(math.pi - margin), with_margin, cosine - math.sin(math.pi - margin) * margin)
-    true_class = labels[:, None] == torch.arange(cosine.shape[1], device=labels.device)  # F.one_hot reads the range back to the host each step
+    # a comparison, not F.one_hot, which reads the label range back to the host at every step
+    true_class = labels[:, None] == torch.arange(cosine.shape[1], device=labels.device)
     return scale * torch.where(true_class, with_margin, cosine)
