@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from bench.crossmodal import joint_text
 from bench.methods import FoldInput, Method, Predictor
-from bench.stages.evaluate import fit_encoder_probe, linear_probe, nearest_prototype
+from bench.stages.evaluate import fit_encoder_probe, grouped_by_speaker, linear_probe, nearest_prototype
 
 
 class ZeroShot(Method):
@@ -44,7 +44,15 @@ class EncoderProbe(Method):
         if not train_ids:
             return
         by_uid = {u.uid: u for u in data.train}
-        with data.timed("probe"):  # fitted once, applied to the clean and every conditioned test set
-            probe = fit_encoder_probe(train_feats, [by_uid[u] for u in train_ids], data.test_speakers, data.classes,
-                                      data.seed)
-        yield Predictor("encoder-probe", lambda ids, _: probe(data.features(ids)[1]))
+        train_utts = [by_uid[u] for u in train_ids]
+        # a frozen encoder's features and grouped inner folds: the same probe for every seed of the fold
+        shared = data.encoder_frozen and grouped_by_speaker(train_utts, data.test_speakers)
+        key = ("encoder-probe", data.fold)
+        if not shared or key not in data.kept:
+            with data.timed("probe"):  # fitted once, applied to the clean and every conditioned test set
+                fitted = fit_encoder_probe(train_feats, train_utts, data.test_speakers, data.classes, data.seed)
+            if shared:
+                data.kept[key] = fitted
+        probe = data.kept[key] if shared else fitted
+        extra = {"shared": "per fold"} if shared else {}
+        yield Predictor("encoder-probe", lambda ids, _: probe(data.features(ids)[1]), extra=extra)

@@ -54,7 +54,8 @@ class FoldInput:
     the usable ones with their encoder features, joint-space embeddings, or frame-level
     features ``[N, T, D]`` (``frames`` is None where the backbone cannot give them).
     ``kept`` lives as long as the built backbone: what a method computes once and reuses
-    (e.g. per seed on the initial weights, where every fold gives the same result).
+    (e.g. per seed on the initial weights, where every fold gives the same result, or per fold
+    where every seed does).
     """
 
     fold: str

@@ -57,6 +57,14 @@ def encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test: Tensor, 
     return fit_encoder_probe(train, train_utts, {u.speaker for u in test_utts}, classes, seed)(test)
 
 
+def grouped_by_speaker(train_utts: Sequence[Utterance], test_speakers: set) -> bool:
+    """Whether the encoder probe cross-validates grouped by speaker: the fold is speaker-independent
+    (no speaker on both sides, every speaker known) and has two training speakers. Grouped inner
+    folds are not shuffled, so such a probe is the same for every seed."""
+    speakers = {u.speaker for u in train_utts}
+    return None not in speakers and not speakers & test_speakers and len(speakers) >= 2
+
+
 def fit_encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test_speakers: set, classes: Sequence[str],
                       seed: int) -> Callable[[Tensor], Tensor]:
     """EmoBox's frozen-feature baseline: logistic regression on the encoder's own embeddings
@@ -70,16 +78,14 @@ def fit_encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test_speak
     from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
     from sklearn.preprocessing import StandardScaler
 
-    speakers = {u.speaker for u in train_utts}
-    independent = None not in speakers and not speakers & test_speakers
     labels = np.array([classes.index(u.label) for u in train_utts])
     scaler = StandardScaler().fit(train.float().cpu().numpy())
     train = scaler.transform(train.float().cpu().numpy())
     model = LogisticRegression(max_iter=2000)
     smallest = int(np.unique(labels, return_counts=True)[1].min())
-    if independent and len(speakers) >= 2:
+    if grouped_by_speaker(train_utts, test_speakers):
         groups = [u.speaker for u in train_utts]
-        splits = list(GroupKFold(min(PROBE_CV, len(speakers))).split(train, labels, groups))
+        splits = list(GroupKFold(min(PROBE_CV, len(set(groups)))).split(train, labels, groups))
     elif min(PROBE_CV, smallest) >= 2:
         splits = list(StratifiedKFold(min(PROBE_CV, smallest), shuffle=True, random_state=seed).split(train, labels))
     else:  # a class with one example: nothing to cross-validate on, the default C

@@ -10,10 +10,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench import protocol, registry
+from bench.contracts import Utterance
 from bench.corpus import Corpus
 from bench.settings import RunConfig
 from bench.embed import audio_features
-from bench.stages.evaluate import encoder_probe
+from bench.stages.evaluate import encoder_probe, grouped_by_speaker
 
 
 def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp_path):
@@ -50,7 +51,6 @@ def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp
 
 def test_encoder_probe_cross_validates_by_speaker_only_when_the_fold_does(monkeypatch):
     """Grouped inner folds where no speaker is on both sides of the fold; stratified otherwise."""
-    from bench.contracts import Utterance
     from sklearn import model_selection
 
     used = []
@@ -67,3 +67,33 @@ def test_encoder_probe_cross_validates_by_speaker_only_when_the_fold_does(monkey
         predicted = encoder_probe(rows(train), train, rows(test), test, ("a", "b"), seed=0)
         assert predicted.shape == (len(test),)
     assert used == ["GroupKFold", "StratifiedKFold"]
+
+
+def test_a_frozen_encoders_probe_on_speaker_folds_is_fitted_once_per_fold(tmp_path, monkeypatch):
+    """Grouped inner folds do not shuffle and the features do not change with the seed: the
+    second seed reuses the first one's probe and its rows say so; the figures are those of a fit."""
+    from bench import baselines
+
+    fits = []
+    fit = baselines.fit_encoder_probe
+    monkeypatch.setattr(baselines, "fit_encoder_probe", lambda *a: fits.append(a) or fit(*a))
+    config = RunConfig(dataset="synth", seeds=2, methods=["encoder-probe"], finetune=False, output=tmp_path)
+    record = protocol.run(config)
+    rows = {(r.seed, r.fold): r for r in record.units if r.method == "encoder-probe"}
+    folds = {fold for _, fold in rows}
+    assert len(folds) == 2 and [a[-1] for a in fits] == [0, 0]  # synth's folds are speaker halves: one fit each
+    for fold in folds:
+        first, second = rows[0, fold], rows[1, fold]
+        assert first.shared == second.shared == "per fold"
+        assert (first.wa, first.ua, first.confusion) == (second.wa, second.ua, second.confusion)
+    features, *rest, _ = fits[0]  # what seed 1 would have fitted on its own predicts the same, anywhere
+    anywhere = torch.randn(500, features.shape[1], generator=torch.Generator().manual_seed(0))
+    assert torch.equal(fit(features, *rest, 0)(anywhere), fit(features, *rest, 1)(anywhere))
+
+
+def test_a_probe_is_seed_free_only_where_no_speaker_is_on_both_sides():
+    train = [Utterance(f"u{i}", None, "a", speaker=f"s{i % 3}") for i in range(6)]
+    assert grouped_by_speaker(train, {"s9"})
+    assert not grouped_by_speaker(train, {"s1"})  # a training speaker is tested: stratified, seeded
+    assert not grouped_by_speaker(train[:1], {"s9"})  # one training speaker: nothing to group by
+    assert not grouped_by_speaker([*train, Utterance("x", None, "a")], {"s9"})  # an unknown speaker
