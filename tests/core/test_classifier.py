@@ -42,6 +42,6 @@ def test_same_seed_same_weights_and_inference_adds_no_margin(clusters):
     assert torch.equal(first.weight, again.weight)
     other = train_classifier(train_x, train_y, N_CLASSES, settings, seed=5)
     assert not torch.equal(first.weight, other.weight)
-    with torch.no_grad():  # unscaled logits at inference: plain scaled cosines, no margin for any class
+    with torch.no_grad():  # at inference the logits are scaled cosines: no margin for any class
         cosine = F.normalize(test_x, dim=-1) @ F.normalize(first.weight, dim=-1).T
         torch.testing.assert_close(first(test_x), settings.arcface_scale * cosine)
