@@ -17,7 +17,7 @@
     and a 5-trial ``bench sweep prompt-length``: each trial's wall time (optuna's start to
     completion) beyond its own ACPT + classifier compute (from its record), and apart from it
     what the sweep pays once (process start, imports, finding the base run, and building the
-    backbone, which the first trial does).
+    backbone, which the first trial that computes does).
 (3) Peak resident memory of a first ``bench run`` at two corpus sizes.
 Corpora are cut to every ``--every``-th file (symlinks in a scratch folder) to keep one
 invocation under ten minutes; stage settings of (1) are the defaults except ``--set``.
@@ -396,17 +396,19 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     sweep = bench_cli(["sweep", "prompt-length", *settings, "--output", str(scratch / "runs")], env)
     trials = sweep_trials(scratch / "runs")
     wall, compute = sum(w for w, _ in trials), sum(c for _, c in trials)
-    later_wall, later_compute = sum(w for w, _ in trials[1:]), sum(c for _, c in trials[1:])
-    build = trials[0][0] - trials[0][1]
+    builder = next((i for i, (_, c) in enumerate(trials) if c > 0), 0)  # the first trial that computes
+    build = trials[builder][0] - trials[builder][1]
+    others = trials[:builder] + trials[builder + 1 :]
+    later_wall, later_compute = sum(w for w, _ in others), sum(c for _, c in others)
     print(f"(2) bench {' '.join(settings)} (every {args.every}th file, {clips} clips)")
     print(f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)")
     print(f"    sweep prompt-length, {len(trials)} trials: {sweep:.1f} s wall; the trials {wall:.1f} s, "
           f"{compute:.1f} s of it their own ACPT + classifier")
-    print(f"      overhead of a trial beyond that compute (trials after the first): "
-          f"{(later_wall - later_compute) / max(len(trials) - 1, 1):.1f} s = "
+    print(f"      overhead of a trial beyond that compute (all but the one that builds the backbone): "
+          f"{(later_wall - later_compute) / max(len(others), 1):.1f} s = "
           f"{(later_wall - later_compute) / max(later_compute, 1e-9):.0%} of it (all trials: "
           f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s)")
-    print(f"      once per sweep: the first trial builds the backbone ({build:.1f} s); process start, imports, "
+    print(f"      once per sweep: the first trial that computes builds the backbone ({build:.1f} s); process start, imports, "
           f"finding the base run {sweep - wall:.1f} s; with both the overhead would be "
           f"{(sweep - compute) / max(compute, 1e-9):.0%}")
     print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
