@@ -2,7 +2,9 @@
 and plain lines at a bounded rate where output goes to a file, so a batch job's log is never
 silent for minutes.
 
-``BENCH_PROGRESS_SECONDS`` (default 30) is the least time between two such lines.
+``BENCH_PROGRESS_SECONDS`` (default 30) is the least time between two such lines. The clock
+is shared by every stage and by the run's count of units, so a run made of many short stages
+still writes a line once that time has passed.
 """
 
 from __future__ import annotations
@@ -41,21 +43,26 @@ def _log_stream() -> TextIO | None:
 
 
 class _Lines:
-    """``stage: done/total unit, elapsed, estimate left``, at most once per ``interval``."""
+    """``stage: done/total unit, elapsed, estimate left``, once ``interval`` has passed since the
+    last line of any stage."""
+
+    last_line: float | None = None  # when any stage last wrote a line (or the first one began)
 
     def __init__(self, description: str, total: int, unit: str, stream: TextIO, interval: float) -> None:
         self.description, self.total, self.unit, self.stream, self.interval = description, total, unit, stream, interval
-        self.started = self.last = time.monotonic()
+        self.started = time.monotonic()
+        if _Lines.last_line is None:
+            _Lines.last_line = self.started
         self.done, self.printed = 0, False
 
     def advance(self, n: int = 1) -> None:
         self.done += n
         now = time.monotonic()
-        if now - self.last >= self.interval and self.done < self.total:
+        if now - _Lines.last_line >= self.interval and self.done < self.total:
             elapsed = now - self.started
             left = elapsed / self.done * (self.total - self.done) if self.done else None
             self._print(elapsed, f"~{_clock(left)} left" if left is not None else "estimating")
-            self.last = now
+            _Lines.last_line = now
 
     def finish(self) -> None:
         if self.printed:
@@ -72,12 +79,26 @@ def _clock(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
 
 
+def _lines(description: str, total: int, unit: str) -> _Lines | None:
+    stream = _log_stream() if distributed.is_main() else None
+    return _Lines(description, total, unit, stream, line_interval()) if stream else None
+
+
+@contextmanager
+def log_lines(description: str, total: int, unit: str = "") -> Iterator:
+    """Log lines only, no bar: for work that holds stages with bars of their own (a run's
+    units); yields ``advance(n=1)``."""
+    tracker = _lines(description, total, unit)
+    yield tracker.advance if tracker else lambda n=1: None
+    if tracker:
+        tracker.finish()
+
+
 @contextmanager
 def bar(description: str, total: int, unit: str = "") -> Iterator:
     """A progress bar (and log lines); yields ``advance(n=1)``."""
     main = distributed.is_main()
-    stream = _log_stream() if main else None
-    lines = _Lines(description, total, unit, stream, line_interval()) if stream else None
+    tracker = _lines(description, total, unit)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
@@ -87,12 +108,12 @@ def bar(description: str, total: int, unit: str = "") -> Iterator:
 
         def advance(n: int = 1) -> None:
             progress.advance(task, n)
-            if lines:
-                lines.advance(n)
+            if tracker:
+                tracker.advance(n)
 
         yield advance
-    if lines:
-        lines.finish()
+    if tracker:
+        tracker.finish()
 
 
 def track(items: Iterable, description: str, total: int | None = None, unit: str = "") -> Iterator:

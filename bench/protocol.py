@@ -37,7 +37,7 @@ from bench.contracts import DataError, Fold
 from bench.corpus import Corpus, finetune_pool
 from bench.features import Embedder
 from bench.finetuning import checkpoint_for, train_on_pool
-from bench.progress import console
+from bench.progress import console, log_lines
 from bench.results import Record, Unit
 from bench.settings import RunConfig, check_backbone, resolve_device
 from bench.stages.finetune import encoder_trains
@@ -79,22 +79,24 @@ def run(config: RunConfig) -> Record:
     units = distributed.from_main(lambda: [Unit.read(path) if path.is_file() else None for path in paths])
     recorded = {unit.initial_weights for unit in units if unit is not None}
     model = None
-    for i, ((seed, fold, tuned), path) in enumerate(zip(plan, paths)):
-        if units[i] is not None:
-            continue
-        if model is None:
-            model = Model.build(config, device, fingerprint, corpus, pool)
-            foreign = recorded - {model.initial_id}
-            if foreign:
-                raise DataError(
-                    f"{run_dir}: finished units there came from other initial weights ({', '.join(sorted(foreign))}) than "
-                    f"this backbone's ({model.initial_id}), changed in a way its fingerprint does not show; "
-                    "move the folder away or give another --output"
-                )
-        unit = run_unit(model, config, corpus, pool, fold, seed, tuned, run_dir, states[tuned])
-        units[i] = distributed.broadcast(unit)  # the main process knows the checkpoint hashes
-        if distributed.is_main():
-            units[i].write(path)
+    todo = [i for i, unit in enumerate(units) if unit is None]
+    with log_lines("run", len(todo), "units") as unit_done:  # the stages show their own bars
+        for i in todo:
+            (seed, fold, tuned), path = plan[i], paths[i]
+            if model is None:
+                model = Model.build(config, device, fingerprint, corpus, pool)
+                foreign = recorded - {model.initial_id}
+                if foreign:
+                    raise DataError(
+                        f"{run_dir}: finished units there came from other initial weights ({', '.join(sorted(foreign))}) than "
+                        f"this backbone's ({model.initial_id}), changed in a way its fingerprint does not show; "
+                        "move the folder away or give another --output"
+                    )
+            unit = run_unit(model, config, corpus, pool, fold, seed, tuned, run_dir, states[tuned])
+            units[i] = distributed.broadcast(unit)  # the main process knows the checkpoint hashes
+            if distributed.is_main():
+                units[i].write(path)
+            unit_done()
 
     finished = run_dir / "record.json"
     if model is None and distributed.from_main(finished.is_file):
