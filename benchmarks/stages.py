@@ -243,8 +243,10 @@ def stage_table(args: argparse.Namespace) -> None:
         return seconds(run)
 
     project = lambda idx: backbone.project_audio(features.features[idx])  # noqa: E731
-    before, old = fresh(lambda: finetune_before()(backbone, project, caption_features, caption_index, settings, 0))
-    after, new = fresh(lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0))
+    loop_before = lambda: finetune_before()(backbone, project, caption_features, caption_index, settings, 0)  # noqa: E731
+    loop_now = lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0)  # noqa: E731
+    before, old = fresh(loop_before)
+    after, new = fresh(loop_now)
     steps = settings.epochs * (len(kept) // settings.batch_size + (len(kept) % settings.batch_size > 1))
     batch = torch.arange(min(settings.batch_size, len(kept)))
     scale = torch.zeros((), requires_grad=True)
@@ -274,8 +276,8 @@ def stage_table(args: argparse.Namespace) -> None:
     print(f"    heads-only fine-tune: before/now {before / after:.1f}x; epoch losses differ by at most {drift:.2e}")
     if args.busy:
         with busy(args.busy):
-            busy_before, _ = fresh(lambda: finetune_before()(backbone, project, caption_features, caption_index, settings, 0))
-            busy_after, _ = fresh(lambda: finetune(backbone, features.features, caption_features, caption_index, settings, 0))
+            busy_before, _ = fresh(loop_before)
+            busy_after, _ = fresh(loop_now)
         heads_floor(f"fine-tune, heads only (before, {args.busy} busy)", busy_before)
         heads_floor(f"fine-tune, heads only (now, {args.busy} busy)", busy_after)
         print(f"    heads-only fine-tune beside {args.busy} busy processes: before/now {busy_before / busy_after:.1f}x")
@@ -399,14 +401,14 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     builder = next((i for i, (_, c) in enumerate(trials) if c > 0), 0)  # the first trial that computes
     build = trials[builder][0] - trials[builder][1]
     others = trials[:builder] + trials[builder + 1 :]
-    later_wall, later_compute = sum(w for w, _ in others), sum(c for _, c in others)
+    other_wall, other_compute = sum(w for w, _ in others), sum(c for _, c in others)
     print(f"(2) bench {' '.join(settings)} (every {args.every}th file, {clips} clips)")
     print(f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)")
     print(f"    sweep prompt-length, {len(trials)} trials: {sweep:.1f} s wall; the trials {wall:.1f} s, "
           f"{compute:.1f} s of it their own ACPT + classifier")
     print(f"      overhead of a trial beyond that compute (all but the one that builds the backbone): "
-          f"{(later_wall - later_compute) / max(len(others), 1):.1f} s = "
-          f"{(later_wall - later_compute) / max(later_compute, 1e-9):.0%} of it (all trials: "
+          f"{(other_wall - other_compute) / max(len(others), 1):.1f} s = "
+          f"{(other_wall - other_compute) / max(other_compute, 1e-9):.0%} of it (all trials: "
           f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s)")
     print(f"      once per sweep: the first trial that computes builds the backbone ({build:.1f} s); process start, imports, "
           f"finding the base run {sweep - wall:.1f} s; with both the overhead would be "
