@@ -24,10 +24,10 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from bench.api import Backbone, CheckpointError, FrontEnd, RequiredFile
+from bench.api.soft_prompts import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._laion_audio import AudioConfig, build_audio_encoder, config_from_state, model_name
 from bench.backbones._weights import hf_cached, load_state, load_strict, local_tokenizer, require, setting_path
-from bench.contracts import Backbone, CheckpointError, FrontEnd, RequiredFile
-from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 CONTEXT_LENGTH = 77  # LAION tokenises every text to exactly 77 tokens (padding="max_length")
 FRONT_END_KEYS = ("audio_branch.spectrogram_extractor.", "audio_branch.logmel_extractor.")
@@ -242,13 +242,13 @@ class LaionFamily(PromptedText, Backbone):
         return self.audio_projection(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str], n_ctx: int) -> tuple[Tensor, Tensor]:
+    def _tokens(self, texts: Sequence[str], prompt_length: int) -> tuple[Tensor, Tensor]:
         """77 tokens as LAION tokenises (max-length padding, truncated); context vectors take
         the place of trailing padding, so every prompt stays 77 long (RoBERTa numbers positions
         itself from ``inputs_embeds``; T5 uses relative positions)."""
-        if n_ctx > CONTEXT_LENGTH - 3:
+        if prompt_length > CONTEXT_LENGTH - 3:
             raise ValueError(f"{self.name}: at most {CONTEXT_LENGTH - 3} context vectors fit in 77 tokens")
-        return hf_tokens(self.tokenizer, texts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH - n_ctx)
+        return hf_tokens(self.tokenizer, texts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH - prompt_length)
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_projection(features)

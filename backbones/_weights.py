@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bench.contracts import CheckpointError, RequiredFile
+from bench.api import CheckpointError, RequiredFile
 
 # Buffers that older transformers releases saved with the weights but that are derived from
 # the config (position ids, GPT-2's causal mask): checkpoints of that era carry them.

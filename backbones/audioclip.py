@@ -31,12 +31,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bench.api import Backbone, CheckpointError, RequiredFile
+from bench.api.soft_prompts import PromptedText
 from bench.backbones._weights import (
-    hf_cached, load_state, load_strict, local_tokenizer, releases, require, setting_path, strip_prefix,
+    hf_cached,
+    load_state,
+    load_strict,
+    local_tokenizer,
+    releases,
+    require,
+    setting_path,
+    strip_prefix,
 )
 from bench.backbones.clip_text import MAX_PROMPT_TOKENS, OpenAIClipText, clip_tower
-from bench.contracts import Backbone, CheckpointError, RequiredFile
-from bench.prompting import PromptedText
 
 SAMPLE_RATE = 44_100
 HOP = 561

@@ -15,10 +15,10 @@ fine-tuned weights come from our own fine-tune stage (``bench finetune``), which
 
 from __future__ import annotations
 
+from bench.api import CheckpointError, RequiredFile
 from bench.backbones._laion import FRONT_END_KEYS, HEAD_KEYS, ROBERTA, LaionFamily
 from bench.backbones._laion_audio import AudioConfig
 from bench.backbones._weights import load_state, require, setting_path
-from bench.contracts import CheckpointError, RequiredFile
 
 PANNS_ENV = "BENCH_PANNS_CNN14"
 

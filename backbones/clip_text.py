@@ -5,7 +5,7 @@ OpenAI's layout (``token_embedding``, ``transformer.resblocks.N``, ``ln_final``,
 layout (``CLIPTextModelWithProjection``), which Wav2CLIP's text side uses, is driven through
 its parts. Both are causal transformers over exactly 77 positions pooled at the end token,
 so soft prompts go after the start token, the length is kept and the end index moves
-(:func:`clip_tower`, pooling ``end`` of :mod:`bench.prompting`).
+(:func:`clip_tower`, pooling ``end`` of :mod:`bench.api.soft_prompts`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from bench.prompting import TextTower
+from bench.api.soft_prompts import TextTower
 
 CONTEXT_LENGTH = 77
 MAX_PROMPT_TOKENS = CONTEXT_LENGTH - 3  # start, one word and end still fit
@@ -84,7 +84,7 @@ def clip_tower(tokenizer, embeddings: nn.Embedding, encode, pad_id: int | None =
     tokenizer's) to 77 as CLIP's ``tokenize`` does, pooled at the first end token."""
     pad = tokenizer.pad_token_id if pad_id is None else pad_id
 
-    def tokenize(texts: Sequence[str], n_ctx: int) -> tuple[Tensor, Tensor]:
+    def tokenize(texts: Sequence[str], prompt_length: int) -> tuple[Tensor, Tensor]:
         rows = tokenizer(list(texts), truncation=True, max_length=CONTEXT_LENGTH)["input_ids"]
         ids = torch.full((len(rows), CONTEXT_LENGTH), pad, dtype=torch.long)
         for i, row in enumerate(rows):

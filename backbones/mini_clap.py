@@ -26,9 +26,9 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from bench.api import Backbone, CheckpointError, RequiredFile
+from bench.api.soft_prompts import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._weights import load_state
-from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
-from bench.contracts import Backbone, CheckpointError, RequiredFile
 
 SAMPLE_RATE = 16_000
 N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows, 10 ms steps (resemblyzer hparams)
@@ -176,7 +176,7 @@ class MiniClap(PromptedText, Backbone):
         return self.audio_head(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+    def _tokens(self, texts: Sequence[str], prompt_length: int = 0) -> tuple[Tensor, Tensor]:
         return hf_tokens(self.tokenizer, texts, padding=True, truncation=True, max_length=self.max_tokens)
 
     def project_text(self, features: Tensor) -> Tensor:

@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
+from bench.api import Backbone, CheckpointError, RequiredFile
+from bench.api.soft_prompts import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._weights import (
     check_input_width,
     hf_cached,
@@ -53,7 +54,6 @@ from bench.backbones._weights import (
     setting_path,
     strip_prefix,
 )
-from bench.contracts import Backbone, CheckpointError, RequiredFile
 
 SAMPLE_RATE = 44_100
 WINDOW, HOP, N_MELS, FMIN = 1024, 320, 64, 50
@@ -234,7 +234,7 @@ class MsClap(PromptedText, Backbone):
         return self.audio_encoder.projection(features)
 
     # --- text ------------------------------------------------------------------------------
-    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+    def _tokens(self, texts: Sequence[str], prompt_length: int = 0) -> tuple[Tensor, Tensor]:
         """As msclap's ``preprocess_text``: GPT-2 texts end in `` <|endoftext|>``; padded to
         ``text_len`` and never truncated (a longer text keeps all its tokens; the batch is
         padded to its longest). Context vectors lengthen the sequence."""

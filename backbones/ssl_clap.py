@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from bench.api import Backbone, RequiredFile
+from bench.api.soft_prompts import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._speech_encoder import SAMPLE_RATE, SpeechEncoder
 from bench.backbones._weights import hf_cached, local_tokenizer, require, setting_path
-from bench.contracts import Backbone, RequiredFile
-from bench.prompting import HFEncoder, PromptedText, TextTower, hf_tokens
 
 PRESETS: dict[str, dict] = json.loads(Path(__file__).with_name("ssl_clap_presets.json").read_text())
 DEFAULT_PRESET = "emo-clap-wavlm"
@@ -122,7 +122,7 @@ class SslClap(PromptedText, Backbone):
         return self.audio_head(self.speech.combine(features))
 
     # --- text: the text-tower factory, mean over the attended positions --------------------
-    def _tokens(self, texts: Sequence[str], n_ctx: int = 0) -> tuple[Tensor, Tensor]:
+    def _tokens(self, texts: Sequence[str], prompt_length: int = 0) -> tuple[Tensor, Tensor]:
         return hf_tokens(self.tokenizer, texts, padding=True, truncation=True)
 
     def project_text(self, features: Tensor) -> Tensor:

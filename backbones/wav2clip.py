@@ -23,12 +23,20 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from bench.api import Backbone, CheckpointError, RequiredFile
+from bench.api.soft_prompts import PromptedText
 from bench.backbones._weights import (
-    CONFIG_BUFFERS, check_input_width, hf_cached, load_state, load_strict, local_tokenizer, require, setting_path, strip_prefix,
+    CONFIG_BUFFERS,
+    check_input_width,
+    hf_cached,
+    load_state,
+    load_strict,
+    local_tokenizer,
+    require,
+    setting_path,
+    strip_prefix,
 )
 from bench.backbones.clip_text import MAX_PROMPT_TOKENS, clip_tower
-from bench.contracts import Backbone, CheckpointError, RequiredFile
-from bench.prompting import PromptedText
 
 SAMPLE_RATE = 16_000
 N_FFT, HOP = 512, 353

@@ -7,7 +7,7 @@
 Per encoder, files per second on the same real files (EmoDB, ``BENCH_EMODB_ROOT`` or
 ``../shared/data/emodb``), each path with the same torch thread count (``--threads``):
 
-(a) ours: ``bench.embed.audio_features`` as ``bench run`` calls it (decode with the backbone's
+(a) ours: ``bench.features.embed.audio_features`` as ``bench run`` calls it (decode with the backbone's
     official front-end, in worker processes where a measured first batch says it pays,
     batches of 32 through the encoder; cache off);
 (b) official: the package's own path called as its users call it: laion_clap
@@ -71,8 +71,9 @@ def per_file(call: Callable[[Path], object]) -> Callable[[list[Path]], None]:
 
 def laion(amodel: str, scratch: Path, patches) -> tuple:
     import test_laion_family as t
-    from bench.backbones.laion_clap import LaionClap
     from tiny_text import roberta_dir
+
+    from bench.backbones.laion_clap import LaionClap
 
     text = roberta_dir(scratch / "roberta768", width=768)
     path = t.save_official(t.official_clap(amodel, False, text), scratch / f"{amodel}.pt")
@@ -93,6 +94,7 @@ def wav2clip_models(scratch: Path, _patches) -> tuple:
     import librosa
     import test_wav2clip as t
     import wav2clip
+
     from bench.backbones.wav2clip import Wav2Clip
 
     ckpt, text = t.random_checkpoint(scratch)
@@ -105,6 +107,7 @@ def wav2clip_models(scratch: Path, _patches) -> tuple:
 def audioclip_models(scratch: Path, _patches) -> tuple:
     import librosa
     import test_audioclip as t
+
     from bench.backbones.audioclip import AudioClip
 
     torch.manual_seed(0)
@@ -138,9 +141,9 @@ def measure(backbone, official: Callable[[list[Path]], None], files: list[Path],
     """Files per second of (a) ours, (b) official, (c) the encoder alone: the best of ``rounds``
     interleaved rounds (a shared machine's load moves; interleaving lets each path meet it alike),
     each path after an untimed warm-up on two files."""
-    from bench.contracts import Utterance
-    from bench.embed import audio_features, preprocessing
-    from bench.frontend import prepare
+    from bench.api import Utterance
+    from bench.audio.frontend import prepare
+    from bench.features.embed import audio_features, preprocessing
 
     clips = [Utterance(p.stem, p, "neutral") for p in files]
     backbone.eval()

@@ -138,8 +138,8 @@ def subset_root(source: Path, target: Path, every: int, keep: tuple[str, ...] = 
 
 def corpus_roots(dataset: str, every: int, scratch: Path) -> dict[str, str]:
     """Environment variables pointing each corpus of ``dataset`` at its cut-down copy."""
-    from bench import registry
-    from bench.roots import resolve_root
+    from bench.data.roots import resolve_root
+    from bench.plugins import registry
 
     env = {}
     for name in dataset.split(","):
@@ -166,7 +166,7 @@ def busy(processes: int) -> Iterator[None]:
 
 def finetune_before() -> Callable:
     """``finetune`` as it was before issue 18 (commit ``BEFORE``), read from git: the baseline of (1)."""
-    done = subprocess.run(["git", "show", f"{BEFORE}:bench/stages/finetune.py"], capture_output=True, text=True,
+    done = subprocess.run(["git", "show", f"{BEFORE}:bench/training/contrastive.py"], capture_output=True, text=True,
                           cwd=Path(__file__).parent)
     if done.returncode != 0:
         raise SystemExit(f"the baseline fine-tune loop comes from git commit {BEFORE}: {done.stderr.strip()}")
@@ -199,15 +199,16 @@ class Table:
 
 def stage_table(args: argparse.Namespace) -> None:
     """(1): every stage once on fold 0, in this process, with its floor."""
-    from bench import prompts, registry
-    from bench.embed import audio_features, waveform
-    from bench.losses import info_nce
-    from bench.metrics import scores
-    from bench.protocol import Corpus, RunConfig
-    from bench.stages.acpt import prompt_embeddings, train_contexts
-    from bench.stages.classifier import train_classifier
-    from bench.stages.finetune import finetune
-    from bench.stages.threads import one_thread
+    from bench.features.embed import audio_features, waveform
+    from bench.methods.clep_dg.acpt import prompt_embeddings, train_contexts
+    from bench.methods.clep_dg.classifier import train_classifier
+    from bench.plugins import registry
+    from bench.protocol import texts
+    from bench.protocol.metrics import scores
+    from bench.protocol.run import Corpus, RunConfig
+    from bench.runtime.threads import one_thread
+    from bench.training.contrastive import finetune
+    from bench.training.losses import info_nce
 
     config = RunConfig(dataset=args.dataset)
     config.apply(dict(pair.split("=", 1) for pair in args.set))
@@ -232,7 +233,7 @@ def stage_table(args: argparse.Namespace) -> None:
     train = [by_uid[u] for u in fold.train]
     features = audio_features(backbone, train)
     kept = [by_uid[u] for u in features.uids]
-    caption_features = backbone.text_features(prompts.captions(corpus.words)).detach()
+    caption_features = backbone.text_features(texts.captions(corpus.words)).detach()
     caption_index = corpus.label_index(kept)
     settings = config.finetune_settings
     initial = backbone.trainable_state()
@@ -298,21 +299,21 @@ def stage_table(args: argparse.Namespace) -> None:
     trainable = audio_batch = None  # the second model is not needed for the rest of the table
 
     # ACPT and the classifier on the initial weights
-    desc = prompts.descriptions(corpus.words)
+    desc = texts.descriptions(corpus.words)
     with torch.no_grad():
         desc_emb = F.normalize(backbone.project_text(backbone.text_features(desc.texts)), dim=-1)
         caps = F.normalize(backbone.project_text(caption_features), dim=-1)
     labels, scapes = torch.tensor(desc.labels), torch.tensor(desc.soundscapes)
     acpt = config.acpt_settings
     measured, (contexts, _) = seconds(lambda: train_contexts(
-        backbone, corpus.words, desc_emb, labels, scapes, len(prompts.SOUNDSCAPES), acpt, 0))
+        backbone, corpus.words, desc_emb, labels, scapes, len(texts.SOUNDSCAPES), acpt, 0))
     probe = torch.zeros_like(contexts, requires_grad=True)
     per_iteration = flops(lambda: prompt_embeddings(backbone, probe, corpus.words).sum().backward())
-    basis = f"{acpt.iterations} iterations x {contexts.shape[0]} contexts x {len(corpus.words)} classes, {acpt.n_tokens} tokens"
+    basis = f"{acpt.iterations} iterations x {contexts.shape[0]} contexts x {len(corpus.words)} classes, {acpt.prompt_length} tokens"
     table.flop_floor(f"ACPT ({torch.get_num_threads()} threads)", measured, per_iteration * acpt.iterations, basis)
     with one_thread(torch.device("cpu")):
         measured, _ = seconds(lambda: train_contexts(
-            backbone, corpus.words, desc_emb, labels, scapes, len(prompts.SOUNDSCAPES), acpt, 0))
+            backbone, corpus.words, desc_emb, labels, scapes, len(texts.SOUNDSCAPES), acpt, 0))
     table.flop_floor("ACPT (1 thread)", measured, per_iteration * acpt.iterations, basis)
     with torch.no_grad():
         u = prompt_embeddings(backbone, contexts, corpus.words)
@@ -361,7 +362,7 @@ def children_peak_mb() -> float:
 
 def compute_seconds(record_path: str | Path, stages: tuple[str, ...]) -> float:
     """Compute seconds in ``stages`` of the units of one record."""
-    from bench.results import Record
+    from bench.results.schema import Record
 
     return sum(Record.read(record_path).timings["unit_seconds"].get(s, 0.0) for s in stages)
 
@@ -419,7 +420,7 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
 
 
 def _clips(folder: Path) -> int:
-    from bench.results import Record
+    from bench.results.schema import Record
 
     return Record.read(next(folder.glob("*/record.json"))).dataset.utterances
 

@@ -39,14 +39,14 @@ PROMPT_LENGTHS = (2, 4, 8, 16, 32)
 
 def synth_paths(n: int) -> list[str]:
     """``n`` synth files spread over speakers, classes and conditions (synth is rendered here once)."""
-    from bench.corpus import Corpus
+    from bench.protocol.corpus import Corpus
 
     utterances = Corpus.load("synth").utterances
     return [str(utterances[i * len(utterances) // n].path) for i in range(min(n, len(utterances)))]
 
 
 def clips_of(paths_file: str):
-    from bench.contracts import Utterance
+    from bench.api import Utterance
 
     return [Utterance(Path(p).stem, Path(p), "neutral") for p in json.loads(Path(paths_file).read_text())]
 
@@ -54,8 +54,8 @@ def clips_of(paths_file: str):
 def measure_ours(paths_file: str, device: str, use_cache: bool) -> dict:
     import torch
 
-    from bench import registry
-    from bench.embed import audio_features
+    from bench.features.embed import audio_features
+    from bench.plugins import registry
 
     clips = clips_of(paths_file)
     torch.manual_seed(0)
@@ -95,7 +95,7 @@ def measure_official(paths_file: str, same_input: bool) -> dict:
     import librosa
     from resemblyzer import VoiceEncoder, normalize_volume, preprocess_wav
 
-    from bench.audio import fit_length
+    from bench.audio.io import fit_length
     from bench.backbones.mini_clap import MiniClap
 
     clips = clips_of(paths_file)
@@ -180,7 +180,7 @@ def runs(settings: list[str], cache: Path, output: Path) -> dict:
 
 def _stage_seconds(folder: Path, pattern: str) -> dict[str, float]:
     """Unit compute seconds per stage, summed over the records that match."""
-    from bench.results import Record
+    from bench.results.schema import Record
 
     total: dict[str, float] = {}
     for path in folder.glob(pattern):
@@ -190,7 +190,7 @@ def _stage_seconds(folder: Path, pattern: str) -> dict[str, float]:
 
 
 def report(args: argparse.Namespace) -> None:
-    from bench import registry
+    from bench.plugins import registry
 
     small, large = args.memory_clips
     synth_root = registry.dataset("synth").default_root()

@@ -4,7 +4,7 @@ Scanning never decodes audio (a 96k-file corpus scans in seconds); it looks at n
 and annotation files only. Files that cannot be used are returned with a reason, never
 dropped silently. Protocol names mean the same in every loader:
 
-- ``random-10fold``: :func:`bench.contracts.kfold`, 10 folds over utterances;
+- ``random-10fold``: :func:`bench.api.kfold`, 10 folds over utterances;
 - ``speaker``: speaker-independent. Leave-one-speaker-out when a corpus has at most
   ``MAX_LOSO_SPEAKERS`` speakers; otherwise ``SPEAKER_GROUPS`` folds of whole speakers
   (a seeded shuffle of the speakers, dealt round-robin), so 91 CREMA-D actors give 5 folds,
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from bench import fileio
-from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance, kfold, leave_one_group_out
+from bench.api import DataError, DatasetLoader, Fold, ScanResult, Utterance, kfold, leave_one_group_out
+from bench.util import fileio
 
 # Container suffixes a corpus may use, in the order a duplicate is preferred (lossless first).
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".m4a", ".mp4", ".flv", ".webm", ".mkv", ".avi")

@@ -30,7 +30,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.contracts import DataError, Fold, ScanResult, Utterance
+from bench.api import DataError, Fold, ScanResult, Utterance
 from bench.datasets._common import Corpus, group_folds, is_audio, unusable, walk
 
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")

@@ -18,10 +18,9 @@ import csv
 import re
 from pathlib import Path
 
-from bench.contracts import DataError, ScanResult, Utterance
+from bench.api import DataError, ScanResult, Utterance, canonical
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus, walk
-from bench.emobox import EmoBoxNames
-from bench.labels import canonical
 
 SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
 INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}

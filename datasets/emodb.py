@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.contracts import Utterance
+from bench.api import Utterance
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
-from bench.emobox import EmoBoxNames
 
 EMOTIONS = {
     "W": "anger",  # Wut

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.contracts import ScanResult, Utterance
+from bench.api import ScanResult, Utterance
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus, is_audio, unusable, walk
-from bench.emobox import EmoBoxNames
 
 LABELS = {"neu": "neutral", "hap": "happiness", "exc": "happiness", "ang": "anger", "sad": "sadness"}
 LINE = re.compile(r"^\[\s*[\d.]+\s*-\s*[\d.]+\s*\]\s+(Ses(\d\d)\w+?_([FM])\d+)\s+(\w+)\s+\[")

@@ -19,10 +19,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.contracts import Utterance
+from bench.api import Utterance, canonical
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
-from bench.emobox import EmoBoxNames
-from bench.labels import canonical
 
 ACTOR = re.compile(r"^([MW])\d{3}$", re.IGNORECASE)
 LEVEL = re.compile(r"^level_(\d)$", re.IGNORECASE)

@@ -21,10 +21,9 @@ import csv
 from collections.abc import Mapping
 from pathlib import Path
 
-from bench.contracts import DataError, ScanResult, Utterance
+from bench.api import DataError, ScanResult, Utterance, canonical
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus, is_audio, unusable, walk
-from bench.emobox import EmoBoxNames
-from bench.labels import canonical
 
 SPLITS = {
     "train": ("train_sent_emo.csv", "train_splits"),

@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.contracts import Utterance
+from bench.api import Utterance
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
-from bench.emobox import EmoBoxNames
 
 EMOTIONS = {
     "01": "neutral", "02": "calm", "03": "happiness", "04": "sadness",

@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bench.contracts import Utterance
+from bench.api import Utterance
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
-from bench.emobox import EmoBoxNames
 
 EMOTIONS = {
     "a": "anger", "d": "disgust", "f": "fear", "h": "happiness",

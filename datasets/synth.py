@@ -38,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import acoustics, fileio
-from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance
+from bench.api import DataError, DatasetLoader, Fold, ScanResult, Utterance
+from bench.audio import acoustics
 from bench.datasets._common import speaker_folds
+from bench.util import fileio
 
 VERSION = 2
 RATE = 16_000
@@ -111,7 +112,7 @@ def _voice(rng: np.random.Generator, speaker: tuple, emotion: str, n: int) -> np
 
 
 def _condition(rng: np.random.Generator, clean: np.ndarray, condition: str, talkers: list[np.ndarray]) -> np.ndarray:
-    """The corpus's five conditions, at fixed absolute levels (the DSP is :mod:`bench.acoustics`)."""
+    """The corpus's five conditions, at fixed absolute levels (the DSP is :mod:`bench.audio.acoustics`)."""
     n = len(clean)
     if condition == "studio":
         return clean + rng.normal(0, 10 ** (-70 / 20), n)
@@ -158,7 +159,7 @@ class Synth(DatasetLoader):
     needs_root = False
 
     def default_root(self) -> Path:
-        from bench.roots import cache_dir
+        from bench.features.cache import cache_dir
 
         return cache_dir() / f"synth-v{VERSION}"
 

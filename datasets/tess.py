@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.contracts import Utterance
+from bench.api import Utterance, canonical
+from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
-from bench.emobox import EmoBoxNames
-from bench.labels import canonical
 
 SPEAKERS = ("OAF", "YAF")
 

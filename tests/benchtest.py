@@ -6,7 +6,7 @@ from pathlib import Path
 TINY_SETTINGS = {
     "finetune.epochs": "8",
     "acpt.iterations": "4",
-    "acpt.n_tokens": "2",
+    "acpt.prompt_length": "2",
     "classifier.epochs": "5",
 }
 

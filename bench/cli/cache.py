@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from bench import cache, conditions
 from bench.cli.common import out, user_errors
+from bench.data import conditions
+from bench.features import cache
 
 app = typer.Typer(
     help="The cache: audio features (by weights, preprocessing and file content) and clips rendered under acoustic conditions.",
@@ -18,7 +19,7 @@ app = typer.Typer(
 
 def _size(n: float) -> str:
     unit = "B"
-    for unit in ("B", "KiB", "MiB", "GiB"):
+    for unit in ("B", "KiB", "MiB", "GiB"):  # noqa: B007 (the unit reached is used after the loop)
         if n < 1024:
             break
         n /= 1024
@@ -58,7 +59,7 @@ def info() -> None:
 
 @app.command("clear")
 def clear(
-    backbone: Annotated[Optional[str], typer.Option(help="Only this backbone's features (default: everything).")] = None,
+    backbone: Annotated[str | None, typer.Option(help="Only this backbone's features (default: everything).")] = None,
     rendered: Annotated[bool, typer.Option("--conditions", help="Only the clips rendered under acoustic conditions.")] = False,
 ) -> None:
     """Delete cached features and rendered clips (recomputed, identically, by the next run that needs them)."""

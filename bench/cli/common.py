@@ -8,10 +8,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bench import registry
-from bench.audio import AudioError
-from bench.contracts import CheckpointError, DataError
-from bench.settings import SettingError
+from bench.api import CheckpointError, DataError
+from bench.audio.io import AudioError
+from bench.config.settings import SettingError
+from bench.plugins import registry
 
 console = Console(stderr=True)
 out = Console()

@@ -26,11 +26,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bench import audio, registry
+from bench.api import DataError, DatasetLoader, ScanResult, Utterance
+from bench.audio import io as audio
 from bench.cli.common import out, user_errors
-from bench.contracts import DataError, DatasetLoader, ScanResult, Utterance
-from bench.progress import bar
-from bench.roots import resolve_root
+from bench.data.roots import resolve_root
+from bench.plugins import registry
+from bench.util.progress import bar
 
 app = typer.Typer(help="Inspect and prepare corpora.", no_args_is_help=True)
 
@@ -108,7 +109,7 @@ def _count_table(title: str, key: str, utterances: Sequence[Utterance], classes:
 def _fold_table(loader: DatasetLoader, utterances: Sequence[Utterance], protocol: str | None,
                 emobox_dir: Path | None, root: Path) -> list[Table | str]:
     """The folds of a protocol; for ``emobox`` also every utterance that did not match, by name."""
-    from bench import emobox
+    from bench.data import emobox
 
     protocol = protocol or loader.protocols[0]
     shown: list[Table | str] = []

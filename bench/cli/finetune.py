@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from bench import distributed
 from bench.cli.common import out, user_errors
 from bench.cli.switches import run_config
+from bench.runtime import distributed
 
 
 def finetune(
@@ -18,11 +18,11 @@ def finetune(
     backbone: Annotated[str, typer.Option(help="Backbone plugin name.")] = "mini-clap",
     seed: Annotated[int, typer.Option(help="Seed of the fine-tuning run.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    backbone_opt: Annotated[Optional[list[str]], typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="finetune.* settings, e.g. finetune.epochs=10.")] = None,
+    backbone_opt: Annotated[list[str] | None, typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="finetune.* settings, e.g. finetune.epochs=10.")] = None,
 ) -> None:
     """Contrastive fine-tuning on whole corpora; load the result with `bench run --checkpoint`."""
-    from bench.protocol import finetune_corpora
+    from bench.protocol.run import finetune_corpora
 
     with user_errors():
         config = run_config({"backbone": backbone, "device": device, "backbone_opt": backbone_opt, "set_": set_})

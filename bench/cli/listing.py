@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from bench import registry
-from bench.releases import identify
 from bench.cli.common import out
+from bench.plugins import registry
+from bench.plugins.releases import identify
 
 
 def _backbone_files(cls) -> str:
@@ -24,7 +24,7 @@ def _backbone_files(cls) -> str:
 
 
 def _dataset_root(cls) -> str:
-    from bench.roots import resolve_root
+    from bench.data.roots import resolve_root
 
     loader = cls()
     try:

@@ -4,7 +4,7 @@ recorded, then render it with the published figures beside ours."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -20,15 +20,15 @@ def _names(text: str | None) -> list[str] | None:
 def reproduce(
     table: Annotated[str, typer.Argument(help="comparison, ablation, loss, prompt-length or emobox.")],
     backbones: Annotated[
-        Optional[str], typer.Option("--backbones", "--backbone", help="Comma-separated backbones (default: the paper's).")
+        str | None, typer.Option("--backbones", "--backbone", help="Comma-separated backbones (default: the paper's).")
     ] = None,
     datasets: Annotated[
-        Optional[str], typer.Option(help="Comma-separated datasets (default: the paper's five; emobox: the eight it shares).")
+        str | None, typer.Option(help="Comma-separated datasets (default: the paper's five; emobox: the eight it shares).")
     ] = None,
-    emobox: Annotated[Optional[Path], typer.Option(help="EmoBox's data/ folder (or BENCH_EMOBOX_DIR), for emobox.")] = None,
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds per run (default 3).")] = None,
+    emobox: Annotated[Path | None, typer.Option(help="EmoBox's data/ folder (or BENCH_EMOBOX_DIR), for emobox.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per run (default 3).")] = None,
     profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     output: Annotated[Path, typer.Option(help="Runs folder, searched for recorded runs and written to.")] = Path("runs"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs, the files each needs, and what is recorded.")] = False,
@@ -36,10 +36,10 @@ def reproduce(
     reference: Annotated[bool, typer.Option(help="Show the published figures (paper, or EmoBox's) beside ours.")] = True,
 ) -> None:
     """Run the runs a paper table needs, skipping those already recorded, then render the table."""
-    from bench import reproduce as repro
-    from bench import tables
-    from bench.catalog import find
     from bench.cli.table import emit
+    from bench.results import tables
+    from bench.results.catalog import find
+    from bench.sweep import reproduce as repro
 
     warn_broken_plugins()
     with user_errors():

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from bench import distributed
 from bench.cli.common import out, user_errors
 from bench.cli.switches import run_config, with_run_switches
+from bench.runtime import distributed
 
 
 @with_run_switches
 def run(switches: dict) -> None:
     """Run fine-tune -> ACPT -> cross-modal classifier -> evaluate over folds and seeds."""
-    from bench import plots
-    from bench import protocol as proto
-    from bench.catalog import Found
-    from bench.tables import run_table
+    from bench.protocol import run as proto
+    from bench.results import plots
+    from bench.results.catalog import Found
+    from bench.results.tables import run_table
 
     with user_errors():
         record = proto.run(run_config(switches))
@@ -23,8 +23,8 @@ def run(switches: dict) -> None:
     out.print(run_table(record))
     path = record.path
     if record.conditions:
-        from bench import soundscape
-        from bench.render import rich_table
+        from bench.results import soundscape
+        from bench.results.render import rich_table
 
         out.print(rich_table(soundscape.table([Found(path, record)])))
     plot = plots.confusion(Found(path, record), path.parent / "confusion.png")

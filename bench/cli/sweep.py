@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from os.path import relpath
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -21,20 +21,20 @@ SPACE_HELP = (
 def sweep(
     switches: dict,
     preset: Annotated[
-        Optional[str], typer.Argument(help="prompt-length (acpt.n_tokens 2,4,8,16,32) or loss (softmax, arcface).")
+        str | None, typer.Argument(help="prompt-length (acpt.prompt_length 2,4,8,16,32) or loss (softmax, arcface).")
     ] = None,
-    param: Annotated[Optional[list[str]], typer.Option(help=SPACE_HELP)] = None,
-    values: Annotated[Optional[str], typer.Option(help="Comma-separated values replacing the preset's, e.g. 2,4.")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")] = None,
-    study_name: Annotated[Optional[str], typer.Option(help="Study to create or resume (default: named from the command).")] = None,
-    workers: Annotated[Optional[str], typer.Option(help="Worker processes sharing the study (default 1).")] = None,
-    trials: Annotated[Optional[str], typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="What the study maximises: wa (default), ua or f1.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help=SPACE_HELP)] = None,
+    values: Annotated[str | None, typer.Option(help="Comma-separated values replacing the preset's, e.g. 2,4.")] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")] = None,
+    study_name: Annotated[str | None, typer.Option(help="Study to create or resume (default: named from the command).")] = None,
+    workers: Annotated[str | None, typer.Option(help="Worker processes sharing the study (default 1).")] = None,
+    trials: Annotated[str | None, typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")] = None,
+    metric: Annotated[str | None, typer.Option(help="What the study maximises: wa (default), ua or f1.")] = None,
 ) -> None:
     """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
-    from bench import sweep as sweeps
-    from bench import sweep_plan
-    from bench.settings import SweepSettings
+    from bench.config.settings import SweepSettings
+    from bench.sweep import plan as sweep_plan
+    from bench.sweep import study as sweeps
 
     with user_errors():
         if values is not None and preset is None:

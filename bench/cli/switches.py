@@ -1,7 +1,7 @@
 """The switches of a run, shared by `bench run` and `bench sweep`, and how they become a RunConfig.
 
 Every switch defaults to "not given", so precedence is plain: defaults < profile < ``--from``
-record < ``--config`` file < flags < ``--set``; all of it is checked by bench.settings.
+record < ``--config`` file < flags < ``--set``; all of it is checked by bench.config.settings.
 """
 
 import functools
@@ -18,7 +18,7 @@ def _switch(name: str, annotation, help: str, flag: str | None = None) -> inspec
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option])
 
 
-TEXT = {  # read as text and checked by bench.settings, so every bad value gets the same one line
+TEXT = {  # read as text and checked by bench.config.settings, so every bad value gets the same one line
     "backbone": "Backbone plugin name (see `bench list`; default mini-clap).",
     "dataset": "Dataset plugin name to evaluate on (default synth).",
     "protocol": "Fold protocol; default: the dataset's first (emobox, emobox-track2: EmoBox's).",
@@ -56,7 +56,7 @@ RUN_SWITCHES = [
     _switch("set_", Optional[list[str]], "Any setting by name, e.g. finetune.epochs=10 (repeatable).", "--set"),
     _switch("from_", Optional[Path], "A record.json: run exactly what it ran (flags and --set win over it).", "--from"),
 ]
-FLAG_SETTINGS = {"prompt_length": "acpt.n_tokens", "classifier_loss": "classifier.loss"}
+FLAG_SETTINGS = {"prompt_length": "acpt.prompt_length", "classifier_loss": "classifier.loss"}
 
 
 def with_run_switches(command):
@@ -86,9 +86,9 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def run_config(switches: dict):
-    """The RunConfig the switches describe, every value checked (bench.settings.SettingError)."""
-    from bench import settings
-    from bench.results import Record
+    """The RunConfig the switches describe, every value checked (bench.config.settings.SettingError)."""
+    from bench.config import settings
+    from bench.results.schema import Record
 
     given = {k: v for k, v in switches.items() if v is not None}
     base = {}

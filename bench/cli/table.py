@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -16,15 +16,15 @@ app = typer.Typer(help="Tables from result records: comparison, ablation, loss, 
 
 Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
 Format = Annotated[str, typer.Option("--format", help="rich, markdown, latex, csv or json.")]
-Reference = Annotated[Optional[str], typer.Option(
+Reference = Annotated[str | None, typer.Option(
     "--reference", help="paper or emobox: the published figure and our difference beside each of ours.")]
 Metric = Annotated[str, typer.Option(help="wa, ua or f1 (the paper reports WA).")]
-Output = Annotated[Optional[Path], typer.Option(help="Write the table to this file instead of the terminal.")]
+Output = Annotated[Path | None, typer.Option(help="Write the table to this file instead of the terminal.")]
 
 
 def emit(report, fmt: str, output: Path | None) -> None:
     """Render ``report`` in ``fmt`` to the terminal or a file (a Rich table goes to the terminal only)."""
-    from bench.render import render
+    from bench.results.render import render
 
     rendered = render(report, fmt)
     if output is None and isinstance(rendered, str):
@@ -41,7 +41,7 @@ def emit(report, fmt: str, output: Path | None) -> None:
 
 
 def _found(runs: Path):
-    from bench.catalog import find
+    from bench.results.catalog import find
 
     found, problems = find(runs)
     for line in problems:
@@ -54,7 +54,7 @@ def _found(runs: Path):
 @app.command()
 def comparison(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, output: Output = None) -> None:
     """Backbones x datasets, WA / UA (paper Table 2; with --reference emobox, runs on EmoBox's partitions)."""
-    from bench import tables
+    from bench.results import tables
 
     with user_errors():
         emit(tables.comparison(_found(runs), reference), fmt, output)
@@ -70,7 +70,7 @@ def _paper_only(reference: str | None) -> bool:
 def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, metric: Metric = "wa",
              output: Output = None) -> None:
     """Fine-tune x ACPT rows per dataset (paper Table 3)."""
-    from bench import tables
+    from bench.results import tables
 
     with user_errors():
         emit(tables.ablation(_found(runs), metric, _paper_only(reference)), fmt, output)
@@ -80,7 +80,7 @@ def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Referen
 def loss(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, metric: Metric = "wa",
          output: Output = None) -> None:
     """Softmax vs ArcFace classifier per dataset (paper Table 4)."""
-    from bench import tables
+    from bench.results import tables
 
     with user_errors():
         emit(tables.loss(_found(runs), metric, _paper_only(reference)), fmt, output)
@@ -89,7 +89,7 @@ def loss(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference =
 @app.command()
 def objective(runs: Runs = Path("runs"), fmt: Format = "rich", output: Output = None) -> None:
     """Fine-tuning objective per dataset: Emo-CLAP vs ML-/SL-GEmo-CLAP, WA / UA (finetune.objective)."""
-    from bench import tables
+    from bench.results import tables
 
     with user_errors():
         emit(tables.objective(_found(runs)), fmt, output)
@@ -98,10 +98,10 @@ def objective(runs: Runs = Path("runs"), fmt: Format = "rich", output: Output = 
 @app.command("prompt-length")
 def prompt_length(
     runs: Runs = Path("runs"), fmt: Format = "rich", metric: Metric = "wa", output: Output = None,
-    plot: Annotated[Optional[Path], typer.Option(help="PNG of the curve (default: <runs>/prompt-length.png).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of the curve (default: <runs>/prompt-length.png).")] = None,
 ) -> None:
     """Gain of ACPT over the fine-tuned baseline per token count (paper Figure 2), table and PNG."""
-    from bench import plots, tables
+    from bench.results import plots, tables
 
     _table_and_plot(tables.prompt_length, plots.prompt_length, runs, fmt, metric, output, plot or runs / "prompt-length.png")
 
@@ -109,10 +109,10 @@ def prompt_length(
 @app.command()
 def soundscape(
     runs: Runs = Path("runs"), fmt: Format = "rich", metric: Metric = "wa", output: Output = None,
-    plot: Annotated[Optional[Path], typer.Option(help="PNG of accuracy per condition (default: <runs>/soundscape.png).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of accuracy per condition (default: <runs>/soundscape.png).")] = None,
 ) -> None:
     """ACPT gain and WA / UA per acoustic test condition (runs with --test-conditions), table and PNG."""
-    from bench import soundscape as shift
+    from bench.results import soundscape as shift
 
     _table_and_plot(shift.table, shift.plot, runs, fmt, metric, output, plot or runs / "soundscape.png")
 
@@ -129,12 +129,12 @@ def _table_and_plot(build, draw, runs: Path, fmt: str, metric: str, output: Path
 @app.command()
 def confusion(
     record: Annotated[Path, typer.Option(help="A run's record.json (or its folder).")],
-    plot: Annotated[Optional[Path], typer.Option(help="PNG to write (default: confusion.png beside the record).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG to write (default: confusion.png beside the record).")] = None,
 ) -> None:
     """Confusion matrix of a run's main row, summed over folds and seeds, as a PNG."""
-    from bench import plots
-    from bench.catalog import Found
-    from bench.results import Record
+    from bench.results import plots
+    from bench.results.catalog import Found
+    from bench.results.schema import Record
 
     with user_errors():
         path = record / "record.json" if record.is_dir() else record

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.results import SummaryRow
+    from bench.results.schema import SummaryRow
 
 
 def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **settings: str) -> dict[str, SummaryRow]:
     """Every stage, ablation row and baseline once (one seed, tiny stage settings); the rows by name."""
+    from benchtest import TINY_SETTINGS, synth_one_take
     from typer.testing import CliRunner
 
     from bench.cli import app
-    from bench.results import Record
-    from benchtest import TINY_SETTINGS, synth_one_take
+    from bench.results.schema import Record
 
     sets = [arg for key, value in {**TINY_SETTINGS, "finetune.epochs": "2", **settings}.items() for arg in ("--set", f"{key}={value}")]
     opts = [arg for key, value in options.items() for arg in ("--backbone-opt", f"{key}={value}")]

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from bench.backbones.audioclip import AudioClip, LinearFBSP, blackman_harris
-from bench.contracts import CheckpointError
 from real_files import CASES
 from tiny_text import clip_tokenizer_dir
+
+from bench.api import CheckpointError
+from bench.backbones.audioclip import AudioClip, LinearFBSP, blackman_harris
 
 TEXTS = ["This is a happy sound", "sad"]
 
@@ -266,7 +266,7 @@ def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_pa
     import torch.nn.functional as F
     from real_files import make_files
 
-    from bench.frontend import prepare
+    from bench.audio.frontend import prepare
 
     AudioCLIP = original_audioclip()
     torch.manual_seed(0)
@@ -315,9 +315,9 @@ def test_official_release_files_are_recognised_by_size_and_sha256(tmp_path, toke
     a file of another size is not hashed; one of the right size and hash is named."""
     from typer.testing import CliRunner
 
+    from bench.api import RequiredFile
     from bench.cli import app
-    from bench.contracts import RequiredFile
-    from bench.releases import identify
+    from bench.plugins.releases import identify
 
     ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Full-Training.pt")
     monkeypatch.setenv("BENCH_AUDIOCLIP_CKPT", str(ckpt))

@@ -33,14 +33,14 @@ from synth_run import run_on_synth
 from tiny_text import roberta_dir, t5_dir
 from torch import nn
 
-from bench.audio import fit_length
+from bench.api import CheckpointError
+from bench.audio.io import fit_length
 from bench.backbones import _laion_audio
 from bench.backbones._laion_audio import AUDIO_MODELS, build_audio_encoder
 from bench.backbones.clep_dg import ClepDG
 from bench.backbones.compa_clap import CompaClap
 from bench.backbones.laion_clap import LaionClap
-from bench.contracts import CheckpointError
-from bench.embed import FittingEncoder
+from bench.features.embed import FittingEncoder
 
 TOL = 1e-6
 LAION_DIR = Path(importlib.util.find_spec("laion_clap").submodule_search_locations[0])
@@ -443,8 +443,8 @@ def official_module(amodel: str, fusion: bool, text_dir: Path, checkpoint: Path,
     local = RobertaTokenizer.from_pretrained
     for tokenizer in (BartTokenizer, BertTokenizer, RobertaTokenizer):
         monkeypatch.setattr(tokenizer, "from_pretrained", lambda *_, **__: local(str(text_dir), local_files_only=True))
-    import laion_clap
     import clap_module.model  # laion_clap puts its folder on sys.path and imports clap_module top-level
+    import laion_clap
 
     _LocalRoberta.folder = text_dir
     monkeypatch.setattr(clap_module.model, "RobertaModel", _LocalRoberta)
@@ -462,7 +462,7 @@ def real_files(emodb_root, tmp_path_factory):
 
 def file_path_difference(backbone, module, files, monkeypatch) -> dict[str, float]:
     """Max |difference| of normalised embeddings per file, ``bench``'s front-end vs ``get_audio_embedding_from_filelist``."""
-    from bench.frontend import prepare
+    from bench.audio.frontend import prepare
 
     pin_official_crops(monkeypatch)
     differences = {}

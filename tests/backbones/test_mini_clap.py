@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench import registry
+from bench.plugins import registry
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_file_path_parity_with_embed_utterance(mini, emodb_root, tmp_path):
     from real_files import make_files
     from resemblyzer import VoiceEncoder, preprocess_wav
 
-    from bench.frontend import prepare
+    from bench.audio.frontend import prepare
 
     encoder = VoiceEncoder("cpu", verbose=False)
     worst, paper = 0.0, 0.0

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from bench.backbones.ms_clap import MsClap2022, MsClap2023, msclap_models
-from bench.contracts import CheckpointError
 from tiny_text import bert_dir, gpt2_dir
+
+from bench.api import CheckpointError
+from bench.backbones.ms_clap import MsClap2022, MsClap2023, msclap_models
 
 TEXTS = ["This is a happy sound", "This is a sad sound!", "angry"]
 TINY_HTSAT = dict(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4], num_classes=10)
@@ -26,9 +26,9 @@ TINY_HTSAT = dict(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4], num
 def official_clap(version: str, text_dir, tmp_path, htsat: dict | None = TINY_HTSAT):
     """msclap's CLAP with its text model from ``text_dir``; HTSAT shrunk to ``htsat`` with msclap's
     own class (``None``: the released size, as benchmarks/encoders.py times it)."""
+    from msclap.models import config as htsat_config
     from msclap.models.clap import CLAP
     from msclap.models.htsat import HTSAT_Swin_Transformer
-    from msclap.models import config as htsat_config
 
     torch.manual_seed(1)
     if version == "2023":
@@ -233,7 +233,7 @@ def test_file_path_parity_with_get_audio_embeddings(version, real_files, tmp_pat
     test only: ``torchaudio.load`` (soundfile instead) and ``random.randrange`` (0)."""
     import msclap.CLAPWrapper as wrapper_module
 
-    from bench.frontend import prepare
+    from bench.audio.frontend import prepare
 
     monkeypatch.setattr(wrapper_module.torchaudio, "load", _soundfile_load)
     monkeypatch.setattr(wrapper_module.random, "randrange", lambda *_: 0)
@@ -275,10 +275,10 @@ def test_wrong_head_width_fails_at_load_in_one_line_before_any_audio(tiny2023, t
     before reading the corpus, fast, with one line and no traceback."""
     import time
 
+    from benchtest import synth_one_take
     from typer.testing import CliRunner
 
     from bench.cli import app
-    from benchtest import synth_one_take
 
     ckpt, text_dir = tiny2023
     state = torch.load(ckpt, weights_only=True)["model"]

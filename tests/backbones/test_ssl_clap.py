@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from tiny_text import bert_dir
 
 from bench.backbones.ssl_clap import PRESETS, SslClap
-from bench.checks import check_backbone
-from tiny_text import bert_dir
+from bench.cli.checks import check_backbone
 
 SR = 16_000
 CONV = dict(conv_dim=(16, 16, 16), conv_stride=(10, 8, 4), conv_kernel=(10, 8, 4), num_conv_pos_embeddings=16,

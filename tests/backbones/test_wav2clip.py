@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from bench.backbones.wav2clip import Wav2Clip
-from bench.contracts import CheckpointError
 from tiny_text import clip_text_dir
+
+from bench.api import CheckpointError
+from bench.backbones.wav2clip import Wav2Clip
 
 TEXTS = ["This is a happy sound", "sad"]
 
@@ -138,7 +138,7 @@ def test_file_path_parity_with_embed_audio(files, model, emodb_root, tmp_path, n
     import wav2clip
     from real_files import make_files
 
-    from bench.frontend import prepare
+    from bench.audio.frontend import prepare
 
     official = wav2clip.model.encoder.ResNetExtractor(
         checkpoint=torch.load(files[0], weights_only=True), scenario="frozen", transform=True

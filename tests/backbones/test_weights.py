@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
+from bench.api import CheckpointError
 from bench.backbones._weights import load_state, load_strict
-from bench.contracts import CheckpointError
 
 
 class Tiny(nn.Module):

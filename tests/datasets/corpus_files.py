@@ -9,7 +9,7 @@ import av
 import numpy as np
 import soundfile as sf
 
-from bench.contracts import Fold, Utterance
+from bench.api import Fold, Utterance
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""bench.audio on the files real corpora contain: decoded by content, or refused with a reason."""
+"""bench.audio.io on the files real corpora contain: decoded by content, or refused with a reason."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench import audio
-from bench.audio import AudioError
+from bench.audio import io as audio
+from bench.audio.io import AudioError
 
 
 def test_content_not_extension(tmp_path, files):

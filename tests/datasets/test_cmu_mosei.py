@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from corpus_files import assert_partition
 
-from bench import audio
-from bench.contracts import DataError
+from bench.api import DataError
+from bench.audio import io as audio
 from bench.datasets.cmu_mosei import CMUMOSEI, segment_label
 
 #           video,         start, end,  happy, sad, anger, surprise, disgust, fear

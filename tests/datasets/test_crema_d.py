@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from corpus_files import assert_partition, by
 
-from bench import audio
-from bench.contracts import DataError
+from bench.api import DataError
+from bench.audio import io as audio
 from bench.datasets.crema_d import SENTENCES, CremaD
 
 EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")

@@ -7,8 +7,9 @@ from collections import Counter
 import pytest
 from emobox_trees import CORPORA, emobox_dir, entries, write_tree
 
-from bench import emobox, registry
-from bench.contracts import DataError
+from bench.api import DataError
+from bench.data import emobox
+from bench.plugins import registry
 
 # Test-fold sizes EmoBox publishes (its README and paper), fold by fold.
 TEST_SIZES = {
@@ -151,7 +152,7 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
     from typer.testing import CliRunner
 
     from bench.cli import app
-    from bench.results import Record
+    from bench.results.schema import Record
 
     monkeypatch.chdir(tmp_path)
     write_tree("savee", tmp_path / "savee", files)
@@ -179,8 +180,8 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
 
 def test_a_track2_run_trains_on_the_named_corpus(tmp_path, files, monkeypatch):
     """What `bench run --dataset savee --protocol emobox-track2 --finetune-on ravdess` evaluates."""
-    from bench.corpus import Corpus
-    from bench.settings import RunConfig
+    from bench.config.settings import RunConfig
+    from bench.protocol.corpus import Corpus
 
     write_tree("savee", tmp_path / "savee", files)
     write_tree("ravdess", tmp_path / "ravdess", files)

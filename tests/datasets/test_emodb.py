@@ -1,7 +1,8 @@
 """EmoDB: labels, speakers and genders from file names (the corpus' speaker list)."""
 
-from bench import registry
 from corpus_files import by
+
+from bench.plugins import registry
 
 
 def test_every_speaker_has_the_gender_the_corpus_documents(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from corpus_files import assert_partition, by
 
-from bench.contracts import DataError
+from bench.api import DataError
 from bench.datasets.iemocap import IEMOCAP
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"

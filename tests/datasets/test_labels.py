@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from corpus_files import assert_partition
 
-from bench import registry
-from bench.contracts import DataError, Utterance
-from bench.labels import CANONICAL, adjective, canonical, pool
+from bench.api import CANONICAL, DataError, Utterance, adjective, canonical
+from bench.data.pooling import pool
+from bench.plugins import registry
 
 
 def test_spellings_map_to_one_name():

@@ -1,4 +1,4 @@
-"""synth renders through bench.acoustics since its DSP moved there: the bytes must not change
+"""synth renders through bench.audio.acoustics since its DSP moved there: the bytes must not change
 (records and the README's figures were made from them). Digests of the first neutral take of
 speaker f1 under each condition, as rendered before the move."""
 

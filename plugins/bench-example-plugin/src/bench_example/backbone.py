@@ -14,7 +14,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.contracts import Backbone, HFEncoder, PromptedText, RequiredFile, TextTower, hf_tokens
+from bench.api import Backbone, HFEncoder, PromptedText, RequiredFile, TextTower, hf_tokens
 
 
 def _minilm_dir():
@@ -55,7 +55,7 @@ class MfccMiniLM(PromptedText, Backbone):
     def project_audio(self, features: Tensor) -> Tensor:
         return self.audio_head(features)
 
-    def _tokens(self, texts: Sequence[str], n_ctx: int) -> tuple[Tensor, Tensor]:
+    def _tokens(self, texts: Sequence[str], prompt_length: int) -> tuple[Tensor, Tensor]:
         return hf_tokens(self.tokenizer, texts, padding=True)
 
     def project_text(self, features: Tensor) -> Tensor:

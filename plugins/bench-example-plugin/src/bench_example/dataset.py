@@ -1,9 +1,9 @@
 """class-folders: your own recordings, one folder per emotion.
 
 Layout: ``<root>/<emotion>/<speaker>_<anything>.wav`` (any audio format bench decodes).
-Folder names are the labels and must be canonical class names (anger, happiness, sadness,
-neutral, fear, disgust, surprise, calm, boredom, contempt); the file-name prefix before the
-first underscore is the speaker, which the speaker-independent protocol holds out.
+Folder names are the labels, in any spelling `bench` knows (``angry``, ``happy``, ``sad`` ...):
+each is mapped to its canonical class name (:data:`bench.api.CANONICAL`); the file-name prefix
+before the first underscore is the speaker, which the speaker-independent protocol holds out.
 """
 
 from __future__ import annotations
@@ -11,15 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.contracts import DataError, DatasetLoader, Fold, ScanResult, Utterance, kfold, leave_one_group_out
+from bench.api import (
+    CANONICAL,
+    DataError,
+    DatasetLoader,
+    Fold,
+    ScanResult,
+    Utterance,
+    canonical,
+    kfold,
+    leave_one_group_out,
+)
 
-LABELS = ("anger", "happiness", "sadness", "neutral", "fear", "disgust", "surprise", "calm", "boredom", "contempt")
 AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif"}
 
 
 class ClassFolders(DatasetLoader):
     name = "class-folders"
-    classes = LABELS
+    classes = CANONICAL
+    api_version = "1.0"  # the bench.api it was written against
     env_var = "BENCH_CLASS_FOLDERS_ROOT"
     protocols = ("speaker", "random-10fold")
 
@@ -29,11 +39,12 @@ class ClassFolders(DatasetLoader):
             for path in sorted(folder.iterdir()):
                 if path.suffix.lower() not in AUDIO:
                     continue
-                if folder.name not in LABELS:
-                    skipped.append((path, f"folder {folder.name!r} is not a class name ({', '.join(LABELS)})"))
+                label = canonical(folder.name)
+                if label is None:
+                    skipped.append((path, f"folder {folder.name!r} is not a class name ({', '.join(CANONICAL)})"))
                     continue
                 speaker = path.stem.split("_")[0]
-                utterances.append(Utterance(f"{folder.name}/{path.stem}", path, folder.name, speaker))
+                utterances.append(Utterance(f"{folder.name}/{path.stem}", path, label, speaker))
         if not utterances:
             raise DataError(f"class-folders: no <emotion>/<speaker>_<name>.wav under {root}")
         return ScanResult(utterances, skipped)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
-from bench.methods import FoldInput, Method, Predictor
+from bench.api import FoldInput, Method, Predictor
 
 
 class NearestClassMean(Method):

@@ -1,0 +1,55 @@
+"""The plugin API's version, and what changed between major versions.
+
+``API_VERSION`` is ``MAJOR.MINOR``. A minor step only adds (a new optional member, a new
+keyword a hook may take, a new field of :class:`bench.api.FoldInput`), so a plugin written for
+1.0 works with every 1.x. A major step changes or removes something; :data:`CHANGES` says
+what, and a plugin that declares another major version (class attribute ``api_version``) is
+refused with that line instead of failing somewhere inside a run.
+"""
+
+from __future__ import annotations
+
+API_VERSION = "1.0"
+
+CHANGES = {
+    "1": "the contract moved from bench.contracts, bench.methods, bench.errors, bench.splits, bench.labels, "
+    "bench.frontend and bench.prompting into one package, bench.api (import every name from bench.api)",
+}
+
+# Where each name of the unversioned (0.x) contract lives now, for a one-line error when a
+# plugin written against it imports a module that is gone.
+MOVED = {
+    "bench.contracts": "bench.api",
+    "bench.methods": "bench.api",
+    "bench.errors": "bench.api",
+    "bench.splits": "bench.api",
+    "bench.labels": "bench.api",
+    "bench.frontend": "bench.api",
+    "bench.prompting": "bench.api",
+}
+
+
+def incompatible(declared: object) -> str | None:
+    """Why a plugin that declares ``api_version = declared`` cannot load here (None: it can)."""
+    if declared is None:
+        return None
+    major = str(declared).split(".")[0]
+    current = API_VERSION.split(".")[0]
+    if major == current:
+        return None
+    if major.isdigit() and int(major) < int(current):
+        changed = "; ".join(CHANGES[str(v)] for v in range(int(major) + 1, int(current) + 1) if str(v) in CHANGES)
+        return f"written for bench API {declared}, this bench has API {API_VERSION}: {changed}"
+    return f"written for bench API {declared}, newer than this bench's API {API_VERSION}: upgrade bench"
+
+
+def moved(err: ImportError) -> str | None:
+    """The one line for an import from a module of the 0.x contract (None: another error).
+
+    Both ``import bench.contracts`` (the module is gone) and ``from bench.methods import
+    Method`` (the module is now something else) name the old module in ``err.name``.
+    """
+    old = getattr(err, "name", None)
+    if old not in MOVED:
+        return None
+    return f"imports from {old}, gone since bench API 1.0: {CHANGES['1']}"

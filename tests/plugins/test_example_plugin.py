@@ -1,0 +1,75 @@
+"""The example third-party plugin, installed as its own distribution, is found and runs."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchtest import TINY_SETTINGS, synth_one_take
+
+from bench.plugins import registry
+
+PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "bench-example-plugin"
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory):
+    """pip-install the plugin (offline, no dependencies) into a folder put on PYTHONPATH."""
+    site = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("src") / "plugin"
+    shutil.copytree(PLUGIN, build)  # build in a copy: nothing is written into the repository
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(site), str(build)],
+        check=True,
+    )
+    return site
+
+
+def bench(site, *args):
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "bench", *args], env=env, capture_output=True, text=True)
+
+
+def test_bench_list_shows_the_plugin_and_its_distribution(plugin_site):
+    result = bench(plugin_site, "list")
+    assert result.returncode == 0, result.stderr
+    assert "mfcc-minilm" in result.stdout and "class-folders" in result.stdout and "nearest-class-mean" in result.stdout
+    assert "bench-example-plugin 0.1.0" in result.stdout
+
+
+def test_plugin_check_passes_for_the_example_backbone(plugin_site):
+    result = bench(plugin_site, "plugin", "check", "mfcc-minilm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout and "soft prompts" in result.stdout
+
+
+def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
+    synth = registry.dataset("synth").scan(None).utterances
+    root = tmp_path / "folders"
+    for utt in synth:
+        if utt.session == "studio" and utt.speaker in {"f1", "m1", "f2"}:
+            (root / utt.label).mkdir(parents=True, exist_ok=True)
+            shutil.copy(utt.path, root / utt.label / f"{utt.speaker}_{utt.path.name}")
+    settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+    result = bench(
+        plugin_site, "run", "--backbone", "mfcc-minilm", "--dataset", "class-folders", "--data-root", str(root),
+        "--seeds", "1", "--output", str(tmp_path / "runs"), *settings,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mfcc-minilm on class-folders (speaker, 3 folds" in result.stdout
+    assert "fine-tune + ACPT" in result.stdout
+
+
+def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
+    settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+    result = bench(
+        plugin_site, "run", "--method", "nearest-class-mean", "--method", "zero-shot", "--no-finetune", "--seeds", "1",
+        "--data-root", str(synth_one_take(tmp_path / "synth")), "--output", str(tmp_path / "runs"), *settings,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = result.stdout.split("record:")[0]
+    assert "nearest-class-mean" in table and "zero shot" in table
+    assert "fine-tune + ACPT" not in table and "linear probe" not in table  # only the methods asked for
