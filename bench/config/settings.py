@@ -193,7 +193,8 @@ class RunConfig(Settings):
             if section in SECTIONS and name in type(self).model_fields[SECTIONS[section]].annotation.model_fields:
                 data[SECTIONS[section]][name] = value
             elif not section and key in SECTIONS.values() and isinstance(value, Mapping):
-                data[key].update(value)
+                prefix = next(name for name, field in SECTIONS.items() if field == key)
+                data[key].update({RENAMED.get(f"{prefix}.{k}", f"{prefix}.{k}").rpartition(".")[2]: v for k, v in value.items()})
             elif not section and key in type(self).model_fields:
                 data[key] = value
             else:

@@ -58,7 +58,7 @@ def _load(kind: str, ep: EntryPoint) -> Plugin:
         return Plugin(**source, error=why)
     base = BASES[kind]
     if not (isinstance(obj, type) and issubclass(obj, base)):
-        return Plugin(**source, error=f"{ep.value} is not a subclass of {base.__module__}.{base.__name__}")
+        return Plugin(**source, error=f"{ep.value} is not a subclass of bench.api.{base.__name__}")
     missing = [attr for attr in IDENTITY[kind] if not hasattr(obj, attr)]
     if missing:
         return Plugin(**source, error=f"{ep.value} lacks required attributes {missing}")

@@ -443,11 +443,12 @@ def official_module(amodel: str, fusion: bool, text_dir: Path, checkpoint: Path,
     local = RobertaTokenizer.from_pretrained
     for tokenizer in (BartTokenizer, BertTokenizer, RobertaTokenizer):
         monkeypatch.setattr(tokenizer, "from_pretrained", lambda *_, **__: local(str(text_dir), local_files_only=True))
-    import clap_module.model  # laion_clap puts its folder on sys.path and imports clap_module top-level
-    import laion_clap
+    import laion_clap  # puts its folder on sys.path and imports clap_module top-level
+
+    clap_model = importlib.import_module("clap_module.model")
 
     _LocalRoberta.folder = text_dir
-    monkeypatch.setattr(clap_module.model, "RobertaModel", _LocalRoberta)
+    monkeypatch.setattr(clap_model, "RobertaModel", _LocalRoberta)
     module = laion_clap.CLAP_Module(enable_fusion=fusion, device="cpu", amodel=amodel)
     module.load_ckpt(str(checkpoint), verbose=False)
     return module
