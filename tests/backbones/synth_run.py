@@ -6,8 +6,22 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pytest
+
 if TYPE_CHECKING:
     from bench.results.schema import SummaryRow
+
+# The default rows of a run, in the record's order: CLEP-DG's stage ablation, then the
+# baselines on the initial and the fine-tuned weights (the encoder-feature probe: initial only).
+ROWS = [
+    ("none", (False, False, "cross-modal")), ("ACPT", (False, True, "cross-modal")),
+    ("fine-tune", (True, False, "cross-modal")), ("fine-tune + ACPT", (True, True, "cross-modal")),
+    ("zero shot", (False, False, "zero-shot")), ("zero shot", (True, False, "zero-shot")),
+    ("linear probe (joint space)", (False, False, "linear-probe")),
+    ("linear probe (joint space)", (True, False, "linear-probe")),
+    ("linear probe (encoder features)", (False, False, "encoder-probe")),
+]
 
 
 def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **settings: str) -> dict[str, SummaryRow]:
@@ -26,8 +40,25 @@ def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **setti
     ])
     assert result.exit_code == 0, result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
-    rows = {row.row: row for row in record.summary}
-    assert {"none", "ACPT", "fine-tune", "fine-tune + ACPT", "zero shot", "linear probe (joint space)",
-            "linear probe (encoder features)"} <= set(rows)
-    assert all(0.0 <= row.ua <= 1.0 for row in rows.values())
-    return rows
+    check_record(record)
+    return {row.row: row for row in record.summary}
+
+
+def check_record(record) -> None:
+    """What every default run's record must say exactly, whatever the backbone's numbers:
+    every row once, a unit per (fold, row), each unit's figures those of its own confusion
+    matrix over its fold's whole test part, and each summary the mean of its units."""
+    assert [(row.row, row.key) for row in record.summary] == ROWS
+    folds = {fold["name"]: fold["test"] for fold in record.dataset.folds}
+    n_classes = len(record.dataset.classes)
+    assert len(record.units) == len(folds) * len(ROWS) * len(record.seeds)
+    for unit in record.units:
+        confusion = np.array(unit.confusion)
+        assert confusion.shape == (n_classes, n_classes) and confusion.sum() == unit.n_test == folds[unit.fold]
+        recall = [confusion[c, c] / confusion[c].sum() for c in range(n_classes) if confusion[c].sum()]
+        assert unit.wa == pytest.approx(np.trace(confusion) / confusion.sum(), abs=1e-12)
+        assert unit.ua == pytest.approx(np.mean(recall), abs=1e-12)
+    for row in record.summary:
+        units = record.units_of(row.key)
+        per_seed = [np.mean([u.wa for u in units if u.seed == seed]) for seed in record.seeds]
+        assert row.wa == pytest.approx(np.mean(per_seed), abs=1e-12) and row.folds == len(folds)

@@ -101,6 +101,7 @@ def tokenizer_dir(tmp_path_factory):
     return clip_tokenizer_dir(tmp_path_factory.mktemp("clip_tok") / "clip")
 
 
+@pytest.mark.slow
 def test_official_layout_loads_and_round_trips(tmp_path, tokenizer_dir, no_network):
     shapes = official_shapes()
     state = random_checkpoint(shapes)
@@ -258,6 +259,7 @@ def hf_clip_tokenizer(folder: Path) -> Path:
 ORACLE_TEXTS = ["This is a happy sound", "wow!! great!!", "Überraschung: Ça va? naïve façade"]
 
 
+@pytest.mark.slow
 def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_path, no_network):
     """A state dict saved by the original code (with its empty ``audio.fbsp.bias``) loads; audio
     (the official front-end on real files, ``librosa.load(f, sr=44100)`` scaled to int16 range

@@ -203,6 +203,7 @@ def test_fusion_parity_on_one_batch_of_long_short_and_borderline_clips(text768, 
     assert torch.allclose(got, expected, atol=TOL)
 
 
+@pytest.mark.slow
 def test_pann14_parity_and_clep_dg_16khz_front_end(text768, tmp_path, no_network):
     official = official_clap("PANN-14", False, text768, seed=3)
     path = save_official(official, tmp_path / "pann14.pt")
@@ -476,6 +477,7 @@ def file_path_difference(backbone, module, files, monkeypatch) -> dict[str, floa
     return differences
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("amodel, fusion", [("HTSAT-tiny", False), ("HTSAT-tiny", True), ("PANN-14", False)])
 def test_file_path_parity_with_get_audio_embedding_from_filelist(amodel, fusion, real_files, text768, tmp_path, monkeypatch, no_network):
     """The official front-end equals LAION's documented file path: librosa.load at 48 kHz (one

@@ -226,6 +226,7 @@ def real_files(emodb_root, tmp_path_factory):
     return make_files(emodb_root, tmp_path_factory.mktemp("msclap-files"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["2023", "2022"])
 def test_file_path_parity_with_get_audio_embeddings(version, real_files, tmp_path, monkeypatch, no_network):
     """The official front-end equals ``CLAPWrapper.get_audio_embeddings(files)``: torchaudio's

@@ -109,6 +109,7 @@ def emodb_tree(root, synth_utterances, per_class=6):
     return root
 
 
+@pytest.mark.slow
 def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     root = emodb_tree(tmp_path / "emodb", registry.dataset("synth").scan(None).utterances)
     (root / "wav" / "03b01Wz.wav").write_bytes(b"")

@@ -404,6 +404,7 @@ def plugin_copy(tmp_path):
     return site
 
 
+@pytest.mark.slow
 def test_editing_a_backbone_helper_module_gives_a_new_run_folder_and_a_cache_miss(plugin_copy, tmp_path):
     synth = registry.dataset("synth").scan(None).utterances
     root = tmp_path / "folders"

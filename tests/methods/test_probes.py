@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import GroupKFold
@@ -18,6 +19,7 @@ from bench.protocol.corpus import Corpus
 from bench.protocol.run import run
 
 
+@pytest.mark.slow
 def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp_path):
     """Speaker-independent folds, mini-clap's GE2E utterance embedding: within 1 point WA."""
     config = RunConfig(
@@ -70,6 +72,7 @@ def test_encoder_probe_cross_validates_by_speaker_only_when_the_fold_does(monkey
     assert used == ["GroupKFold", "StratifiedKFold"]
 
 
+@pytest.mark.slow
 def test_a_frozen_encoders_probe_on_speaker_folds_is_fitted_once_per_fold(tmp_path, monkeypatch):
     """Grouped inner folds do not shuffle and the features do not change with the seed: the
     second seed reuses the first one's probe and its rows say so; the figures are those of a fit."""

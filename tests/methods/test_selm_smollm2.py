@@ -23,6 +23,7 @@ def smollm2(monkeypatch):
     return lambda: selm_lm.load(selm_lm.locate(None), torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_smollm2_loads_offline_as_a_frozen_llama(no_network, smollm2):
     smollm2 = smollm2()
     assert type(smollm2.model).__name__ == "LlamaForCausalLM"

@@ -40,12 +40,14 @@ def test_bench_list_shows_the_plugin_and_its_distribution(plugin_site):
     assert "bench-example-plugin 0.1.0" in result.stdout
 
 
+@pytest.mark.slow
 def test_plugin_check_passes_for_the_example_backbone(plugin_site):
     result = bench(plugin_site, "plugin", "check", "mfcc-minilm")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout and "soft prompts" in result.stdout
 
 
+@pytest.mark.slow
 def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
     synth = registry.dataset("synth").scan(None).utterances
     root = tmp_path / "folders"
@@ -63,6 +65,7 @@ def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
     assert "fine-tune + ACPT" in result.stdout
 
 
+@pytest.mark.slow
 def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
     settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
     result = bench(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from benchtest import TINY_SETTINGS
 
 from bench.results.schema import Record, Unit
@@ -33,6 +34,7 @@ def rows(record):
     )
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_table(tmp_path):
     rng = random.Random(7)
     killed = tmp_path / "killed"

@@ -32,6 +32,7 @@ def runs(tmp_path_factory):
     return output, bench_run(output, data, "--test-conditions", "street@5, crowd-babble@5dB", "--finetune-conditions", "telephone")
 
 
+@pytest.mark.slow
 def test_record_has_rows_per_condition_beside_the_clean_rows(runs):
     _, (record, printed) = runs
     part = record.conditions

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -67,6 +68,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_on_gloo_match_one_process(tmp_path, monkeypatch):
     clips = write_clips(tmp_path / "audio", 8)
     clips[3].path.write_bytes(b"not audio" * 40)  # 8 clips, 7 usable: each rank embeds 4, one is unusable
@@ -99,6 +101,7 @@ def bench_run(args: list[str], launcher: list[str], cache_dir: Path) -> subproce
     return subprocess.run([sys.executable, *launcher, "-m", "bench", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_bench_run_under_torchrun_writes_one_record_equal_to_one_process(tmp_path):
     """`torchrun --nproc-per-node 2 -m bench run`: the two processes split embedding and
     fine-tuning, only the main one writes, and the record's rows are one process's rows."""

@@ -48,6 +48,7 @@ def runs(tmp_path_factory):
     return tmp_path_factory.mktemp("runs")
 
 
+@pytest.mark.slow
 def test_a_sweep_records_every_trial_resumes_by_name_and_tables_list_both(runs):
     first = bench_sweep(runs, "prompt-length", "--values", "2,4", "--trials", "1", "--study-name", "tokens")
     assert "(new): 0 of 1 trials done" in first.output
@@ -106,6 +107,7 @@ def worker_of(trial):
     return trial.user_attrs["worker"]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_on_one_sqlite_file_split_the_trials(runs):
     bench_sweep(runs, "prompt-length", "--values", "3,5", "--workers", "2", "--study-name", "split")
     study = study_of(runs, "split")
@@ -192,6 +194,7 @@ def race(url, name, workers=3, enqueues=1):
     return optuna.load_study(study_name=name, storage=url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("enqueues", [1, 2])
 def test_racing_workers_claim_every_point_exactly_once_on_sqlite(tmp_path, enqueues):
     url = f"sqlite:///{tmp_path / 'race.db'}"
@@ -224,6 +227,7 @@ def test_a_failed_point_is_taken_over_by_exactly_one_worker(tmp_path):
     assert sweeps._claim(study, storage, claims) is None
 
 
+@pytest.mark.slow
 def test_three_workers_on_fresh_sqlite_studies_run_each_point_once_and_print_the_table(runs):
     for attempt in range(3):
         name = f"three-{attempt}"
@@ -247,6 +251,7 @@ def test_a_plain_postgresql_url_opens_with_the_installed_driver(postgres_url):
     ("mysql://x@127.0.0.1:1/y", "--storage mysql://x@127.0.0.1:1/y: cannot open"),
     ("not a url", "--storage not a url: cannot open"),
 ])
+@pytest.mark.slow
 def test_bad_storage_urls_are_one_line_errors(url, message):
     with pytest.raises(ValueError) as caught:
         sweeps._storage(url)

@@ -76,6 +76,7 @@ def test_a_bad_interval_is_a_one_line_error(monkeypatch):
         line_interval()
 
 
+@pytest.mark.slow
 def test_bench_run_redirected_to_a_file_writes_progress_lines(tmp_path):
     root = synth_one_take(tmp_path / "synth")
     settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
