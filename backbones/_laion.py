@@ -151,8 +151,14 @@ class LaionFamily(PromptedText, Backbone):
         checkpoint = setting_path(checkpoint, cls.checkpoint_env, cls.default_checkpoint())
         return [
             (RequiredFile(cls.checkpoint_what, checkpoint, cls.checkpoint_env), "checkpoint"),
-            (RequiredFile(f"{cls.text.hub_id} folder with {cls.text.files}", text / "config.json" if text else None,
-                          cls.text.env_var), "text_dir"),
+            (
+                RequiredFile(
+                    f"{cls.text.hub_id} folder with {cls.text.files}",
+                    text / "config.json" if text else None,
+                    cls.text.env_var,
+                ),
+                "text_dir",
+            ),
         ]
 
     def initial_state(self, checkpoint=None, audio_model=None, text_dir=None):
@@ -165,13 +171,17 @@ class LaionFamily(PromptedText, Backbone):
 
     def audio_architecture(self, state: Mapping[str, Tensor], audio_model: str | None, source: Path) -> AudioConfig:
         """The audio encoder the checkpoint holds; an error naming it if this backbone can't use it."""
-        audio = {k[len("audio_branch."):]: v for k, v in state.items() if k.startswith("audio_branch.")}
+        audio = {k[len("audio_branch.") :]: v for k, v in state.items() if k.startswith("audio_branch.")}
         if not audio:
-            raise CheckpointError(f"{source}: not a LAION-CLAP checkpoint (no audio_branch.*; {describe_foreign(state)})")
+            raise CheckpointError(
+                f"{source}: not a LAION-CLAP checkpoint (no audio_branch.*; {describe_foreign(state)})"
+            )
         try:
             config = config_from_state(audio, self.mel_config)
         except KeyError:
-            raise CheckpointError(f"{source}: unknown LAION audio encoder (neither HTSAT nor PANN CNN14 keys)") from None
+            raise CheckpointError(
+                f"{source}: unknown LAION audio encoder (neither HTSAT nor PANN CNN14 keys)"
+            ) from None
         found = model_name(config)
         wanted = str(audio_model) if audio_model else None
         if wanted and wanted != found:
@@ -206,8 +216,12 @@ class LaionFamily(PromptedText, Backbone):
         self.logit_scale_a = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
         self.logit_scale_t = nn.Parameter(torch.tensor(1 / 0.07).log(), requires_grad=False)
         self.text_tower = TextTower(
-            self._tokens, self.text_branch.get_input_embeddings(), HFEncoder(self.text_branch), self.text.pooling,
-            self.text.insert_at, pooler=getattr(self.text_branch, "pooler", None),
+            self._tokens,
+            self.text_branch.get_input_embeddings(),
+            HFEncoder(self.text_branch),
+            self.text.pooling,
+            self.text.insert_at,
+            pooler=getattr(self.text_branch, "pooler", None),
         )
 
     def _load(self, state: Mapping[str, Tensor], fresh: tuple[str, ...], source: Path) -> None:
@@ -248,7 +262,9 @@ class LaionFamily(PromptedText, Backbone):
         itself from ``inputs_embeds``; T5 uses relative positions)."""
         if prompt_length > CONTEXT_LENGTH - 3:
             raise ValueError(f"{self.name}: at most {CONTEXT_LENGTH - 3} context vectors fit in 77 tokens")
-        return hf_tokens(self.tokenizer, texts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH - prompt_length)
+        return hf_tokens(
+            self.tokenizer, texts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH - prompt_length
+        )
 
     def project_text(self, features: Tensor) -> Tensor:
         return self.text_projection(features)

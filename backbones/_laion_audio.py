@@ -125,15 +125,24 @@ class Spectrogram(nn.Module):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, waveforms: Tensor) -> Tensor:
-        spec = torch.stft(waveforms, self.n_fft, self.hop, window=self.window, center=not self.padded,
-                          pad_mode="reflect", return_complex=True)
+        spec = torch.stft(
+            waveforms,
+            self.n_fft,
+            self.hop,
+            window=self.window,
+            center=not self.padded,
+            pad_mode="reflect",
+            return_complex=True,
+        )
         return spec.abs().pow(2).transpose(1, 2)[:, None]
 
     def mismatch(self) -> float:
         """Largest difference between the stored kernels and a Hann DFT (0 for official checkpoints)."""
         reference = DFTFrames(self.n_fft, self.hop).to(self.stft.conv_real.weight.device)
-        return max((a.weight - b.weight).abs().max().item()
-                   for a, b in ((self.stft.conv_real, reference.conv_real), (self.stft.conv_imag, reference.conv_imag)))
+        return max(
+            (a.weight - b.weight).abs().max().item()
+            for a, b in ((self.stft.conv_real, reference.conv_real), (self.stft.conv_imag, reference.conv_imag))
+        )
 
 
 class LogMel(nn.Module):
@@ -167,8 +176,13 @@ class MelInput(nn.Module):
         self.bn0 = nn.BatchNorm2d(config.mel_bins)
         if config.fusion:
             htk = torchaudio.functional.melscale_fbanks(
-                config.window // 2 + 1, config.fmin, config.fmax, config.mel_bins, config.sample_rate,
-                norm=None, mel_scale="htk",
+                config.window // 2 + 1,
+                config.fmin,
+                config.fmax,
+                config.mel_bins,
+                config.sample_rate,
+                norm=None,
+                mel_scale="htk",
             )
             self.register_buffer("htk_melW", htk, persistent=False)
         for module in (self.spectrogram_extractor, self.logmel_extractor):
@@ -369,8 +383,9 @@ class PatchMerging(nn.Module):
 
 
 class BasicLayer(nn.Module):
-    def __init__(self, dim: int, resolution: int, depth: int, heads: int, window: int,
-                 drop_path: list[float], downsample: bool) -> None:
+    def __init__(
+        self, dim: int, resolution: int, depth: int, heads: int, window: int, drop_path: list[float], downsample: bool
+    ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
             SwinTransformerBlock(dim, resolution, heads, window, 0 if i % 2 == 0 else window // 2, drop_path[i])
@@ -395,12 +410,19 @@ class AFF(nn.Module):
         super().__init__()
         inner = channels // r
         self.local_att = nn.Sequential(
-            nn.Conv2d(channels, inner, 1), nn.BatchNorm2d(inner), nn.ReLU(),
-            nn.Conv2d(inner, channels, 1), nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, inner, 1),
+            nn.BatchNorm2d(inner),
+            nn.ReLU(),
+            nn.Conv2d(inner, channels, 1),
+            nn.BatchNorm2d(channels),
         )
         self.global_att = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, inner, 1), nn.BatchNorm2d(inner), nn.ReLU(),
-            nn.Conv2d(inner, channels, 1), nn.BatchNorm2d(channels),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, inner, 1),
+            nn.BatchNorm2d(inner),
+            nn.ReLU(),
+            nn.Conv2d(inner, channels, 1),
+            nn.BatchNorm2d(channels),
         )
 
     def forward(self, x: Tensor, residual: Tensor) -> Tensor:
@@ -449,8 +471,13 @@ class HTSAT_Swin_Transformer(MelInput):  # noqa: N801 - the official class name,
         rates = torch.linspace(0, config.drop_path, sum(config.depths)).tolist()
         self.layers = nn.ModuleList(
             BasicLayer(
-                config.width * 2**i, grid // 2**i, config.depths[i], config.heads[i], config.window_size,
-                rates[sum(config.depths[:i]) : sum(config.depths[: i + 1])], downsample=i < n - 1,
+                config.width * 2**i,
+                grid // 2**i,
+                config.depths[i],
+                config.heads[i],
+                config.window_size,
+                rates[sum(config.depths[:i]) : sum(config.depths[: i + 1])],
+                downsample=i < n - 1,
             )
             for i in range(n)
         )
@@ -484,11 +511,14 @@ class HTSAT_Swin_Transformer(MelInput):  # noqa: N801 - the official class name,
         ``np.random.choice`` of its third; here it is the third's first start (an empty third:
         start 0, as officially), so the same file always gives the same embedding.
         """
-        starts = [int(third[0]) if len(third) else 0
-                  for third in np.array_split(np.arange(mel.shape[2] - self.chunk_frames + 1), 3)]
+        starts = [
+            int(third[0]) if len(third) else 0
+            for third in np.array_split(np.arange(mel.shape[2] - self.chunk_frames + 1), 3)
+        ]
         local = torch.cat([mel[:, :, s : s + self.chunk_frames] for s in starts], dim=1)
-        shrunk = F.interpolate(mel, (self.chunk_frames, mel.shape[3]), mode="bilinear", align_corners=False,
-                               antialias=True)
+        shrunk = F.interpolate(
+            mel, (self.chunk_frames, mel.shape[3]), mode="bilinear", align_corners=False, antialias=True
+        )
         return shrunk, local
 
     def forward(self, waveforms: Tensor) -> Tensor:
@@ -526,13 +556,21 @@ def config_from_state(audio: dict[str, Tensor], front_end: AudioConfig) -> Audio
         heads = tuple(audio[f"layers.{i}.blocks.0.attn.relative_position_bias_table"].shape[1] for i in range(n_layers))
         table = audio["layers.0.blocks.0.attn.relative_position_bias_table"].shape[0]
         return replace(
-            front_end, model="HTSAT", width=audio["patch_embed.proj.weight"].shape[0], depths=depths, heads=heads,
-            window_size=(math.isqrt(table) + 1) // 2, classes=audio["head.weight"].shape[0],
+            front_end,
+            model="HTSAT",
+            width=audio["patch_embed.proj.weight"].shape[0],
+            depths=depths,
+            heads=heads,
+            window_size=(math.isqrt(table) + 1) // 2,
+            classes=audio["head.weight"].shape[0],
             fusion="patch_embed.fusion_model.local_att.0.weight" in audio,
         )
     if "conv_block1.conv1.weight" in audio:
         return replace(
-            front_end, model="PANN", width=audio["conv_block1.conv1.weight"].shape[0],
-            classes=audio["fc_audioset.weight"].shape[0], fusion=False,
+            front_end,
+            model="PANN",
+            width=audio["conv_block1.conv1.weight"].shape[0],
+            classes=audio["fc_audioset.weight"].shape[0],
+            fusion=False,
         )
     raise KeyError("neither HTSAT nor PANN CNN14 keys")

@@ -86,8 +86,13 @@ class SpeechEncoder(nn.Module):
         self.mask = not self.whisper and bool(getattr(self.extractor, "return_attention_mask", False))
         self.padded = self.mask and config.model_type != "data2vec-audio" and config.feat_extract_norm == "layer"
         self.chunk = self.extractor.n_samples if self.whisper else max(1, int(float(chunk_seconds) * SAMPLE_RATE))
-        self.minimum = 1 if self.whisper else 1 + sum(  # the convolutions' receptive field: one frame
-            (k - 1) * math.prod(config.conv_stride[:i]) for i, k in enumerate(config.conv_kernel)
+        self.minimum = (
+            1
+            if self.whisper
+            else 1
+            + sum(  # the convolutions' receptive field: one frame
+                (k - 1) * math.prod(config.conv_stride[:i]) for i, k in enumerate(config.conv_kernel)
+            )
         )
 
     def _layer(self, layer: str | int) -> int | None:
@@ -131,8 +136,9 @@ class SpeechEncoder(nn.Module):
                 for row, piece in zip(batch, pieces):
                     row[: len(piece)] = torch.from_numpy(np.asarray(piece, dtype=np.float32))
                 mask = (torch.arange(batch.shape[1]) < torch.tensor(lengths)[:, None]).long()
-                out = self.model(batch.to(device), attention_mask=mask.to(device) if self.mask else None,
-                                 output_hidden_states=True)
+                out = self.model(
+                    batch.to(device), attention_mask=mask.to(device) if self.mask else None, output_hidden_states=True
+                )
                 valid = self.model._get_feat_extract_output_lengths(torch.tensor(lengths)).tolist()
         states = out.hidden_states if self.layer is None else out.hidden_states[self.layer : self.layer + 1]
         stacked = torch.stack(states, dim=1)  # [chunks, states, frames, width]
@@ -143,8 +149,10 @@ class SpeechEncoder(nn.Module):
             return torch.stack([f.mean(dim=1).flatten() for f in frames])
         combined = [self._weighted(f.transpose(0, 1)) for f in frames]  # [frames, width] each
         padded = nn.utils.rnn.pad_sequence(combined, batch_first=True)
-        mask = torch.arange(padded.shape[1], device=padded.device) < torch.tensor([len(c) for c in combined],
-                                                                                    device=padded.device)[:, None]
+        mask = (
+            torch.arange(padded.shape[1], device=padded.device)
+            < torch.tensor([len(c) for c in combined], device=padded.device)[:, None]
+        )
         return self.pool(padded, mask)
 
     def _weighted(self, states: Tensor) -> Tensor:

@@ -78,7 +78,9 @@ def load_state(path: Path, key: str | None = None) -> dict[str, Tensor]:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, another format, pickled objects: torch raises many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a readable torch weights file (truncated or another format?): {first}") from None
+        raise CheckpointError(
+            f"{path}: not a readable torch weights file (truncated or another format?): {first}"
+        ) from None
     if key is not None:
         if not isinstance(loaded, Mapping) or key not in loaded:
             raise CheckpointError(f"{path}: expected the weights under the key {key!r}")
@@ -111,9 +113,7 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: object, 
         )
     for key, value in state.items():
         if own[key].shape != value.shape:
-            raise CheckpointError(
-                f"{source}: {key} has shape {tuple(value.shape)}, the model {tuple(own[key].shape)}"
-            )
+            raise CheckpointError(f"{source}: {key} has shape {tuple(value.shape)}, the model {tuple(own[key].shape)}")
     module.load_state_dict(state, strict=True, assign=assign)
 
 

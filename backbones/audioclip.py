@@ -196,7 +196,9 @@ def clip_text_from_state(state: Mapping[str, Tensor]) -> OpenAIClipText:
     vocab, width = state["token_embedding.weight"].shape
     layers = len({k.split(".")[2] for k in state if k.startswith("transformer.resblocks.")})
     heads = max(1, width // 64)  # CLIP's rule; at least one head for small test models
-    return OpenAIClipText(vocab, width, layers, heads, state["text_projection"].shape[1], state["positional_embedding"].shape[0])
+    return OpenAIClipText(
+        vocab, width, layers, heads, state["text_projection"].shape[1], state["positional_embedding"].shape[0]
+    )
 
 
 class AudioClip(PromptedText, Backbone):
@@ -225,8 +227,10 @@ class AudioClip(PromptedText, Backbone):
                 self.register_parameter(scale, nn.Parameter(torch.tensor(float(np.log(100.0))), requires_grad=False))
         load_strict(self, self.to_model_state(state), ckpt, assign=True)
         if self.audio.fc.out_features != self.text.text_projection.shape[1]:
-            raise CheckpointError(f"{ckpt}: audio.fc gives {self.audio.fc.out_features}-d embeddings, text_projection "
-                                  f"{self.text.text_projection.shape[1]}-d (the two towers must share one space)")
+            raise CheckpointError(
+                f"{ckpt}: audio.fc gives {self.audio.fc.out_features}-d embeddings, text_projection "
+                f"{self.text.text_projection.shape[1]}-d (the two towers must share one space)"
+            )
         self.text.requires_grad_(False)
         self.text.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(files[1].path)
@@ -244,7 +248,9 @@ class AudioClip(PromptedText, Backbone):
             ),
             RequiredFile(
                 "CLIP tokenizer folder (openai/clip-vit-base-patch32)",
-                setting_path(tokenizer_dir, "BENCH_AUDIOCLIP_TOKENIZER", hf_cached("openai/clip-vit-base-patch32", "vocab.json")),
+                setting_path(
+                    tokenizer_dir, "BENCH_AUDIOCLIP_TOKENIZER", hf_cached("openai/clip-vit-base-patch32", "vocab.json")
+                ),
                 "BENCH_AUDIOCLIP_TOKENIZER",
             ),
         ]

@@ -36,7 +36,9 @@ class ClepDG(LaionFamily):
     def required_files(
         cls, checkpoint: str | None = None, text_dir: str | None = None, pann_checkpoint: str | None = None
     ) -> list[RequiredFile]:
-        pann = RequiredFile("PANNs AudioSet CNN14 weights (the alternative start)", setting_path(pann_checkpoint, PANNS_ENV), PANNS_ENV)
+        pann = RequiredFile(
+            "PANNs AudioSet CNN14 weights (the alternative start)", setting_path(pann_checkpoint, PANNS_ENV), PANNS_ENV
+        )
         return [*super().required_files(checkpoint, text_dir), pann]
 
     def unusable(self, config: AudioConfig) -> str | None:
@@ -55,13 +57,26 @@ class ClepDG(LaionFamily):
         from transformers import RobertaModel
 
         text = setting_path(text_dir, ROBERTA.env_var, ROBERTA.cached_dir())
-        require(self.name, [
-            (RequiredFile("PANNs AudioSet CNN14 weights", pann, PANNS_ENV), "pann_checkpoint"),
-            (RequiredFile("roberta-base folder with config, tokenizer and weights", text / "config.json" if text else None,
-                          ROBERTA.env_var), "text_dir"),
-        ])
+        require(
+            self.name,
+            [
+                (RequiredFile("PANNs AudioSet CNN14 weights", pann, PANNS_ENV), "pann_checkpoint"),
+                (
+                    RequiredFile(
+                        "roberta-base folder with config, tokenizer and weights",
+                        text / "config.json" if text else None,
+                        ROBERTA.env_var,
+                    ),
+                    "text_dir",
+                ),
+            ],
+        )
         weights = load_state(pann, "model")
-        state = {f"audio_branch.{k}": v for k, v in weights.items() if not k.startswith(("spectrogram_extractor.", "logmel_extractor."))}
+        state = {
+            f"audio_branch.{k}": v
+            for k, v in weights.items()
+            if not k.startswith(("spectrogram_extractor.", "logmel_extractor."))
+        }
         try:
             roberta, info = RobertaModel.from_pretrained(text, local_files_only=True, output_loading_info=True)
         except OSError as err:

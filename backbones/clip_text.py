@@ -61,7 +61,9 @@ class Transformer(nn.Module):
 class OpenAIClipText(nn.Module):
     """CLIP's text encoder in OpenAI's parameter layout (sequence-first attention, QuickGELU)."""
 
-    def __init__(self, vocab: int, width: int, layers: int, heads: int, embed_dim: int, length: int = CONTEXT_LENGTH) -> None:
+    def __init__(
+        self, vocab: int, width: int, layers: int, heads: int, embed_dim: int, length: int = CONTEXT_LENGTH
+    ) -> None:
         super().__init__()
         self.token_embedding = nn.Embedding(vocab, width)
         self.positional_embedding = nn.Parameter(torch.empty(length, width))

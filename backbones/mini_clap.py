@@ -104,7 +104,11 @@ class MiniClap(PromptedText, Backbone):
         self.max_tokens = json.loads((minilm_dir() / "sentence_bert_config.json").read_text())["max_seq_length"]
         # all-MiniLM-L6-v2 as sentence-transformers runs it: masked mean, then L2 normalisation
         self.text_tower = TextTower(
-            self._tokens, self.text_encoder.get_input_embeddings(), HFEncoder(self.text_encoder), "masked-mean", normalize=True
+            self._tokens,
+            self.text_encoder.get_input_embeddings(),
+            HFEncoder(self.text_encoder),
+            "masked-mean",
+            normalize=True,
         )
         self.text_encoder.requires_grad_(False)
         for module in (self.lstm, self.linear):

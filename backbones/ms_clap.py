@@ -102,8 +102,15 @@ def cnn14_from_state(state: Mapping[str, Tensor]) -> nn.Module:
     from bench.backbones._laion_audio import AudioConfig, Cnn14
 
     config = AudioConfig(
-        "PANN", sample_rate=SAMPLE_RATE, window=WINDOW, hop=HOP, mel_bins=N_MELS, fmin=FMIN, fmax=14_000,
-        classes=state["fc_audioset.weight"].shape[0], width=state["conv_block1.conv1.weight"].shape[0],
+        "PANN",
+        sample_rate=SAMPLE_RATE,
+        window=WINDOW,
+        hop=HOP,
+        mel_bins=N_MELS,
+        fmin=FMIN,
+        fmax=14_000,
+        classes=state["fc_audioset.weight"].shape[0],
+        width=state["conv_block1.conv1.weight"].shape[0],
     )
     return Cnn14(config)
 
@@ -141,7 +148,9 @@ class Htsat(nn.Module):
         depths, heads, window = [], [], None
         layer = 0
         while f"htsat.layers.{layer}.blocks.0.norm1.weight" in state:
-            depths.append(sum(1 for k in state if k.startswith(f"htsat.layers.{layer}.blocks.") and k.endswith(".norm1.weight")))
+            depths.append(
+                sum(1 for k in state if k.startswith(f"htsat.layers.{layer}.blocks.") and k.endswith(".norm1.weight"))
+            )
             table = state[f"htsat.layers.{layer}.blocks.0.attn.relative_position_bias_table"]
             heads.append(table.shape[1])
             window = (int(round(table.shape[0] ** 0.5)) + 1) // 2
@@ -189,12 +198,16 @@ class MsClap(PromptedText, Backbone):
         try:
             audio = type(self).build_audio(audio_base)
         except KeyError as err:
-            raise CheckpointError(f"{ckpt}: no {err} under audio_encoder.base (not an {self.name} checkpoint?)") from err
+            raise CheckpointError(
+                f"{ckpt}: no {err} under audio_encoder.base (not an {self.name} checkpoint?)"
+            ) from err
         text = local_text_model(folder)
         joint = state.get("audio_encoder.projection.linear1.weight")
         if joint is None:
             raise CheckpointError(f"{ckpt}: no audio_encoder.projection (not an {self.name} checkpoint?)")
-        check_input_width(ckpt, "audio_encoder.projection.linear1.weight", state, audio.out_features, "the audio encoder")
+        check_input_width(
+            ckpt, "audio_encoder.projection.linear1.weight", state, audio.out_features, "the audio encoder"
+        )
         self.audio_encoder = Branch(audio, Projection(joint.shape[1], joint.shape[0]))
         self.caption_encoder = Branch(text, Projection(text.config.hidden_size, joint.shape[0]))
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
@@ -204,8 +217,12 @@ class MsClap(PromptedText, Backbone):
         self.caption_encoder.base.requires_grad_(False)
         self.tokenizer = local_tokenizer(folder)
         self.text_tower = TextTower(
-            self._tokens, text.get_input_embeddings(), HFEncoder(text), self.text_pooling,  # BERT's token types stay 0
-            insert_at=0 if self.text_pooling == "last" else 1, pad_id=GPT2_PAD_ID,
+            self._tokens,
+            text.get_input_embeddings(),
+            HFEncoder(text),
+            self.text_pooling,  # BERT's token types stay 0
+            insert_at=0 if self.text_pooling == "last" else 1,
+            pad_id=GPT2_PAD_ID,
         )
         self.eval()
 
@@ -214,7 +231,11 @@ class MsClap(PromptedText, Backbone):
         tag = f"BENCH_MSCLAP_{cls.version}"
         filename = f"CLAP_weights_{cls.version}.pth"
         return [
-            RequiredFile(filename, setting_path(checkpoint, f"{tag}_CKPT", hf_cached_file("microsoft/msclap", filename)), f"{tag}_CKPT"),
+            RequiredFile(
+                filename,
+                setting_path(checkpoint, f"{tag}_CKPT", hf_cached_file("microsoft/msclap", filename)),
+                f"{tag}_CKPT",
+            ),
             RequiredFile(
                 f"{cls.text_repo} config and tokenizer folder",
                 setting_path(text_dir, f"{tag}_TEXT", hf_cached(cls.text_repo)),

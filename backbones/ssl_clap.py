@@ -58,9 +58,15 @@ class SslClap(PromptedText, Backbone):
     pad_mode = "zero"  # the encoder finds each clip's end at its last non-zero sample
 
     def __init__(
-        self, preset: str = DEFAULT_PRESET, audio: str | None = None, text: str | None = None,
-        layer: str | None = None, pooling: str | None = None, train_encoder: bool | str = False,
-        clip_seconds: float | str | None = None, chunk_seconds: float | str = 20.0,
+        self,
+        preset: str = DEFAULT_PRESET,
+        audio: str | None = None,
+        text: str | None = None,
+        layer: str | None = None,
+        pooling: str | None = None,
+        train_encoder: bool | str = False,
+        clip_seconds: float | str | None = None,
+        chunk_seconds: float | str = 20.0,
     ) -> None:
         super().__init__()
         from transformers import AutoModel
@@ -90,16 +96,29 @@ class SslClap(PromptedText, Backbone):
         spec = preset_spec(preset)
         others = ", ".join(p for p in PRESETS if p != preset)
         return [
-            (RequiredFile(f"the {spec['audio']['hub_id']} folder for preset {preset} ({spec['about']}; "
-                          f"other presets: {others}; --backbone-opt preset=NAME)",
-                          _config(_folder(spec["audio"], audio)), spec["audio"]["env_var"]), "audio"),
-            (RequiredFile(f"the {spec['text']['hub_id']} folder (config, tokenizer, weights)",
-                          _config(_folder(spec["text"], text)), spec["text"]["env_var"]), "text"),
+            (
+                RequiredFile(
+                    f"the {spec['audio']['hub_id']} folder for preset {preset} ({spec['about']}; "
+                    f"other presets: {others}; --backbone-opt preset=NAME)",
+                    _config(_folder(spec["audio"], audio)),
+                    spec["audio"]["env_var"],
+                ),
+                "audio",
+            ),
+            (
+                RequiredFile(
+                    f"the {spec['text']['hub_id']} folder (config, tokenizer, weights)",
+                    _config(_folder(spec["text"], text)),
+                    spec["text"]["env_var"],
+                ),
+                "text",
+            ),
         ]
 
     @classmethod
-    def required_files(cls, preset: str = DEFAULT_PRESET, audio: str | None = None,
-                       text: str | None = None) -> list[RequiredFile]:
+    def required_files(
+        cls, preset: str = DEFAULT_PRESET, audio: str | None = None, text: str | None = None
+    ) -> list[RequiredFile]:
         return [required for required, _ in cls._files(preset, audio, text)]
 
     def train(self, mode: bool = True) -> SslClap:

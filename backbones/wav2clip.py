@@ -91,7 +91,9 @@ class MLP(nn.Module):
 
     def __init__(self, n_in: int = 512, hidden: int = 512, n_out: int = 512, dropout: float = 0.1) -> None:
         super().__init__()
-        self.sequential = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_out))
+        self.sequential = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_out)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.sequential(x)
@@ -127,17 +129,23 @@ class Wav2Clip(PromptedText, Backbone):
             self.audio_transform = MLP.from_state(transform_state)
         except KeyError as err:
             raise CheckpointError(f"{ckpt}: no {err} under audio_encoder/audio_transform (not Wav2CLIP.pt?)") from err
-        check_input_width(ckpt, "audio_transform.sequential.0.weight", state, self.audio_encoder.out_features, "the ResNet")
+        check_input_width(
+            ckpt, "audio_transform.sequential.0.weight", state, self.audio_encoder.out_features, "the ResNet"
+        )
         load_strict(self.audio_encoder, encoder_state, f"{ckpt} (audio_encoder)")
         load_strict(self.audio_transform, transform_state, f"{ckpt} (audio_transform)")
         self.text_model = _clip_text_model(CLIPTextModelWithProjection, folder)
         joint = self.audio_transform.sequential[3].out_features
         if self.text_model.config.projection_dim != joint:
-            raise CheckpointError(f"{folder}: CLIP projection is {self.text_model.config.projection_dim}-d, the audio side {joint}-d")
+            raise CheckpointError(
+                f"{folder}: CLIP projection is {self.text_model.config.projection_dim}-d, the audio side {joint}-d"
+            )
         self.text_model.requires_grad_(False)
         self.text_model.text_projection.requires_grad_(True)
         self.tokenizer = local_tokenizer(folder)
-        self.text_tower = clip_tower(self.tokenizer, self.text_model.text_model.embeddings.token_embedding, self._encode_text)
+        self.text_tower = clip_tower(
+            self.tokenizer, self.text_model.text_model.embeddings.token_embedding, self._encode_text
+        )
         self.eval()
 
     @classmethod

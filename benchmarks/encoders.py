@@ -99,7 +99,8 @@ def wav2clip_models(scratch: Path, _patches) -> tuple:
 
     ckpt, text = t.random_checkpoint(scratch)
     official = wav2clip.model.encoder.ResNetExtractor(
-        checkpoint=torch.load(ckpt, weights_only=True), scenario="frozen", transform=True).eval()
+        checkpoint=torch.load(ckpt, weights_only=True), scenario="frozen", transform=True
+    ).eval()
     embed = lambda path: wav2clip.embed_audio(librosa.load(path, sr=16000)[0], official)
     return Wav2Clip(checkpoint=str(ckpt), text_dir=str(text)), per_file(embed)
 
@@ -179,17 +180,24 @@ def main() -> None:
     _tests_on_path()
     import pytest
 
-    print(f"{len(files)} EmoDB files (2.0 s, 22.05 kHz), random weights, {args.threads} torch threads, "
-          f"{os.cpu_count()} CPU cores (load {os.getloadavg()[0]:.1f}); files/s, best of {rounds} rounds")
-    print(f"    {'backbone':<24}{'encoder':<12}{'ours':>8}{'official':>10}{'alone':>8}{'ours/official':>15}{'ours/alone':>12}")
+    print(
+        f"{len(files)} EmoDB files (2.0 s, 22.05 kHz), random weights, {args.threads} torch threads, "
+        f"{os.cpu_count()} CPU cores (load {os.getloadavg()[0]:.1f}); files/s, best of {rounds} rounds"
+    )
+    print(
+        f"    {'backbone':<24}{'encoder':<12}{'ours':>8}{'official':>10}{'alone':>8}{'ours/official':>15}{'ours/alone':>12}"
+    )
     for name in names:
         encoder, build = ENCODERS[name]
         with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as patches:
             torch.manual_seed(0)
             backbone, official = build(Path(scratch), patches)
             r = measure(backbone, official, files, rounds)
-        print(f"    {name:<24}{encoder:<12}{r['ours']:>8.2f}{r['official']:>10.2f}{r['encoder']:>8.2f}"
-              f"{r['ours'] / r['official']:>15.2f}{r['ours'] / r['encoder']:>12.2f}", flush=True)
+        print(
+            f"    {name:<24}{encoder:<12}{r['ours']:>8.2f}{r['official']:>10.2f}{r['encoder']:>8.2f}"
+            f"{r['ours'] / r['official']:>15.2f}{r['ours'] / r['encoder']:>12.2f}",
+            flush=True,
+        )
     print(f"    load average at the end {os.getloadavg()[0]:.1f}")
 
 

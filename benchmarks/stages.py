@@ -166,8 +166,12 @@ def busy(processes: int) -> Iterator[None]:
 
 def finetune_before() -> Callable:
     """``finetune`` as it was before issue 18 (commit ``BEFORE``), read from git: the baseline of (1)."""
-    done = subprocess.run(["git", "show", f"{BEFORE}:bench/training/contrastive.py"], capture_output=True, text=True,
-                          cwd=Path(__file__).parent)
+    done = subprocess.run(
+        ["git", "show", f"{BEFORE}:bench/training/contrastive.py"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+    )
     if done.returncode != 0:
         raise SystemExit(f"the baseline fine-tune loop comes from git commit {BEFORE}: {done.stderr.strip()}")
     module = sys.modules["finetune_before"] = types.ModuleType("finetune_before")  # dataclasses look it up
@@ -188,8 +192,12 @@ class Table:
     def dispatch_floor(self, stage: str, measured: float, total_ops: int, basis: str) -> None:
         """For steps of tiny tensors, whose FLOP floor no eager framework approaches: the time to
         dispatch their operations one by one."""
-        self.add(f"{stage} (dispatch)", measured, total_ops * self.dispatch,
-                 f"{total_ops} ops x {self.dispatch * 1e6:.1f} us; {basis}")
+        self.add(
+            f"{stage} (dispatch)",
+            measured,
+            total_ops * self.dispatch,
+            f"{total_ops} ops x {self.dispatch * 1e6:.1f} us; {basis}",
+        )
 
     def print(self) -> None:
         print(f"    {'stage':<34}{'measured s':>11}{'floor s':>10}{'ratio':>8}   floor from")
@@ -261,18 +269,33 @@ def stage_table(args: argparse.Namespace) -> None:
     heads = [*backbone.parameter_groups()["heads"], scale]
     with one_thread(torch.device("cpu")):
         update = adam_update_seconds(heads)
-    basis = (f"{per_step * steps / 1e9:.1f} GFLOP + {steps} Adam updates of {sum(p.numel() for p in heads) / 1e6:.2f} M "
-             f"weights ({update * 1e3:.2f} ms each, alone); {steps} steps of batch {settings.batch_size}, "
-             f"{len(kept)} clips, {settings.epochs} epochs")
+    basis = (
+        f"{per_step * steps / 1e9:.1f} GFLOP + {steps} Adam updates of {sum(p.numel() for p in heads) / 1e6:.2f} M "
+        f"weights ({update * 1e3:.2f} ms each, alone); {steps} steps of batch {settings.batch_size}, "
+        f"{len(kept)} clips, {settings.epochs} epochs"
+    )
 
     def heads_floor(stage: str, measured: float) -> None:
         table.add(stage, measured, per_step * steps / table.throughput + steps * update, basis)
 
     heads_floor("fine-tune, heads only (before)", before)
     heads_floor("fine-tune, heads only (now)", after)
-    table.dispatch_floor("fine-tune, heads only (now)", after, ops(lambda: finetune(
-        backbone, features.features, caption_features, caption_index, settings.model_copy(update={"epochs": 1}), 0)) * settings.epochs,
-        f"{settings.epochs} epochs (one counted)")
+    table.dispatch_floor(
+        "fine-tune, heads only (now)",
+        after,
+        ops(
+            lambda: finetune(
+                backbone,
+                features.features,
+                caption_features,
+                caption_index,
+                settings.model_copy(update={"epochs": 1}),
+                0,
+            )
+        )
+        * settings.epochs,
+        f"{settings.epochs} epochs (one counted)",
+    )
     drift = max(abs(a - b) for a, b in zip(old, new))
     print(f"    heads-only fine-tune: before/now {before / after:.1f}x; epoch losses differ by at most {drift:.2e}")
     if args.busy:
@@ -289,13 +312,21 @@ def stage_table(args: argparse.Namespace) -> None:
     few = kept[: args.encoder_batch]
     few_waves = torch.from_numpy(np.stack([waveform(u, trainable) for u in few]))
     encoder_settings = type(settings)(epochs=1, batch_size=len(few))
-    audio_batch = lambda idx: trainable.project_audio(trainable.audio_features(  # noqa: E731
-        torch.from_numpy(np.stack([waveform(few[i], trainable) for i in idx.tolist()]))))
-    measured, _ = seconds(lambda: finetune(trainable, audio_batch, caption_features, caption_index[: len(few)],
-                                           encoder_settings, 0))
+    audio_batch = lambda idx: trainable.project_audio(
+        trainable.audio_features(  # noqa: E731
+            torch.from_numpy(np.stack([waveform(few[i], trainable) for i in idx.tolist()]))
+        )
+    )
+    measured, _ = seconds(
+        lambda: finetune(trainable, audio_batch, caption_features, caption_index[: len(few)], encoder_settings, 0)
+    )
     floor, _ = seconds(lambda: trainable.audio_features(few_waves).sum().backward())
-    table.add(f"fine-tune, encoder trains (1 step, {len(few)} clips)", measured, floor,
-              "encoder forward + backward alone, decoded batch")
+    table.add(
+        f"fine-tune, encoder trains (1 step, {len(few)} clips)",
+        measured,
+        floor,
+        "encoder forward + backward alone, decoded batch",
+    )
     trainable = audio_batch = None  # the second model is not needed for the rest of the table
 
     # ACPT and the classifier on the initial weights
@@ -305,15 +336,17 @@ def stage_table(args: argparse.Namespace) -> None:
         caps = F.normalize(backbone.project_text(caption_features), dim=-1)
     labels, scapes = torch.tensor(desc.labels), torch.tensor(desc.soundscapes)
     acpt = config.acpt_settings
-    measured, (contexts, _) = seconds(lambda: train_contexts(
-        backbone, corpus.words, desc_emb, labels, scapes, len(texts.SOUNDSCAPES), acpt, 0))
+    measured, (contexts, _) = seconds(
+        lambda: train_contexts(backbone, corpus.words, desc_emb, labels, scapes, len(texts.SOUNDSCAPES), acpt, 0)
+    )
     probe = torch.zeros_like(contexts, requires_grad=True)
     per_iteration = flops(lambda: prompt_embeddings(backbone, probe, corpus.words).sum().backward())
     basis = f"{acpt.iterations} iterations x {contexts.shape[0]} contexts x {len(corpus.words)} classes, {acpt.prompt_length} tokens"
     table.flop_floor(f"ACPT ({torch.get_num_threads()} threads)", measured, per_iteration * acpt.iterations, basis)
     with one_thread(torch.device("cpu")):
-        measured, _ = seconds(lambda: train_contexts(
-            backbone, corpus.words, desc_emb, labels, scapes, len(texts.SOUNDSCAPES), acpt, 0))
+        measured, _ = seconds(
+            lambda: train_contexts(backbone, corpus.words, desc_emb, labels, scapes, len(texts.SOUNDSCAPES), acpt, 0)
+        )
     table.flop_floor("ACPT (1 thread)", measured, per_iteration * acpt.iterations, basis)
     with torch.no_grad():
         u = prompt_embeddings(backbone, contexts, corpus.words)
@@ -326,8 +359,12 @@ def stage_table(args: argparse.Namespace) -> None:
     batches = cls.epochs * math.ceil(len(y) / cls.batch_size)
     table.flop_floor("classifier", measured, per_batch * batches, f"{batches} steps of batch {cls.batch_size}")
     one_epoch = cls.model_copy(update={"epochs": 1})
-    table.dispatch_floor("classifier", measured, ops(lambda: train_classifier(x, y, len(corpus.words), one_epoch, 0))
-                         * cls.epochs, f"{cls.epochs} epochs (one counted)")
+    table.dispatch_floor(
+        "classifier",
+        measured,
+        ops(lambda: train_classifier(x, y, len(corpus.words), one_epoch, 0)) * cls.epochs,
+        f"{cls.epochs} epochs (one counted)",
+    )
 
     # evaluation: the fold's test clips through the heads and the classifier, scored
     test = audio_features(backbone, [by_uid[u] for u in fold.test])
@@ -340,17 +377,22 @@ def stage_table(args: argparse.Namespace) -> None:
 
     measured, _ = seconds(evaluate)
     table.flop_floor(f"evaluation ({len(test.uids)} clips)", measured, flops(evaluate), "one pass")
-    table.dispatch_floor(f"evaluation ({len(test.uids)} clips)", measured, ops(evaluate), "one pass (numpy scoring not counted)")
-    print(f"(1) stages on fold {fold.name} of {args.dataset} (every {args.every}th file), "
-          f"{os.cpu_count()} CPU cores, matmul {table.throughput / 1e9:.0f} GFLOP/s, "
-          f"one tiny operation {table.dispatch * 1e6:.1f} us")
+    table.dispatch_floor(
+        f"evaluation ({len(test.uids)} clips)", measured, ops(evaluate), "one pass (numpy scoring not counted)"
+    )
+    print(
+        f"(1) stages on fold {fold.name} of {args.dataset} (every {args.every}th file), "
+        f"{os.cpu_count()} CPU cores, matmul {table.throughput / 1e9:.0f} GFLOP/s, "
+        f"one tiny operation {table.dispatch * 1e6:.1f} us"
+    )
     table.print()
 
 
 def bench_cli(command: list[str], env: dict) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "bench", *command], capture_output=True, text=True,
-                          env={**os.environ, **env})
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *command], capture_output=True, text=True, env={**os.environ, **env}
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench {' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - started
@@ -389,7 +431,11 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     """(2) and (3): ``bench run`` and ``bench sweep`` as a user runs them."""
     settings = ["--dataset", args.dataset, "--seeds", "1", "--profile", "quick"]
     settings += [arg for pair in args.set for arg in ("--set", pair)]
-    small_env = {**env, "BENCH_CACHE_DIR": str(scratch / "cache-small"), **corpus_roots(args.dataset, args.every * 2, scratch)}
+    small_env = {
+        **env,
+        "BENCH_CACHE_DIR": str(scratch / "cache-small"),
+        **corpus_roots(args.dataset, args.every * 2, scratch),
+    }
     bench_cli(["run", *settings, "--output", str(scratch / "small")], small_env)
     small_peak, small_clips = children_peak_mb(), _clips(scratch / "small")
     first_args = ["run", *settings, "--output", str(scratch / "runs")]
@@ -404,19 +450,28 @@ def runs(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     others = trials[:builder] + trials[builder + 1 :]
     other_wall, other_compute = sum(w for w, _ in others), sum(c for _, c in others)
     print(f"(2) bench {' '.join(settings)} (every {args.every}th file, {clips} clips)")
-    print(f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)")
-    print(f"    sweep prompt-length, {len(trials)} trials: {sweep:.1f} s wall; the trials {wall:.1f} s, "
-          f"{compute:.1f} s of it their own ACPT + classifier")
-    print(f"      overhead of a trial beyond that compute (all but the one that builds the backbone): "
-          f"{(other_wall - other_compute) / max(len(others), 1):.1f} s = "
-          f"{(other_wall - other_compute) / max(other_compute, 1e-9):.0%} of it (all trials: "
-          f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s)")
-    print(f"      once per sweep: the first trial that computes builds the backbone ({build:.1f} s); process start, imports, "
-          f"finding the base run {sweep - wall:.1f} s; with both the overhead would be "
-          f"{(sweep - compute) / max(compute, 1e-9):.0%}")
-    print(f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
-          f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)")
-
+    print(
+        f"    first run (cold cache) {first:7.1f} s; same command again {again:6.1f} s (first/again {first / again:.0f}x)"
+    )
+    print(
+        f"    sweep prompt-length, {len(trials)} trials: {sweep:.1f} s wall; the trials {wall:.1f} s, "
+        f"{compute:.1f} s of it their own ACPT + classifier"
+    )
+    print(
+        f"      overhead of a trial beyond that compute (all but the one that builds the backbone): "
+        f"{(other_wall - other_compute) / max(len(others), 1):.1f} s = "
+        f"{(other_wall - other_compute) / max(other_compute, 1e-9):.0%} of it (all trials: "
+        f"{', '.join(f'{w - c:.1f}' for w, c in trials)} s)"
+    )
+    print(
+        f"      once per sweep: the first trial that computes builds the backbone ({build:.1f} s); process start, imports, "
+        f"finding the base run {sweep - wall:.1f} s; with both the overhead would be "
+        f"{(sweep - compute) / max(compute, 1e-9):.0%}"
+    )
+    print(
+        f"(3) peak resident memory of a first bench run: {small_clips} clips {small_peak:.0f} MiB, "
+        f"{clips} clips {peak:.0f} MiB (the larger run's figure is the peak of both)"
+    )
 
 
 def _clips(folder: Path) -> int:
@@ -429,12 +484,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="emodb,synth", help="a corpus, or a,b for leave-one-corpus-out")
     parser.add_argument("--every", type=int, default=4, help="keep every N-th file of each corpus")
-    parser.add_argument("--set", action="append", default=["acpt.iterations=10"],
-                        help="a stage setting NAME=VALUE for every part (default: acpt.iterations=10)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=["acpt.iterations=10"],
+        help="a stage setting NAME=VALUE for every part (default: acpt.iterations=10)",
+    )
     parser.add_argument("--embed-clips", type=int, default=64, help="clips of the embedding row of (1)")
     parser.add_argument("--encoder-batch", type=int, default=8, help="batch of the trainable-encoder row of (1)")
-    parser.add_argument("--busy", type=int, default=0,
-                        help="also time the heads-only fine-tune before/now beside N spinning processes (a shared machine)")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="also time the heads-only fine-tune before/now beside N spinning processes (a shared machine)",
+    )
     parser.add_argument("--no-runs", action="store_true", help="only (1), with the usual embedding cache")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:

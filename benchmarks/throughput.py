@@ -74,8 +74,11 @@ def measure_ours(paths_file: str, device: str, use_cache: bool) -> dict:
     seconds = time.perf_counter() - started
     stop.set()
     return {
-        "clips": len(features.uids), "seconds": seconds, "rss_mb": _peak_mb(),
-        "worker_rss_mb": worker_kib[0] / 1024, "gpu_util": sum(samples) / len(samples) if samples else None,
+        "clips": len(features.uids),
+        "seconds": seconds,
+        "rss_mb": _peak_mb(),
+        "worker_rss_mb": worker_kib[0] / 1024,
+        "gpu_util": sum(samples) / len(samples) if samples else None,
         "windows": len(clips) * _windows(int(backbone.sample_rate * backbone.clip_seconds)),
     }
 
@@ -226,33 +229,54 @@ def report(args: argparse.Namespace) -> None:
     for name, m in lines:
         print(f"    {name:<58}{rate(m):>9.2f}{per_window(m):>17.1f}")
     print(f"    {'ours (warm cache)':<58}{rate(cached):>9.1f}")
-    print(f"    ours/official on the same input: {rate(bigger) / rate(official_same):.2f}x clips/s; "
-          f"vs the documented path: {rate(bigger) / rate(official):.2f}x clips/s, "
-          f"{per_window(bigger) / per_window(official):.2f}x windows/s (it trims silence: "
-          f"{official['windows'] / official['clips']:.1f} windows/clip, ours {bigger['windows'] / bigger['clips']:.1f}); "
-          f"warm cache {rate(cached) / rate(official_same):.0f}x")
+    print(
+        f"    ours/official on the same input: {rate(bigger) / rate(official_same):.2f}x clips/s; "
+        f"vs the documented path: {rate(bigger) / rate(official):.2f}x clips/s, "
+        f"{per_window(bigger) / per_window(official):.2f}x windows/s (it trims silence: "
+        f"{official['windows'] / official['clips']:.1f} windows/clip, ours {bigger['windows'] / bigger['clips']:.1f}); "
+        f"warm cache {rate(cached) / rate(official_same):.0f}x"
+    )
     if times:
         print(f"(b) {' '.join(settings)} on synth (960 clips), wall time")
         print(f"    first run (cold cache)                         {times['first']:8.1f} s")
-        print(f"    same command again (resumes, warm cache)       {times['again']:8.1f} s   first/again = {times['first'] / times['again']:.1f}x")
-        print(f"    same run, new --output (embedding cache only)  {times['new folder']:8.1f} s   first/this  = {times['first'] / times['new folder']:.2f}x")
-        print(f"    bench sweep prompt-length (5 trials)           {times['sweep']:8.1f} s   sweep/first = {times['sweep'] / times['first']:.2f}x")
+        print(
+            f"    same command again (resumes, warm cache)       {times['again']:8.1f} s   first/again = {times['first'] / times['again']:.1f}x"
+        )
+        print(
+            f"    same run, new --output (embedding cache only)  {times['new folder']:8.1f} s   first/this  = {times['first'] / times['new folder']:.2f}x"
+        )
+        print(
+            f"    bench sweep prompt-length (5 trials)           {times['sweep']:8.1f} s   sweep/first = {times['sweep'] / times['first']:.2f}x"
+        )
         for name in ("first", "sweep"):
             stages = times[f"{name} stages"]
-            print(f"    {name + ' units, compute by stage:':<47}" + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(stages.items())))
+            print(
+                f"    {name + ' units, compute by stage:':<47}"
+                + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(stages.items()))
+            )
     print("(c) peak resident memory of the embedding pipeline (cache off)")
     for m in (ours, bigger):
-        print(f"    {m['clips']:>5} clips: parent {m['rss_mb']:7.0f} MiB, largest decoding worker {m['worker_rss_mb']:4.0f} MiB")
-    print(f"    official path, {official_same['clips']} clips: {official_same['rss_mb']:.0f} MiB; "
-          f"ours {bigger['clips']}/{ours['clips']} clips: parent x{bigger['rss_mb'] / ours['rss_mb']:.2f}")
+        print(
+            f"    {m['clips']:>5} clips: parent {m['rss_mb']:7.0f} MiB, largest decoding worker {m['worker_rss_mb']:4.0f} MiB"
+        )
+    print(
+        f"    official path, {official_same['clips']} clips: {official_same['rss_mb']:.0f} MiB; "
+        f"ours {bigger['clips']}/{ours['clips']} clips: parent x{bigger['rss_mb'] / ours['rss_mb']:.2f}"
+    )
     if gpu:
-        print(f"(d) CUDA: {rate(gpu):.1f} clips/s on {gpu['clips']} clips, mean GPU utilisation {gpu['gpu_util']:.0f} %")
+        print(
+            f"(d) CUDA: {rate(gpu):.1f} clips/s on {gpu['clips']} clips, mean GPU utilisation {gpu['gpu_util']:.0f} %"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memory-clips", type=lambda s: [int(x) for x in s.split(",")], default=[64, 256],
-                        help="two corpus sizes: the larger one is also the size for (a)")
+    parser.add_argument(
+        "--memory-clips",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[64, 256],
+        help="two corpus sizes: the larger one is also the size for (a)",
+    )
     parser.add_argument("--runs-seeds", type=int, default=2, help="seeds of the runs in (b); 0 skips (b)")
     parser.add_argument("--runs-set", action="append", default=[], help="a --set NAME=VALUE for the runs in (b)")
     parser.add_argument("--profile", default="quick", help="profile of the runs in (b)")

@@ -34,8 +34,14 @@ from bench.api import DataError, Fold, ScanResult, Utterance
 from bench.datasets._common import Corpus, group_folds, is_audio, unusable, walk
 
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
-CLASSES = {"happy": "happiness", "sad": "sadness", "anger": "anger", "surprise": "surprise",
-           "disgust": "disgust", "fear": "fear"}
+CLASSES = {
+    "happy": "happiness",
+    "sad": "sadness",
+    "anger": "anger",
+    "surprise": "surprise",
+    "disgust": "disgust",
+    "fear": "fear",
+}
 SPLITS = {"train": "train", "valid": "dev", "val": "dev", "dev": "dev", "test": "test"}
 CSV_NAME, CSD_NAME = "CMU_MOSEI_Labels.csv", "CMU_MOSEI_Labels.csd"
 
@@ -80,8 +86,13 @@ class CMUMOSEI(Corpus):
                 continue
             found.extend(
                 Utterance(
-                    uid=f"{video}_{number}", path=path, label=label, offset=start, duration=end - start,
-                    split=split, meta={"video": video, **dict(zip(EMOTIONS, map(str, intensities)))},
+                    uid=f"{video}_{number}",
+                    path=path,
+                    label=label,
+                    offset=start,
+                    duration=end - start,
+                    split=split,
+                    meta={"video": video, **dict(zip(EMOTIONS, map(str, intensities)))},
                 )
                 for path in audio[video]
             )
@@ -134,8 +145,10 @@ def read_csd(table: Path) -> list[Segment]:
             for video in group:
                 features, intervals = group[video]["features"][()], group[video]["intervals"][()]
                 if features.ndim != 2 or features.shape[1] != 1 + len(EMOTIONS):
-                    raise DataError(f"cmu-mosei: {table}: {video} has features of shape {features.shape}, "
-                                    "expected [segments, 7] (sentiment and six emotions); is it the labels file?")
+                    raise DataError(
+                        f"cmu-mosei: {table}: {video} has features of shape {features.shape}, "
+                        "expected [segments, 7] (sentiment and six emotions); is it the labels file?"
+                    )
                 for row, (start, end) in zip(features, intervals):
                     segments.append((video, float(start), float(end), [float(v) for v in row[1:7]], None))
     except OSError as err:

@@ -72,5 +72,8 @@ def read_genders(root: Path) -> dict[str, str]:
         rows = list(csv.DictReader(f))
     if not rows or not {"ActorID", "Sex"} <= set(rows[0]):
         raise DataError(f"crema-d: {table} lacks the ActorID and Sex columns of the corpus' demographics table")
-    return {row["ActorID"].strip(): row["Sex"].strip().lower() for row in rows
-            if row["Sex"].strip().lower() in ("male", "female")}
+    return {
+        row["ActorID"].strip(): row["Sex"].strip().lower()
+        for row in rows
+        if row["Sex"].strip().lower() in ("male", "female")
+    }

@@ -56,15 +56,17 @@ class IEMOCAP(EmoBoxNames, Corpus):
                 skipped.append((path, reason))
                 continue
             code, session, gender = entry
-            found.append(Utterance(
-                uid=path.stem,
-                path=path,
-                label=LABELS[code],
-                speaker=f"Ses{session}{gender}",
-                gender="female" if gender == "F" else "male",
-                session=f"Session{int(session)}",
-                meta={"dialog": path.parent.name, "emotion_code": code},
-            ))
+            found.append(
+                Utterance(
+                    uid=path.stem,
+                    path=path,
+                    label=LABELS[code],
+                    speaker=f"Ses{session}{gender}",
+                    gender="female" if gender == "F" else "male",
+                    session=f"Session{int(session)}",
+                    meta={"dialog": path.parent.name, "emotion_code": code},
+                )
+            )
         for uid, (code, session, _) in sorted(labels.items()):
             if code in LABELS and uid not in seen:
                 expected = root / f"Session{int(session)}" / "sentences" / "wav" / uid.rsplit("_", 1)[0] / f"{uid}.wav"

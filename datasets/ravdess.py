@@ -21,8 +21,14 @@ from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
 
 EMOTIONS = {
-    "01": "neutral", "02": "calm", "03": "happiness", "04": "sadness",
-    "05": "anger", "06": "fear", "07": "disgust", "08": "surprise",
+    "01": "neutral",
+    "02": "calm",
+    "03": "happiness",
+    "04": "sadness",
+    "05": "anger",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
 }
 MODALITIES = {"01": "full audio-video", "02": "video only"}
 NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
@@ -55,6 +61,9 @@ class RAVDESS(EmoBoxNames, Corpus):
             label=EMOTIONS[emotion],
             speaker=actor,
             gender="male" if int(actor) % 2 else "female",
-            meta={"intensity": "strong" if intensity == "02" else "normal", "statement": statement,
-                  "repetition": repetition},
+            meta={
+                "intensity": "strong" if intensity == "02" else "normal",
+                "statement": statement,
+                "repetition": repetition,
+            },
         )

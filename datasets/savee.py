@@ -21,8 +21,13 @@ from bench.data.emobox import EmoBoxNames
 from bench.datasets._common import Corpus
 
 EMOTIONS = {
-    "a": "anger", "d": "disgust", "f": "fear", "h": "happiness",
-    "n": "neutral", "sa": "sadness", "su": "surprise",
+    "a": "anger",
+    "d": "disgust",
+    "f": "fear",
+    "h": "happiness",
+    "n": "neutral",
+    "sa": "sadness",
+    "su": "surprise",
 }
 SPEAKERS = ("DC", "JE", "JK", "KL")
 NAME = re.compile(r"^(?:([a-z]{2})_)?([a-z]{1,2})(\d\d)$", re.IGNORECASE)

@@ -148,7 +148,9 @@ def render(root: Path) -> None:
                     wav = io.BytesIO()
                     sf.write(wav, audio, RATE, "PCM_16", format="WAV")
                     fileio.atomic_write(root / f"{speaker[0]}_{condition}_{emotion}_{take + 1:02d}.wav", wav.getvalue())
-    fileio.atomic_write(root / "synth.json", json.dumps({"version": VERSION, "clips": len(list(root.glob("*.wav")))}).encode())
+    fileio.atomic_write(
+        root / "synth.json", json.dumps({"version": VERSION, "clips": len(list(root.glob("*.wav")))}).encode()
+    )
 
 
 class Synth(DatasetLoader):
@@ -177,8 +179,15 @@ class Synth(DatasetLoader):
                 continue
             speaker, condition, emotion, _ = parts
             utterances.append(
-                Utterance(path.stem, path, emotion, speaker, genders[speaker], session=condition,
-                          meta={"condition": condition})
+                Utterance(
+                    path.stem,
+                    path,
+                    emotion,
+                    speaker,
+                    genders[speaker],
+                    session=condition,
+                    meta={"condition": condition},
+                )
             )
         if not utterances:
             raise DataError(f"synth: no clips in {root}; delete the folder to render it again")

@@ -26,6 +26,7 @@ def no_network(monkeypatch):
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+
 @pytest.fixture(scope="session", autouse=True)
 def bench_cache(tmp_path_factory):
     """One cache directory per test session: synth renders once, nothing touches ~/.cache."""

@@ -4,8 +4,23 @@ from pathlib import Path
 
 import torch
 
-WORDS = ["the", "speaker", "sounds", "angry", "happy", "sad", "neutral", "negative", "positive", ",",
-         "fearful", "disgusted", "bored", "surprised", "calm"]
+WORDS = [
+    "the",
+    "speaker",
+    "sounds",
+    "angry",
+    "happy",
+    "sad",
+    "neutral",
+    "negative",
+    "positive",
+    ",",
+    "fearful",
+    "disgusted",
+    "bored",
+    "surprised",
+    "calm",
+]
 
 
 def tokenizer():
@@ -24,8 +39,16 @@ def model(kind: str, vocab: int):
     torch.manual_seed(0)
     if kind == "gpt2":
         return GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=vocab, n_positions=64)).eval()
-    config = LlamaConfig(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2,
-                         num_key_value_heads=2, vocab_size=vocab, max_position_embeddings=64, bos_token_id=1)
+    config = LlamaConfig(
+        num_hidden_layers=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        vocab_size=vocab,
+        max_position_embeddings=64,
+        bos_token_id=1,
+    )
     return LlamaForCausalLM(config).eval()
 
 

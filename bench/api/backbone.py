@@ -127,6 +127,7 @@ class Backbone(nn.Module, abc.ABC):
 
     # --- soft prompts (CoOp-style) ---------------------------------------------------------
     max_prompt_tokens: ClassVar[int | None] = None  # context vectors the text encoder holds (None: unknown)
+
     @property
     @abc.abstractmethod
     def context_width(self) -> int:

@@ -13,8 +13,16 @@ in their loader.
 from __future__ import annotations
 
 CANONICAL = (
-    "anger", "happiness", "sadness", "neutral", "fear", "disgust", "surprise",
-    "calm", "boredom", "contempt",
+    "anger",
+    "happiness",
+    "sadness",
+    "neutral",
+    "fear",
+    "disgust",
+    "surprise",
+    "calm",
+    "boredom",
+    "contempt",
 )
 
 _SPELLINGS = {
@@ -33,9 +41,16 @@ ALIASES = {word: label for label, words in _SPELLINGS.items() for word in (label
 
 # How a class reads in "This is a [EMOTION] sound": the adjective, as the paper's prompts use.
 ADJECTIVES = {
-    "anger": "angry", "happiness": "happy", "sadness": "sad", "neutral": "neutral",
-    "fear": "fearful", "disgust": "disgusted", "surprise": "surprised", "calm": "calm",
-    "boredom": "bored", "contempt": "contemptuous",
+    "anger": "angry",
+    "happiness": "happy",
+    "sadness": "sad",
+    "neutral": "neutral",
+    "fear": "fearful",
+    "disgust": "disgusted",
+    "surprise": "surprised",
+    "calm": "calm",
+    "boredom": "bored",
+    "contempt": "contemptuous",
 }
 
 

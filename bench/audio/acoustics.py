@@ -50,6 +50,7 @@ def coloured_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndar
 def traffic_noise(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:
     """Low-frequency rumble whose level swells as vehicles pass (unnormalised)."""
     from scipy import signal
+
     rumble = signal.sosfilt(signal.butter(2, 250, "lowpass", fs=rate, output="sos"), rng.normal(0, 1, n))
     swell = 1 + 0.8 * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * np.arange(n) / rate)
     return rumble * swell
@@ -57,6 +58,7 @@ def traffic_noise(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:
 
 def polyphase(x: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     from scipy import signal
+
     g = gcd(source_rate, target_rate)
     return signal.resample_poly(x, target_rate // g, source_rate // g)
 
@@ -68,6 +70,7 @@ def telephone_channel(x: np.ndarray, rate: int, codec=None, resample=polyphase) 
     with) leaks about -30 dB just above 4 kHz; the project's soxr resampler leaves nothing there.
     """
     from scipy import signal
+
     band = signal.sosfilt(signal.butter(4, TELEPHONE_BAND, "bandpass", fs=rate, output="sos"), x)
     narrow = resample(band, rate, TELEPHONE_RATE)
     if codec is not None:
@@ -112,6 +115,7 @@ def amr_nb(x: np.ndarray, kbps: float = 12.2) -> np.ndarray:
 def lowpass(x: np.ndarray, rate: int, cutoff: float) -> np.ndarray:
     """Zero-phase 6th-order Butterworth low-pass (air absorption and distance dull the highs)."""
     from scipy import signal
+
     cutoff = min(cutoff, 0.45 * rate)
     return signal.sosfiltfilt(signal.butter(6, cutoff, "lowpass", fs=rate, output="sos"), x)
 
@@ -151,5 +155,6 @@ def from_direct_path(rir: np.ndarray, direct_gain: float = 1.0) -> np.ndarray:
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     """``x`` convolved with ``rir``, cut to its length, at the loudness of ``x``."""
     from scipy import signal
+
     wet = signal.fftconvolve(x, rir)[: len(x)]
     return wet * np.sqrt(power(x) / (power(wet) + 1e-12))

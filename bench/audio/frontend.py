@@ -13,8 +13,9 @@ from bench.audio import io as audio
 
 def prepare(path: Path, front_end: FrontEnd, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Run the recipe on one file segment: float32 ``[n]``; :class:`bench.audio.io.AudioError` if unusable."""
-    wave = audio.load(path, front_end.sample_rate, offset, duration,
-                      resampler=front_end.resampler, flatten=front_end.flatten)
+    wave = audio.load(
+        path, front_end.sample_rate, offset, duration, resampler=front_end.resampler, flatten=front_end.flatten
+    )
     if front_end.quantise:
         wave = ((np.clip(wave, -1.0, 1.0) * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
     if front_end.vad:

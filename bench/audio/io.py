@@ -111,7 +111,9 @@ def resample(wave: np.ndarray, source_rate: int, target_rate: int, resampler: st
         import torch
         import torchaudio
 
-        return torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(wave)), source_rate, target_rate).numpy()
+        return torchaudio.functional.resample(
+            torch.from_numpy(np.ascontiguousarray(wave)), source_rate, target_rate
+        ).numpy()
     import soxr
 
     rows = [soxr.resample(row, source_rate, target_rate, quality="HQ") for row in np.atleast_2d(wave)]
@@ -119,8 +121,12 @@ def resample(wave: np.ndarray, source_rate: int, target_rate: int, resampler: st
 
 
 def load(
-    path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None,
-    resampler: str = "soxr", flatten: bool = False,
+    path: Path,
+    sample_rate: int,
+    offset: float = 0.0,
+    duration: float | None = None,
+    resampler: str = "soxr",
+    flatten: bool = False,
 ) -> np.ndarray:
     """Decode, make mono and resample; reject empty, silent or NaN audio.
 
@@ -149,8 +155,6 @@ def _checked(path: Path, offset: float, duration: float | None) -> tuple[np.ndar
     if not np.any(data):
         raise AudioError("silent (all samples are zero)")
     return data, rate
-
-
 
 
 def fit_length(wave: np.ndarray, n_samples: int, mode: str = "zero") -> np.ndarray:

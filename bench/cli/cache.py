@@ -37,8 +37,13 @@ def info() -> None:
     table = Table("backbone", "spaces", "entries", "size")
     for row in rows:
         table.add_row(row["backbone"], str(row["spaces"]), str(row["entries"]), _size(row["bytes"]))
-    table.add_row("total", str(sum(r["spaces"] for r in rows)), str(sum(r["entries"] for r in rows)),
-                  _size(sum(r["bytes"] for r in rows)), style="bold")
+    table.add_row(
+        "total",
+        str(sum(r["spaces"] for r in rows)),
+        str(sum(r["entries"] for r in rows)),
+        _size(sum(r["bytes"] for r in rows)),
+        style="bold",
+    )
     out.print(table)
     if conditioned:
         rendered = Table("condition", "clips", "size", title=f"rendered conditions ({conditions.rendered_root()})")
@@ -47,20 +52,27 @@ def info() -> None:
         out.print(rendered)
     for row in rows:
         for shard, reason in row["damaged"]:
-            out.print(f"damaged: {shard} ({reason}); the next run that needs it recomputes it", highlight=False, soft_wrap=True)
+            out.print(
+                f"damaged: {shard} ({reason}); the next run that needs it recomputes it",
+                highlight=False,
+                soft_wrap=True,
+            )
     stale = sum(r["stale"] for r in rows)
     if stale:
         out.print(
             f"{stale} spaces were written by another pipeline version (not {cache.VERSION}) and are never read; "
             "`bench cache clear` frees them",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
 
 
 @app.command("clear")
 def clear(
     backbone: Annotated[str | None, typer.Option(help="Only this backbone's features (default: everything).")] = None,
-    rendered: Annotated[bool, typer.Option("--conditions", help="Only the clips rendered under acoustic conditions.")] = False,
+    rendered: Annotated[
+        bool, typer.Option("--conditions", help="Only the clips rendered under acoustic conditions.")
+    ] = False,
 ) -> None:
     """Delete cached features and rendered clips (recomputed, identically, by the next run that needs them)."""
     if backbone and rendered:

@@ -81,7 +81,9 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
         with torch.no_grad():
             emb = model.encode_text(["This is a happy sound", "This is a sad sound"])
         _expect(emb.shape == (2, cls.embed_dim), f"encode_text gave {tuple(emb.shape)}, expected (2, {cls.embed_dim})")
-        _expect(bool(torch.isfinite(emb).all()) and bool((emb.norm(dim=1) > 0).all()), "text embeddings not finite/nonzero")
+        _expect(
+            bool(torch.isfinite(emb).all()) and bool((emb.norm(dim=1) > 0).all()), "text embeddings not finite/nonzero"
+        )
         return "shape, finite"
 
     def prompts() -> str:
@@ -106,7 +108,12 @@ def check_backbone(name: str, options: dict[str, str] | None = None) -> list[Che
         model.load_trainable_state(state)
         return f"{len(found['audio_encoder'])} audio-encoder and {len(found['heads'])} head tensors; state round-trips"
 
-    for check_name, fn in (("encode_audio", audio), ("encode_text", text), ("soft prompts", prompts), ("parameter groups", groups)):
+    for check_name, fn in (
+        ("encode_audio", audio),
+        ("encode_text", text),
+        ("soft prompts", prompts),
+        ("parameter groups", groups),
+    ):
         results.append(_run(check_name, fn))
     return results
 
@@ -164,8 +171,10 @@ def check_method(name: str, backbone: str = "mini-clap", options: dict[str, str]
         first, second = _predictions(cls, model, config), _predictions(cls, model, config)
         _expect(bool(first), "predictors() gave no predictor")
         for method, predicted in first.items():
-            _expect(predicted.dtype == torch.long and predicted.shape == (12,),
-                    f"{method}: predict gave {predicted.dtype} {tuple(predicted.shape)}, expected int64 (12,)")
+            _expect(
+                predicted.dtype == torch.long and predicted.shape == (12,),
+                f"{method}: predict gave {predicted.dtype} {tuple(predicted.shape)}, expected int64 (12,)",
+            )
             _expect(bool(((predicted >= 0) & (predicted < 3)).all()), f"{method}: a class index outside 0..2")
             _expect(torch.equal(predicted, second[method]), f"{method}: the same seed predicted differently")
         return f"rows {', '.join(first)}: one class per test clip, the same for the same seed"
@@ -185,7 +194,10 @@ def _predictions(cls: type[Method], backbone: Backbone, config: RunConfig) -> di
     """Each predictor's classes for the 12 test clips of a 3-class problem (seed 0)."""
     classes, words = ("anger", "happiness", "sadness"), ["angry", "happy", "sad"]
     clips = [Utterance(f"{label}-{i}", None, label, f"speaker{i % 4}") for label in classes for i in range(8)]
-    train, test = [u for u in clips if int(u.uid.rsplit("-", 1)[1]) < 4], [u for u in clips if int(u.uid.rsplit("-", 1)[1]) >= 4]
+    train, test = (
+        [u for u in clips if int(u.uid.rsplit("-", 1)[1]) < 4],
+        [u for u in clips if int(u.uid.rsplit("-", 1)[1]) >= 4],
+    )
     n = backbone.front_end.n_samples or int(round(backbone.sample_rate * backbone.clip_seconds))
     with torch.no_grad():
         width = backbone.audio_features(torch.zeros(1, n)).shape[1]
@@ -209,10 +221,23 @@ def _predictions(cls: type[Method], backbone: Backbone, config: RunConfig) -> di
         return list(uids), torch.stack(rows)[:, None, :].expand(-1, steps, dim).contiguous()
 
     data = FoldInput(
-        fold="check", seed=0, finetuned=False, classes=classes, words=words, train=train, finetune_clips=train,
-        test_speakers={u.speaker for u in test}, settings=config, backbone=backbone,
-        text=TextFeatures(backbone, words), encoder_frozen=True, features=features, embeddings=embeddings,
-        frames=frame_features if frames is not None else None, timed=lambda stage: contextlib.nullcontext(), kept={},
+        fold="check",
+        seed=0,
+        finetuned=False,
+        classes=classes,
+        words=words,
+        train=train,
+        finetune_clips=train,
+        test_speakers={u.speaker for u in test},
+        settings=config,
+        backbone=backbone,
+        text=TextFeatures(backbone, words),
+        encoder_frozen=True,
+        features=features,
+        embeddings=embeddings,
+        frames=frame_features if frames is not None else None,
+        timed=lambda stage: contextlib.nullcontext(),
+        kept={},
     )
     test_ids, test_emb = embeddings([u.uid for u in test])
     found: list[Predictor] = list(cls().predictors(data))

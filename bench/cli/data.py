@@ -84,8 +84,14 @@ def _parallel(work: Callable, jobs: Sequence[tuple], workers: int, label: str) -
 # ------------------------------------------------------------------------------------------
 
 
-def _count_table(title: str, key: str, utterances: Sequence[Utterance], classes: Sequence[str],
-                 value: Callable[[Utterance], str | None], gender: bool = False) -> Table:
+def _count_table(
+    title: str,
+    key: str,
+    utterances: Sequence[Utterance],
+    classes: Sequence[str],
+    value: Callable[[Utterance], str | None],
+    gender: bool = False,
+) -> Table:
     """Rows: the values of ``value`` (speaker, split...); columns: total and one per class."""
     table = Table(title=title)
     table.add_column(key)
@@ -106,8 +112,9 @@ def _count_table(title: str, key: str, utterances: Sequence[Utterance], classes:
     return table
 
 
-def _fold_table(loader: DatasetLoader, utterances: Sequence[Utterance], protocol: str | None,
-                emobox_dir: Path | None, root: Path) -> list[Table | str]:
+def _fold_table(
+    loader: DatasetLoader, utterances: Sequence[Utterance], protocol: str | None, emobox_dir: Path | None, root: Path
+) -> list[Table | str]:
     """The folds of a protocol; for ``emobox`` also every utterance that did not match, by name."""
     from bench.data import emobox
 
@@ -115,7 +122,9 @@ def _fold_table(loader: DatasetLoader, utterances: Sequence[Utterance], protocol
     shown: list[Table | str] = []
     try:
         if protocol == "emobox-track2":
-            raise DataError("its folds need a training corpus; check the test corpus's utterances with --protocol emobox")
+            raise DataError(
+                "its folds need a training corpus; check the test corpus's utterances with --protocol emobox"
+            )
         if protocol == "emobox":
             part = emobox.partition(loader, utterances, emobox.data_dir(emobox_dir))
             folds = part.folds
@@ -148,7 +157,9 @@ def check(
     root: RootOpt = None,
     decode: Annotated[bool, typer.Option("--decode", help="Also decode every clip and report failures.")] = False,
     workers: WorkersOpt = os.cpu_count() or 1,
-    protocol: Annotated[str | None, typer.Option(help="Protocol whose folds to print (default: the loader's first).")] = None,
+    protocol: Annotated[
+        str | None, typer.Option(help="Protocol whose folds to print (default: the loader's first).")
+    ] = None,
     emobox: Annotated[Path | None, typer.Option(help="EmoBox's data/ folder, for --protocol emobox.")] = None,
 ) -> None:
     """Validate a corpus folder and print its counts and skipped files."""
@@ -156,14 +167,18 @@ def check(
         loader, folder, result = _scan(dataset, root)
     utts = result.utterances
     classes = list(loader.classes) + sorted({u.label for u in utts} - set(loader.classes))
-    out.print(f"[bold]{loader.name}[/] at {escape(str(folder))}: {len(utts)} utterances, "
-              f"{len({u.speaker for u in utts} - {None})} speakers, {len(result.skipped)} files skipped")
+    out.print(
+        f"[bold]{loader.name}[/] at {escape(str(folder))}: {len(utts)} utterances, "
+        f"{len({u.speaker for u in utts} - {None})} speakers, {len(result.skipped)} files skipped"
+    )
     totals = Counter(u.label for u in utts)
     table = Table(title="Classes")
     for name in ("class", "utterances", "share"):
         table.add_column(name, justify="left" if name == "class" else "right")
     for name in classes:
-        table.add_row(name, str(totals[name]) if totals[name] else "[yellow]0[/]", f"{100 * totals[name] / len(utts):.1f}%")
+        table.add_row(
+            name, str(totals[name]) if totals[name] else "[yellow]0[/]", f"{100 * totals[name] / len(utts):.1f}%"
+        )
     out.print(table)
     if any(u.speaker for u in utts):
         out.print(_count_table("Speakers", "speaker", utts, classes, lambda u: u.speaker, gender=True))
@@ -237,8 +252,10 @@ def prepare(
             shutil.copy2(path, target)
             copied += 1
     failed = [(job[0], err) for job, err in _parallel(convert, todo, workers, "decoding") if err] if todo else []
-    out.print(f"[bold]{loader.name}[/] -> {output}: {len(todo) - len(failed)} files decoded, "
-              f"{len(sources) - len(todo)} already done, {len(failed)} failed, {copied} annotation files copied")
+    out.print(
+        f"[bold]{loader.name}[/] -> {output}: {len(todo) - len(failed)} files decoded, "
+        f"{len(sources) - len(todo)} already done, {len(failed)} failed, {copied} annotation files copied"
+    )
     if failed:
         out.print(_files_table("Not decodable", failed, folder))
     out.print(f"read it with: bench data check --dataset {loader.name} --root {output}")

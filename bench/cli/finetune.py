@@ -19,7 +19,9 @@ def finetune(
     seed: Annotated[int, typer.Option(help="Seed of the fine-tuning run.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     backbone_opt: Annotated[list[str] | None, typer.Option(help="Backbone setting KEY=VALUE (repeatable).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="finetune.* settings, e.g. finetune.epochs=10.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="finetune.* settings, e.g. finetune.epochs=10.")
+    ] = None,
 ) -> None:
     """Contrastive fine-tuning on whole corpora; load the result with `bench run --checkpoint`."""
     from bench.protocol.run import finetune_corpora

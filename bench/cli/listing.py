@@ -17,7 +17,8 @@ def _backbone_files(cls) -> str:
     if not files:
         return "[green]nothing to download[/]"
     return "\n".join(
-        f"[green]found[/] {f.what}: {identify(f)}" if f.found
+        f"[green]found[/] {f.what}: {identify(f)}"
+        if f.found
         else f"[red]missing[/] {f.what}" + (f" (set {f.env_var})" if f.env_var else "")
         for f in files
     )
@@ -42,8 +43,11 @@ def _method_summary(cls) -> str:
 
 def list_plugins() -> None:
     """Show every backbone, dataset and method plugin with its distribution and status."""
-    kinds = (("backbone", "Backbones", _backbone_files), ("dataset", "Datasets", _dataset_root),
-             ("method", "Methods", _method_summary))
+    kinds = (
+        ("backbone", "Backbones", _backbone_files),
+        ("dataset", "Datasets", _dataset_root),
+        ("method", "Methods", _method_summary),
+    )
     for kind, title, status in kinds:
         table = Table(title=title)
         for column in ("name", "distribution", "entry point", "status"):

@@ -23,17 +23,30 @@ def reproduce(
         str | None, typer.Option("--backbones", "--backbone", help="Comma-separated backbones (default: the paper's).")
     ] = None,
     datasets: Annotated[
-        str | None, typer.Option(help="Comma-separated datasets (default: the paper's five; emobox: the eight it shares).")
+        str | None,
+        typer.Option(help="Comma-separated datasets (default: the paper's five; emobox: the eight it shares)."),
     ] = None,
-    emobox: Annotated[Path | None, typer.Option(help="EmoBox's data/ folder (or BENCH_EMOBOX_DIR), for emobox.")] = None,
+    emobox: Annotated[
+        Path | None, typer.Option(help="EmoBox's data/ folder (or BENCH_EMOBOX_DIR), for emobox.")
+    ] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds per run (default 3).")] = None,
     profile: Annotated[str, typer.Option(help="paper or quick.")] = "paper",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A setting for every run, e.g. finetune.epochs=10.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    output: Annotated[Path, typer.Option(help="Runs folder, searched for recorded runs and written to.")] = Path("runs"),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs, the files each needs, and what is recorded.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="Format of the table at the end (rich, markdown, latex, csv, json).")] = "rich",
-    reference: Annotated[bool, typer.Option(help="Show the published figures (paper, or EmoBox's) beside ours.")] = True,
+    output: Annotated[Path, typer.Option(help="Runs folder, searched for recorded runs and written to.")] = Path(
+        "runs"
+    ),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the runs, the files each needs, and what is recorded.")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Format of the table at the end (rich, markdown, latex, csv, json).")
+    ] = "rich",
+    reference: Annotated[
+        bool, typer.Option(help="Show the published figures (paper, or EmoBox's) beside ours.")
+    ] = True,
 ) -> None:
     """Run the runs a paper table needs, skipping those already recorded, then render the table."""
     from bench.cli.table import emit
@@ -43,9 +56,16 @@ def reproduce(
 
     warn_broken_plugins()
     with user_errors():
-        template = run_config({
-            "device": device, "output": output, "profile": profile, "seeds": seeds, "set_": set_, "emobox": emobox,
-        })
+        template = run_config(
+            {
+                "device": device,
+                "output": output,
+                "profile": profile,
+                "seeds": seeds,
+                "set_": set_,
+                "emobox": emobox,
+            }
+        )
         items = repro.plan(table, template, _names(backbones), _names(datasets))
     for item in items:
         state = f"[green]recorded[/] {escape(item.recorded)}" if item.recorded else "[yellow]to run[/]"
@@ -53,7 +73,11 @@ def reproduce(
             state = "[red]cannot run: no corpus[/]"
         out.print(f"{item.label}: {state}", highlight=False, soft_wrap=True)
         for what, found in item.needs:
-            out.print(f"    {'[green]found[/]  ' if found else '[red]missing[/]'} {escape(what)}", highlight=False, soft_wrap=True)
+            out.print(
+                f"    {'[green]found[/]  ' if found else '[red]missing[/]'} {escape(what)}",
+                highlight=False,
+                soft_wrap=True,
+            )
     if dry_run:
         return
     failed = [item for item in items if not item.data_found]

@@ -25,10 +25,16 @@ def sweep(
     ] = None,
     param: Annotated[list[str] | None, typer.Option(help=SPACE_HELP)] = None,
     values: Annotated[str | None, typer.Option(help="Comma-separated values replacing the preset's, e.g. 2,4.")] = None,
-    storage: Annotated[str | None, typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")] = None,
-    study_name: Annotated[str | None, typer.Option(help="Study to create or resume (default: named from the command).")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna database URL (default: sqlite under <output>/sweeps/).")
+    ] = None,
+    study_name: Annotated[
+        str | None, typer.Option(help="Study to create or resume (default: named from the command).")
+    ] = None,
     workers: Annotated[str | None, typer.Option(help="Worker processes sharing the study (default 1).")] = None,
-    trials: Annotated[str | None, typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")] = None,
+    trials: Annotated[
+        str | None, typer.Option(help="Trials the study should have (default: the whole grid, or 20 sampled).")
+    ] = None,
     metric: Annotated[str | None, typer.Option(help="What the study maximises: wa (default), ua or f1.")] = None,
 ) -> None:
     """Sweep prompt length, classifier loss or any setting; resumable, shareable by several workers."""
@@ -39,7 +45,9 @@ def sweep(
     with user_errors():
         if values is not None and preset is None:
             raise ValueError("--values replaces a preset's values: name the preset (prompt-length or loss)")
-        options = SweepSettings.from_flags(metric=metric, trials=trials, workers=workers, storage=storage, study_name=study_name)
+        options = SweepSettings.from_flags(
+            metric=metric, trials=trials, workers=workers, storage=storage, study_name=study_name
+        )
         config = run_config(switches)
         specs = list(param or [])
         if values is not None and preset in sweep_plan.PRESETS:
@@ -56,11 +64,19 @@ def trials_table(study, metric: str) -> Table:
     trials = study.get_trials(deepcopy=False)
     names = sorted({name for t in trials for name in t.params})
     for column in ("#", *names, "state", "WA %", "UA %", "F1 %", "record"):
-        table.add_column(column, justify="right" if column in ("#", "WA %", "UA %", "F1 %") else "left",
-                         overflow="fold")
+        table.add_column(
+            column, justify="right" if column in ("#", "WA %", "UA %", "F1 %") else "left", overflow="fold"
+        )
     for t in trials:
         figures = [f"{100 * t.user_attrs[m]:.2f}" if m in t.user_attrs else "–" for m in ("wa", "ua", "f1")]
-        note = relpath(t.user_attrs["record"]) if "record" in t.user_attrs else (f"duplicate of #{t.user_attrs['duplicate_of']}"
-                                              if "duplicate_of" in t.user_attrs else t.user_attrs.get("error", ""))
+        note = (
+            relpath(t.user_attrs["record"])
+            if "record" in t.user_attrs
+            else (
+                f"duplicate of #{t.user_attrs['duplicate_of']}"
+                if "duplicate_of" in t.user_attrs
+                else t.user_attrs.get("error", "")
+            )
+        )
         table.add_row(str(t.number), *(str(t.params.get(n, "")) for n in names), t.state.name.lower(), *figures, note)
     return table

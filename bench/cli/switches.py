@@ -15,7 +15,9 @@ import typer
 
 def _switch(name: str, annotation, help: str, flag: str | None = None) -> inspect.Parameter:
     option = typer.Option(*([flag] if flag else []), help=help)
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option])
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option]
+    )
 
 
 TEXT = {  # read as text and checked by bench.config.settings, so every bad value gets the same one line
@@ -50,8 +52,12 @@ RUN_SWITCHES = [
     *(_switch(name, Optional[str], help) for name, help in TEXT.items()),
     *(_switch(name, Optional[Path], help) for name, help in PATHS.items()),
     *(_switch(name, Optional[bool], help) for name, help in STAGES.items()),
-    _switch("method", Optional[list[str]], "Method(s) to compute, repeatable or comma-separated (see `bench list`; "
-            "default: clep-dg plus the baselines).", "--method"),
+    _switch(
+        "method",
+        Optional[list[str]],
+        "Method(s) to compute, repeatable or comma-separated (see `bench list`; default: clep-dg plus the baselines).",
+        "--method",
+    ),
     _switch("backbone_opt", Optional[list[str]], "Backbone setting KEY=VALUE (repeatable)."),
     _switch("set_", Optional[list[str]], "Any setting by name, e.g. finetune.epochs=10 (repeatable).", "--set"),
     _switch("from_", Optional[Path], "A record.json: run exactly what it ran (flags and --set win over it).", "--from"),
@@ -62,7 +68,11 @@ FLAG_SETTINGS = {"prompt_length": "acpt.prompt_length", "classifier_loss": "clas
 def with_run_switches(command):
     """Give a Typer command every run switch; it receives them as ``switches`` (a dict)."""
     hints = typing.get_type_hints(command, include_extras=True)
-    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values() if p.name != "switches"]
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+        if p.name != "switches"
+    ]
 
     @functools.wraps(command)
     def wrapper(**kwargs):

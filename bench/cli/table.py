@@ -10,14 +10,17 @@ from rich.markup import escape
 
 from bench.cli.common import console, out, user_errors
 
-app = typer.Typer(help="Tables from result records: comparison, ablation, loss, objective, prompt-length, soundscape, "
-                  "confusion.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Tables from result records: comparison, ablation, loss, objective, prompt-length, soundscape, confusion.",
+    no_args_is_help=True,
+)
 
 Runs = Annotated[Path, typer.Option(help="Folder searched (recursively) for record.json files.")]
 Format = Annotated[str, typer.Option("--format", help="rich, markdown, latex, csv or json.")]
-Reference = Annotated[str | None, typer.Option(
-    "--reference", help="paper or emobox: the published figure and our difference beside each of ours.")]
+Reference = Annotated[
+    str | None,
+    typer.Option("--reference", help="paper or emobox: the published figure and our difference beside each of ours."),
+]
 Metric = Annotated[str, typer.Option(help="wa, ua or f1 (the paper reports WA).")]
 Output = Annotated[Path | None, typer.Option(help="Write the table to this file instead of the terminal.")]
 
@@ -52,7 +55,9 @@ def _found(runs: Path):
 
 
 @app.command()
-def comparison(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, output: Output = None) -> None:
+def comparison(
+    runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, output: Output = None
+) -> None:
     """Backbones x datasets, WA / UA (paper Table 2; with --reference emobox, runs on EmoBox's partitions)."""
     from bench.results import tables
 
@@ -67,8 +72,13 @@ def _paper_only(reference: str | None) -> bool:
 
 
 @app.command()
-def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, metric: Metric = "wa",
-             output: Output = None) -> None:
+def ablation(
+    runs: Runs = Path("runs"),
+    fmt: Format = "rich",
+    reference: Reference = None,
+    metric: Metric = "wa",
+    output: Output = None,
+) -> None:
     """Fine-tune x ACPT rows per dataset (paper Table 3)."""
     from bench.results import tables
 
@@ -77,8 +87,13 @@ def ablation(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Referen
 
 
 @app.command()
-def loss(runs: Runs = Path("runs"), fmt: Format = "rich", reference: Reference = None, metric: Metric = "wa",
-         output: Output = None) -> None:
+def loss(
+    runs: Runs = Path("runs"),
+    fmt: Format = "rich",
+    reference: Reference = None,
+    metric: Metric = "wa",
+    output: Output = None,
+) -> None:
     """Softmax vs ArcFace classifier per dataset (paper Table 4)."""
     from bench.results import tables
 
@@ -97,19 +112,29 @@ def objective(runs: Runs = Path("runs"), fmt: Format = "rich", output: Output = 
 
 @app.command("prompt-length")
 def prompt_length(
-    runs: Runs = Path("runs"), fmt: Format = "rich", metric: Metric = "wa", output: Output = None,
+    runs: Runs = Path("runs"),
+    fmt: Format = "rich",
+    metric: Metric = "wa",
+    output: Output = None,
     plot: Annotated[Path | None, typer.Option(help="PNG of the curve (default: <runs>/prompt-length.png).")] = None,
 ) -> None:
     """Gain of ACPT over the fine-tuned baseline per token count (paper Figure 2), table and PNG."""
     from bench.results import plots, tables
 
-    _table_and_plot(tables.prompt_length, plots.prompt_length, runs, fmt, metric, output, plot or runs / "prompt-length.png")
+    _table_and_plot(
+        tables.prompt_length, plots.prompt_length, runs, fmt, metric, output, plot or runs / "prompt-length.png"
+    )
 
 
 @app.command()
 def soundscape(
-    runs: Runs = Path("runs"), fmt: Format = "rich", metric: Metric = "wa", output: Output = None,
-    plot: Annotated[Path | None, typer.Option(help="PNG of accuracy per condition (default: <runs>/soundscape.png).")] = None,
+    runs: Runs = Path("runs"),
+    fmt: Format = "rich",
+    metric: Metric = "wa",
+    output: Output = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG of accuracy per condition (default: <runs>/soundscape.png).")
+    ] = None,
 ) -> None:
     """ACPT gain and WA / UA per acoustic test condition (runs with --test-conditions), table and PNG."""
     from bench.results import soundscape as shift

@@ -92,7 +92,9 @@ class FinetuneSettings(Settings):
     audio_lr: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1e-5  # 0 keeps the audio encoder frozen
     head_lr: Positive = 1e-3
     loss: Literal["label-aware", "plain"] = "label-aware"  # "plain": the paper's literal form
-    objective: Literal["clap", "ml-gemo", "sl-gemo"] = "clap"  # GEmo-CLAP's objectives (bench.training.losses.objective)
+    objective: Literal["clap", "ml-gemo", "sl-gemo"] = (
+        "clap"  # GEmo-CLAP's objectives (bench.training.losses.objective)
+    )
     gender_weight: Annotated[float, Field(ge=0, le=1)] = 0.2  # ml-gemo: share of the gender loss
     gender_alpha: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0  # sl-gemo: extra weight of same-gender pairs
 
@@ -150,8 +152,12 @@ class SelmSettings(Settings):
     shot_lr: Positive = 1e-4
 
 
-SECTIONS = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings",
-            "selm": "selm_settings"}
+SECTIONS = {
+    "finetune": "finetune_settings",
+    "acpt": "acpt_settings",
+    "classifier": "classifier_settings",
+    "selm": "selm_settings",
+}
 
 
 class RunConfig(Settings):
@@ -194,7 +200,9 @@ class RunConfig(Settings):
                 data[SECTIONS[section]][name] = value
             elif not section and key in SECTIONS.values() and isinstance(value, Mapping):
                 prefix = next(name for name, field in SECTIONS.items() if field == key)
-                data[key].update({RENAMED.get(f"{prefix}.{k}", f"{prefix}.{k}").rpartition(".")[2]: v for k, v in value.items()})
+                data[key].update(
+                    {RENAMED.get(f"{prefix}.{k}", f"{prefix}.{k}").rpartition(".")[2]: v for k, v in value.items()}
+                )
             elif not section and key in type(self).model_fields:
                 data[key] = value
             else:

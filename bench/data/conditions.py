@@ -68,7 +68,10 @@ KINDS: dict[str, Kind] = {
     "street": Kind("dB", 10.0, "street"),
     "babble": Kind("dB", 10.0, "crowd-babble"),
     "music": Kind("dB", 10.0, "background-music"),
-    "noise": SNR, "white": SNR, "pink": SNR, "brown": SNR,
+    "noise": SNR,
+    "white": SNR,
+    "pink": SNR,
+    "brown": SNR,
     "reverb": Kind("s", 0.9, "reverberant-hall"),
     "far-field": Kind("s", 0.6),
     "telephone": Kind(None, soundscape="phone-call"),
@@ -126,7 +129,9 @@ def parse(text: str) -> Condition:
         try:
             steps.append(Step(kind, float(number) if value else KINDS[kind].default))
         except ValueError:
-            raise ValueError(f"condition {text!r}: {kind} takes a number in {unit}, e.g. {kind}@{KINDS[kind].default:g}{unit}") from None
+            raise ValueError(
+                f"condition {text!r}: {kind} takes a number in {unit}, e.g. {kind}@{KINDS[kind].default:g}{unit}"
+            ) from None
         if kind == "mobile" and steps[-1].value not in acoustics.AMR_NB_KBPS:
             modes = ", ".join(f"{m:g}" for m in acoustics.AMR_NB_KBPS)
             raise ValueError(f"condition {text!r}: AMR-NB has no {steps[-1].value:g} kbit/s mode (modes: {modes})")
@@ -167,7 +172,9 @@ class _Renderer:
         if step.kind == "telephone":
             return acoustics.telephone_channel(x, rate, acoustics.mu_law, audio.resample)
         if step.kind == "mobile":
-            return acoustics.telephone_channel(x, rate, lambda narrow: acoustics.amr_nb(narrow, step.value), audio.resample)
+            return acoustics.telephone_channel(
+                x, rate, lambda narrow: acoustics.amr_nb(narrow, step.value), audio.resample
+            )
         if step.kind == "lowpass":
             return acoustics.lowpass(x, rate, 1000 * step.value)
         direct = FAR_FIELD_DIRECT_GAIN if step.kind == "far-field" else 1.0
@@ -224,7 +231,11 @@ def talkers_outside(pool: Sequence[Utterance], held_out: Collection[str]) -> lis
 
 
 def for_fold(
-    names: Sequence[str], utterances: Sequence[Utterance], pool: Sequence[Utterance], test: Collection[str], seed: int = 0,
+    names: Sequence[str],
+    utterances: Sequence[Utterance],
+    pool: Sequence[Utterance],
+    test: Collection[str],
+    seed: int = 0,
 ) -> dict[str, list[Utterance]]:
     """``utterances`` under each named condition; babble talkers come from ``pool`` speakers
     without an utterance among the ``test`` uids (the evaluated fold)."""
@@ -234,7 +245,11 @@ def for_fold(
 
 
 def apply(
-    condition: Condition, utterances: Sequence[Utterance], *, talkers: Sequence[Utterance] = (), seed: int = 0,
+    condition: Condition,
+    utterances: Sequence[Utterance],
+    *,
+    talkers: Sequence[Utterance] = (),
+    seed: int = 0,
     sources: Sources | None = None,
 ) -> tuple[list[Utterance], list[tuple[str, str]]]:
     """``utterances`` under ``condition`` (uid ``<uid>|<condition>``), rendered where not cached,
@@ -269,10 +284,17 @@ def apply(
                 skipped.append((f"{utt.uid}|{condition.name}", f"{utt.path.name}: {err}"))
                 continue
             rendered = render(wave, rate, np.random.default_rng([seed, int(key, 16)]), utt.speaker)
-            _write(path, rendered, rate, {"condition": condition.name, "seed": seed, "clip": str(utt.path), "sources": render.used})
+            _write(
+                path,
+                rendered,
+                rate,
+                {"condition": condition.name, "seed": seed, "clip": str(utt.path), "sources": render.used},
+            )
         sources_used = json.loads(described.read_text())["sources"]
         meta = {**utt.meta, "condition": condition.name, "clean": utt.uid, "sources": "\n".join(sources_used)}
-        out.append(dataclasses.replace(utt, uid=f"{utt.uid}|{condition.name}", path=path, offset=0.0, duration=None, meta=meta))
+        out.append(
+            dataclasses.replace(utt, uid=f"{utt.uid}|{condition.name}", path=path, offset=0.0, duration=None, meta=meta)
+        )
     return out, skipped
 
 
@@ -283,8 +305,10 @@ def rendered_root() -> Path:
 def rendered() -> list[dict]:
     """Per rendered condition: its name, the clips rendered and their bytes on disk."""
     folders = sorted(p for p in rendered_root().iterdir() if p.is_dir()) if rendered_root().is_dir() else []
-    return [{"condition": f.name.replace("_", "@"), "clips": sum(1 for _ in f.glob("*.wav")), "bytes": cache.size_of(f)}
-            for f in folders]
+    return [
+        {"condition": f.name.replace("_", "@"), "clips": sum(1 for _ in f.glob("*.wav")), "bytes": cache.size_of(f)}
+        for f in folders
+    ]
 
 
 def clear_rendered() -> int:

@@ -76,7 +76,7 @@ def data_dir(flag: Path | None = None) -> Path:
     if not value:
         raise DataError(
             f"EmoBox partitions: no data folder; pass --emobox DIR, set {ENV_VAR}, or add "
-            f"`emobox = \"/path/to/EmoBox/data\"` under [roots] in {CONFIG_FILES[0]}"
+            f'`emobox = "/path/to/EmoBox/data"` under [roots] in {CONFIG_FILES[0]}'
         )
     folder = Path(value).expanduser()
     if not (folder / "track2").is_dir() and (folder / "data" / "track2").is_dir():
@@ -119,8 +119,10 @@ class Partition:
         ]
 
     def summary(self) -> str:
-        return (f"{len(self.missing)} EmoBox utterances missing from the corpus, {len(self.unlisted)} of the "
-                f"corpus not in EmoBox's lists, {self.relabelled} relabelled by EmoBox")
+        return (
+            f"{len(self.missing)} EmoBox utterances missing from the corpus, {len(self.unlisted)} of the "
+            f"corpus not in EmoBox's lists, {self.relabelled} relabelled by EmoBox"
+        )
 
 
 def _read(path: Path) -> list[dict]:
@@ -145,7 +147,9 @@ def _entries(files: Sequence[Path], corpus: str, label_map: Mapping[str, str]) -
         for line, row in enumerate(_read(path), 1):
             name = row["key"]
             key = identity(name.removeprefix(f"{corpus}-"))
-            entries[key] = Entry(key, _label(row.get("emo", row.get("label", "")), label_map, f"{path} line {line}"), name)
+            entries[key] = Entry(
+                key, _label(row.get("emo", row.get("label", "")), label_map, f"{path} line {line}"), name
+            )
     return entries
 
 
@@ -199,20 +203,33 @@ def partition(loader: DatasetLoader, utterances: Sequence[Utterance], folder: Pa
             train = tuple(u.uid for u in rest)
         folds.append(Fold(f"emobox{k}", train, test))
     unlisted = [u for u in utterances if u.uid not in used]
-    return Partition(sorted(used.values(), key=lambda u: u.uid), classes, folds,
-                     [missing[k] for k in sorted(missing)], unlisted, len(relabelled))
+    return Partition(
+        sorted(used.values(), key=lambda u: u.uid),
+        classes,
+        folds,
+        [missing[k] for k in sorted(missing)],
+        unlisted,
+        len(relabelled),
+    )
 
 
 def _split_rank(utt: Utterance) -> int:
     return SPLIT_PREFERENCE.index(utt.split) if utt.split in SPLIT_PREFERENCE else len(SPLIT_PREFERENCE)
 
 
-def track2(train_loader: DatasetLoader, train_utts: Sequence[Utterance], test_loader: DatasetLoader,
-           test_utts: Sequence[Utterance], folder: Path) -> Partition:
+def track2(
+    train_loader: DatasetLoader,
+    train_utts: Sequence[Utterance],
+    test_loader: DatasetLoader,
+    test_utts: Sequence[Utterance],
+    folder: Path,
+) -> Partition:
     """Train on one whole corpus, test on EmoBox's balanced track-2 set of another (``emobox-track2``)."""
     test_names = _loader(test_loader)
     if test_names.track2 is None:
-        raise DataError(f"{test_loader.name}: EmoBox has no track-2 test set of it (it has IEMOCAP, MELD, RAVDESS, SAVEE)")
+        raise DataError(
+            f"{test_loader.name}: EmoBox has no track-2 test set of it (it has IEMOCAP, MELD, RAVDESS, SAVEE)"
+        )
     if train_loader.name == test_loader.name:
         raise DataError(f"emobox-track2 trains on another corpus than {test_loader.name}: pass --finetune-on CORPUS")
     path = folder / "track2" / f"{test_names.track2}_selected_balenced.jsonl"

@@ -60,7 +60,11 @@ def _files(noise_root: Path | None, rir_root: Path | None, category: str) -> lis
     if category == "rir":
         return everything
     if category == "street":
-        return [p for p in everything if any(part.upper().startswith(STREET_SCENES) for part in p.relative_to(root).parts[:-1])]
+        return [
+            p
+            for p in everything
+            if any(part.upper().startswith(STREET_SCENES) for part in p.relative_to(root).parts[:-1])
+        ]
     musan = [p for p in everything if p.relative_to(root).parts[0] == category]
     return musan if musan or category != "noise" or (root / "speech").is_dir() else everything
 

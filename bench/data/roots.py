@@ -34,7 +34,7 @@ def config_roots() -> dict[str, str]:
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise DataError(f"{path}: not a readable TOML config file ({err}); fix it or remove it") from None
         if not isinstance(found, dict):
-            raise DataError(f"{path}: [roots] must be a table of `name = \"/path\"` lines")
+            raise DataError(f'{path}: [roots] must be a table of `name = "/path"` lines')
         return {str(name): str(root) for name, root in found.items()}
     return {}
 
@@ -57,6 +57,5 @@ def resolve_root(loader: DatasetLoader, flag: Path | None = None) -> Path | None
         return None
     raise DataError(
         f"{loader.name}: no data root; pass --data-root, set {loader.env_var}, "
-        f"or add `{loader.name} = \"/path\"` under [roots] in {CONFIG_FILES[0]} or {CONFIG_FILES[1]}"
+        f'or add `{loader.name} = "/path"` under [roots] in {CONFIG_FILES[0]} or {CONFIG_FILES[1]}'
     )
-

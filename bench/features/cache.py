@@ -44,6 +44,7 @@ MEMO_FILES_BEFORE_MERGE = 32
 log = logging.getLogger(__name__)
 _VERIFIED: set[tuple[str, int, int]] = set()  # (.npy path, size, mtime) whose checksum matched in this process
 
+
 def cache_dir() -> Path:
     """Platform cache directory for bench (``BENCH_CACHE_DIR`` overrides it)."""
     env = os.environ.get("BENCH_CACHE_DIR")
@@ -55,7 +56,6 @@ def cache_dir() -> Path:
         path = Path(user_cache_dir("bench"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-
 
 
 def root() -> Path:
@@ -128,7 +128,11 @@ class Space:
         shards are reported (once, naming the file) and removed, so their clips are recomputed."""
         rows, unusable, damaged = self.scan()
         for meta, reason in damaged:
-            log.warning("cache shard %s is damaged (%s): removed, its clips are computed again", meta.with_suffix(".npy"), reason)
+            log.warning(
+                "cache shard %s is damaged (%s): removed, its clips are computed again",
+                meta.with_suffix(".npy"),
+                reason,
+            )
             meta.unlink(missing_ok=True)
             meta.with_suffix(".npy").unlink(missing_ok=True)
         return rows, unusable
@@ -175,7 +179,9 @@ class Space:
 
 
 def _meta_sha256(meta: dict) -> str:
-    return hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode()
+    ).hexdigest()
 
 
 def _verified(meta: Path) -> tuple[dict | None, str]:
@@ -249,8 +255,16 @@ def info(folder: Path | None = None) -> list[dict]:
         spaces = [s for s in backbone.iterdir() if s.is_dir()]
         scans = [Space(s).scan() for s in spaces]
         damaged = [(str(meta.with_suffix(".npy")), reason) for _, _, bad in scans for meta, reason in bad]
-        rows.append({"backbone": backbone.name, "spaces": len(spaces), "entries": sum(len(r) for r, _, _ in scans),
-                     "bytes": size_of(backbone), "stale": sum(_version(s) != VERSION for s in spaces), "damaged": damaged})
+        rows.append(
+            {
+                "backbone": backbone.name,
+                "spaces": len(spaces),
+                "entries": sum(len(r) for r, _, _ in scans),
+                "bytes": size_of(backbone),
+                "stale": sum(_version(s) != VERSION for s in spaces),
+                "damaged": damaged,
+            }
+        )
     return rows
 
 

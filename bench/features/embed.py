@@ -152,8 +152,12 @@ def audio_features(
 
 
 def _compute(
-    encoder: FittingEncoder, space: cache.Space | None, missing: Sequence[tuple[str, Utterance]],
-    batch_size: int, label: str, workers: int | None,
+    encoder: FittingEncoder,
+    space: cache.Space | None,
+    missing: Sequence[tuple[str, Utterance]],
+    batch_size: int,
+    label: str,
+    workers: int | None,
 ) -> tuple[list[str], np.ndarray, dict[str, str]]:
     """Decode and encode ``(key, utterance)`` pairs batch by batch.
 

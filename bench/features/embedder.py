@@ -56,8 +56,11 @@ class Embedder:
         self.by_uid.update({u.uid: u for u in fresh})
         if fresh and self._cached is not None:
             more = audio_features(self.backbone, fresh, label="embedding conditions")
-            self._cached = AudioFeatures(self._cached.uids + more.uids, torch.cat([self._cached.features, more.features]),
-                                         self._cached.skipped + more.skipped)
+            self._cached = AudioFeatures(
+                self._cached.uids + more.uids,
+                torch.cat([self._cached.features, more.features]),
+                self._cached.skipped + more.skipped,
+            )
         return [u.uid for u in utterances]
 
 

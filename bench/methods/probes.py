@@ -51,8 +51,14 @@ PROBE_C = tuple(float(c) for c in np.logspace(-4, 2, 7))
 PROBE_CV = 5
 
 
-def encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test: Tensor, test_utts: Sequence[Utterance],
-                  classes: Sequence[str], seed: int) -> Tensor:
+def encoder_probe(
+    train: Tensor,
+    train_utts: Sequence[Utterance],
+    test: Tensor,
+    test_utts: Sequence[Utterance],
+    classes: Sequence[str],
+    seed: int,
+) -> Tensor:
     """The predicted class indices of ``test`` by :func:`fit_encoder_probe`."""
     return fit_encoder_probe(train, train_utts, {u.speaker for u in test_utts}, classes, seed)(test)
 
@@ -65,8 +71,9 @@ def grouped_by_speaker(train_utts: Sequence[Utterance], test_speakers: set) -> b
     return None not in speakers and not speakers & test_speakers and len(speakers) >= 2
 
 
-def fit_encoder_probe(train: Tensor, train_utts: Sequence[Utterance], test_speakers: set, classes: Sequence[str],
-                      seed: int) -> Callable[[Tensor], Tensor]:
+def fit_encoder_probe(
+    train: Tensor, train_utts: Sequence[Utterance], test_speakers: set, classes: Sequence[str], seed: int
+) -> Callable[[Tensor], Tensor]:
     """EmoBox's frozen-feature baseline: logistic regression on the encoder's own embeddings
     (before any projection head), standardised on the training part, its C chosen by
     cross-validation inside the training part only; returns the fitted predictor.

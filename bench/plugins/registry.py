@@ -75,7 +75,10 @@ def plugins(kind: str) -> dict[str, Plugin]:
         plugin = _load(kind, ep)
         if ep.name in found:
             plugin = Plugin(
-                kind, ep.name, ep.value, plugin.distribution,
+                kind,
+                ep.name,
+                ep.value,
+                plugin.distribution,
                 error=f"name already registered by {found[ep.name].distribution}",
             )
             found[f"{ep.name} ({plugin.distribution})"] = plugin

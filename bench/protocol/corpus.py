@@ -45,8 +45,13 @@ class Corpus:
         if unknown:
             raise DataError(f"{name}: labels {sorted(unknown)} are not among its classes {loader.classes}")
         return cls(
-            name, scan.utterances, loader.classes, [loader.text_label(c) for c in loader.classes],
-            [(str(p), reason) for p, reason in scan.skipped], root, loader.protocols,
+            name,
+            scan.utterances,
+            loader.classes,
+            [loader.text_label(c) for c in loader.classes],
+            [(str(p), reason) for p, reason in scan.skipped],
+            root,
+            loader.protocols,
             lambda protocol: loader.folds(scan.utterances, protocol, seed=0),
         )
 
@@ -55,8 +60,14 @@ class Corpus:
         parts = [cls.load(n) for n in names]
         merged = pool({c.name: c.utterances for c in parts})
         return cls(
-            ",".join(names), merged.utterances, merged.classes, [adjective(c) for c in merged.classes],
-            [s for c in parts for s in c.skipped], None, ("corpus",), lambda _: merged.folds(),
+            ",".join(names),
+            merged.utterances,
+            merged.classes,
+            [adjective(c) for c in merged.classes],
+            [s for c in parts for s in c.skipped],
+            None,
+            ("corpus",),
+            lambda _: merged.folds(),
         )
 
     @classmethod
@@ -74,8 +85,13 @@ class Corpus:
             part = emobox.track2(other, other.scan(resolve_root(other)).utterances, loader, scan.utterances, folder)
         console.print(f"EmoBox {config.protocol}: {part.summary()}", highlight=False)
         return cls(
-            config.dataset, part.utterances, part.classes, [loader.text_label(c) for c in part.classes],
-            [(str(p), reason) for p, reason in scan.skipped] + part.skipped(), root, (config.protocol,),
+            config.dataset,
+            part.utterances,
+            part.classes,
+            [loader.text_label(c) for c in part.classes],
+            [(str(p), reason) for p, reason in scan.skipped] + part.skipped(),
+            root,
+            (config.protocol,),
             lambda _: part.folds,
         )
 

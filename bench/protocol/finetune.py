@@ -23,7 +23,9 @@ def checkpoint_for(config: RunConfig, fold: Fold, seed: int) -> Path | None:
     if config.checkpoint.is_dir():
         path = config.checkpoint / f"{fold.name}-seed{seed}.pt"
         if not path.exists():
-            raise CheckpointError(f"{config.checkpoint} has no checkpoint for fold {fold.name}, seed {seed} ({path.name})")
+            raise CheckpointError(
+                f"{config.checkpoint} has no checkpoint for fold {fold.name}, seed {seed} ({path.name})"
+            )
         return path
     if not config.checkpoint.is_file():
         raise CheckpointError(f"checkpoint {config.checkpoint} does not exist")
@@ -31,8 +33,13 @@ def checkpoint_for(config: RunConfig, fold: Fold, seed: int) -> Path | None:
 
 
 def train_on_pool(
-    backbone: Backbone, config: RunConfig, pool: list[Corpus], evaluated: Corpus, fold: Fold,
-    embedder: Embedder, seed: int,
+    backbone: Backbone,
+    config: RunConfig,
+    pool: list[Corpus],
+    evaluated: Corpus,
+    fold: Fold,
+    embedder: Embedder,
+    seed: int,
 ) -> dict:
     """Fine-tune on the pool (the evaluated corpus limited to the fold's training part)."""
     train_ids = set(fold.train)

@@ -21,7 +21,9 @@ def scores(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
     recall = hits[present] / support[present]
     predicted_count = matrix.sum(axis=0)[present]
     precision = np.divide(hits[present], predicted_count, out=np.zeros_like(recall), where=predicted_count > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall), where=(precision + recall) > 0)
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(recall), where=(precision + recall) > 0
+    )
     return {
         "wa": float(hits.sum() / max(1, matrix.sum())),
         "ua": float(recall.mean()) if present.any() else 0.0,

@@ -22,8 +22,16 @@ if TYPE_CHECKING:
     from bench.protocol.units import Model
 
 
-def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, pool: Sequence[Corpus], fold: Fold, seed: int,
-                   tuned: bool, methods: Sequence[str]) -> list[dict]:
+def evaluate_state(
+    model: Model,
+    config: RunConfig,
+    corpus: Corpus,
+    pool: Sequence[Corpus],
+    fold: Fold,
+    seed: int,
+    tuned: bool,
+    methods: Sequence[str],
+) -> list[dict]:
     """Every row of ``methods`` on this weight state, in their order."""
     embedder = model.embedder
     by_uid = {u.uid: u for u in corpus.utterances}
@@ -37,25 +45,47 @@ def evaluate_state(model: Model, config: RunConfig, corpus: Corpus, pool: Sequen
     for condition, uids in {"clean": fold.test, **conditioned}.items():
         test_ids, test_emb = embedder.embeddings(uids)
         if not test_ids:
-            raise DataError(f"fold {fold.name}: none of its {len(uids)} test clips is usable ({condition}); see the skipped files")
+            raise DataError(
+                f"fold {fold.name}: none of its {len(uids)} test clips is usable ({condition}); see the skipped files"
+            )
         test_sets[condition] = (test_ids, test_emb, corpus.label_index([embedder.by_uid[u] for u in test_ids]).numpy())
     train = [by_uid[u] for u in fold.train]
     in_domain = corpus.name in (config.finetune_on or [corpus.name])
     data = FoldInput(
-        fold=fold.name, seed=seed, finetuned=tuned, classes=corpus.classes, words=corpus.words, train=train,
+        fold=fold.name,
+        seed=seed,
+        finetuned=tuned,
+        classes=corpus.classes,
+        words=corpus.words,
+        train=train,
         finetune_clips=(train if in_domain else []) + [u for c in pool if c.name != corpus.name for u in c.utterances],
-        test_speakers={by_uid[u].speaker for u in fold.test}, settings=config,
-        backbone=model.backbone, text=model.text, encoder_frozen=embedder.frozen, features=embedder.features,
-        embeddings=embedder.embeddings, frames=frames.source(model), timed=model.timed, kept=model.kept,
+        test_speakers={by_uid[u].speaker for u in fold.test},
+        settings=config,
+        backbone=model.backbone,
+        text=model.text,
+        encoder_frozen=embedder.frozen,
+        features=embedder.features,
+        embeddings=embedder.embeddings,
+        frames=frames.source(model),
+        timed=model.timed,
+        kept=model.kept,
     )
     rows = []
     for name in methods:
         for predictor in registry.get("method", name)().predictors(data):
             for condition, (test_ids, test_emb, test_labels) in test_sets.items():
                 predicted = predictor.predict(test_ids, test_emb).cpu().numpy()
-                rows.append({
-                    "seed": seed, "fold": fold.name, "finetune": tuned, "acpt": predictor.acpt,
-                    "method": predictor.method, "n_test": len(test_ids), **scores(test_labels, predicted, len(corpus.classes)),
-                    **predictor.extra, **({"condition": condition} if condition != "clean" else {}),
-                })
+                rows.append(
+                    {
+                        "seed": seed,
+                        "fold": fold.name,
+                        "finetune": tuned,
+                        "acpt": predictor.acpt,
+                        "method": predictor.method,
+                        "n_test": len(test_ids),
+                        **scores(test_labels, predicted, len(corpus.classes)),
+                        **predictor.extra,
+                        **({"condition": condition} if condition != "clean" else {}),
+                    }
+                )
     return rows

@@ -59,7 +59,9 @@ def run(config: RunConfig) -> Record:
     else:
         corpus = Corpus.load(config.dataset, config.data_root)
     protocol, folds = corpus.folds(config.protocol)
-    pool = finetune_pool(config, corpus) if config.checkpoint is None and (config.finetune or config.finetune_on) else []
+    pool = (
+        finetune_pool(config, corpus) if config.checkpoint is None and (config.finetune or config.finetune_on) else []
+    )
     if config.checkpoint is not None and config.checkpoint.is_file():
         records.guard_checkpoint(config.checkpoint, corpus.name)
     for seed in range(config.seeds) if config.finetune else ():  # a missing one fails now, before any folder exists
@@ -69,10 +71,15 @@ def run(config: RunConfig) -> Record:
     method_classes = [registry.get("method", name) for name in chosen(config)]
     fingerprint = records.backbone_fingerprint(backbone_cls, config.backbone_options)
     code = records.code_identity(backbone_cls, method_classes)
-    run_dir = records.run_dir(config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device), code["hash"])
+    run_dir = records.run_dir(
+        config, fingerprint, records.corpus_fingerprint(corpus.utterances), str(device), code["hash"]
+    )
 
     plan = [(seed, fold, tuned) for seed in range(config.seeds) for fold in folds for tuned in states]
-    paths = [run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json" for seed, fold, tuned in plan]
+    paths = [
+        run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json"
+        for seed, fold, tuned in plan
+    ]
     units = distributed.from_main(lambda: [Unit.read(path) if path.is_file() else None for path in paths])
     recorded = {unit.initial_weights for unit in units if unit is not None}
     model = None
@@ -105,16 +112,26 @@ def run(config: RunConfig) -> Record:
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
     record = records.build(
-        config=config, code=code, backbone=backbone_cls, fingerprint=fingerprint,
-        initial_weights=model.initial_id if model else units[0].initial_weights, corpus=corpus,
-        protocol=protocol, folds=folds, units=[row for unit in units for row in unit.rows],
+        config=config,
+        code=code,
+        backbone=backbone_cls,
+        fingerprint=fingerprint,
+        initial_weights=model.initial_id if model else units[0].initial_weights,
+        corpus=corpus,
+        protocol=protocol,
+        folds=folds,
+        units=[row for unit in units for row in unit.rows],
         finetunes=[unit.finetune for unit in units if unit.finetune],
         checkpoints={k: v for unit in units for k, v in unit.checkpoints.items()},
-        skipped=skipped, seconds=time.time() - started, device=str(device),
+        skipped=skipped,
+        seconds=time.time() - started,
+        device=str(device),
         stage_seconds=[unit.seconds for unit in units],
         conditions=soundscape.record_part(
             config.test_conditions, config.finetune_conditions, [row for unit in units for row in unit.condition_rows]
-        ) if config.test_conditions else None,
+        )
+        if config.test_conditions
+        else None,
     )
     if distributed.is_main():
         record.write(finished)

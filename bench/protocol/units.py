@@ -54,7 +54,9 @@ class Model:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
     @classmethod
-    def build(cls, config: RunConfig, device: torch.device, fingerprint: str, corpus: Corpus, pool: list[Corpus]) -> Model:
+    def build(
+        cls, config: RunConfig, device: torch.device, fingerprint: str, corpus: Corpus, pool: list[Corpus]
+    ) -> Model:
         """The backbone as built with torch seed 0; built once per process and reused in its
         initial state (sweep trials in one process load the weights once)."""
         key = (config.backbone, fingerprint, str(device))
@@ -71,13 +73,25 @@ class Model:
         everything = list({u.uid: u for c in [corpus, *pool] for u in c.utterances}.values())
         audio = ("audio", frozen, records.corpus_fingerprint(everything))
         text = ("text", tuple(corpus.words))
-        return cls(backbone, initial, initial_id, _SHARED.setdefault(audio, Embedder(backbone, everything, frozen)),
-                   _SHARED.setdefault(text, TextFeatures(backbone, corpus.words)))
+        return cls(
+            backbone,
+            initial,
+            initial_id,
+            _SHARED.setdefault(audio, Embedder(backbone, everything, frozen)),
+            _SHARED.setdefault(text, TextFeatures(backbone, corpus.words)),
+        )
 
 
 def run_unit(
-    model: Model, config: RunConfig, corpus: Corpus, pool: list[Corpus], fold: Fold, seed: int, tuned: bool,
-    run_dir: Path, methods: Sequence[str],
+    model: Model,
+    config: RunConfig,
+    corpus: Corpus,
+    pool: list[Corpus],
+    fold: Fold,
+    seed: int,
+    tuned: bool,
+    run_dir: Path,
+    methods: Sequence[str],
 ) -> Unit:
     """One weight state of one fold and seed: fine-tune (or load) if tuned, then every row.
 
@@ -112,8 +126,14 @@ def run_unit(
     rows = evaluate_state(model, config, corpus, pool, fold, seed, tuned, methods)
     rows = [Row.model_validate(row) for row in rows]
     return Unit(
-        seed=seed, fold=fold.name, finetuned=tuned,
-        rows=[row for row in rows if row.condition is None], condition_rows=[row for row in rows if row.condition],
-        finetune=finetuned, checkpoints=checkpoints, skipped=embedder.skipped,
-        initial_weights=model.initial_id, seconds={k: round(v, 2) for k, v in model.seconds.items()},
+        seed=seed,
+        fold=fold.name,
+        finetuned=tuned,
+        rows=[row for row in rows if row.condition is None],
+        condition_rows=[row for row in rows if row.condition],
+        finetune=finetuned,
+        checkpoints=checkpoints,
+        skipped=embedder.skipped,
+        initial_weights=model.initial_id,
+        seconds={k: round(v, 2) for k, v in model.seconds.items()},
     )

@@ -40,8 +40,12 @@ def prompt_length(report: Report, path: Path, metric: str) -> Path:
     for label, cells in report.rows:
         points = [(t, c) for t, c in zip(tokens, cells) if c.mean is not None]
         axes.errorbar(
-            [t for t, _ in points], [c.mean for _, c in points], yerr=[c.std or 0.0 for _, c in points],
-            marker="o", capsize=3, label=label,
+            [t for t, _ in points],
+            [c.mean for _, c in points],
+            yerr=[c.std or 0.0 for _, c in points],
+            marker="o",
+            capsize=3,
+            label=label,
         )
     axes.axhline(0.0, color="grey", linewidth=0.8)
     axes.set_xscale("log", base=2)
@@ -66,8 +70,15 @@ def confusion(found: Found, path: Path) -> Path:
     image = axes.imshow(recall, cmap="Blues", vmin=0, vmax=100)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            axes.text(j, i, f"{recall[i, j]:.0f}", ha="center", va="center",
-                      color="white" if recall[i, j] > 60 else "black", fontsize="small")
+            axes.text(
+                j,
+                i,
+                f"{recall[i, j]:.0f}",
+                ha="center",
+                va="center",
+                color="white" if recall[i, j] > 60 else "black",
+                fontsize="small",
+            )
     axes.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     axes.set_yticks(range(len(classes)), classes)
     axes.set_xlabel("predicted")

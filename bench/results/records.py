@@ -28,9 +28,17 @@ from bench.util import fileio, identity
 
 CHECKPOINT_FORMAT = "bench-finetuned"
 PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-clap", "msclap", "optuna")
-STAGE_ROWS = {(False, False): "none", (False, True): "ACPT", (True, False): "fine-tune", (True, True): "fine-tune + ACPT"}
-BASELINE_ROWS = {"zero-shot": "zero shot", "linear-probe": "linear probe (joint space)",
-                 "encoder-probe": "linear probe (encoder features)"}
+STAGE_ROWS = {
+    (False, False): "none",
+    (False, True): "ACPT",
+    (True, False): "fine-tune",
+    (True, True): "fine-tune + ACPT",
+}
+BASELINE_ROWS = {
+    "zero-shot": "zero shot",
+    "linear-probe": "linear probe (joint space)",
+    "encoder-probe": "linear probe (encoder features)",
+}
 METHOD_ROWS = {**BASELINE_ROWS, "selm": "SELM"}  # another method's rows are named by the method
 
 
@@ -44,8 +52,11 @@ def run_dir(config, backbone: str, data: str, device: str, code: str) -> Path:
     are all on disk loads no weights at all. The folder is made by its first file, so an
     error before any unit is finished leaves no empty folder behind.
     """
-    key = json.dumps({"config": config.identity(), "backbone": backbone, "data": data, "device": device, "code": code},
-                     sort_keys=True, default=str)
+    key = json.dumps(
+        {"config": config.identity(), "backbone": backbone, "data": data, "device": device, "code": code},
+        sort_keys=True,
+        default=str,
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     safe_dataset = config.dataset.replace(",", "+")
     return Path(config.output) / f"{config.backbone}-{safe_dataset}-{digest}"
@@ -93,7 +104,11 @@ def git_commit() -> str | None:
 def code_identity(backbone: type[Backbone], methods: Sequence[type] = ()) -> dict:
     """Which code computes a run, read once when it starts: a run that outlives a commit or an
     edit is named by the code it started with (its folder is keyed by the same hash)."""
-    return {"version": metadata.version("ser-bench"), "git_commit": git_commit(), "hash": identity.run_code(backbone, methods)}
+    return {
+        "version": metadata.version("ser-bench"),
+        "git_commit": git_commit(),
+        "hash": identity.run_code(backbone, methods),
+    }
 
 
 def versions() -> dict[str, str]:
@@ -111,7 +126,9 @@ def corpus_fingerprint(utterances) -> str:
     digest = hashlib.sha256()
     for utt in sorted(utterances, key=lambda u: u.uid):
         stat = utt.path.stat() if utt.path.exists() else None
-        digest.update(f"{utt.uid}|{utt.label}|{stat.st_size if stat else -1}|{int(stat.st_mtime) if stat else 0}".encode())
+        digest.update(
+            f"{utt.uid}|{utt.label}|{stat.st_size if stat else -1}|{int(stat.st_mtime) if stat else 0}".encode()
+        )
     return digest.hexdigest()[:16]
 
 
@@ -177,8 +194,17 @@ def summarize(units: list[Row]) -> list[SummaryRow]:
             per_seed = [np.mean([getattr(u, metric) for u in units_]) for units_ in by_seed.values()]
             figures[metric] = float(np.mean(per_seed))
             figures[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
-        rows.append(SummaryRow(finetune=tuned, acpt=acpt, method=method, row=row_name(tuned, acpt, method), **figures,
-                               seeds=len(by_seed), folds=len(next(iter(by_seed.values())))))
+        rows.append(
+            SummaryRow(
+                finetune=tuned,
+                acpt=acpt,
+                method=method,
+                row=row_name(tuned, acpt, method),
+                **figures,
+                seeds=len(by_seed),
+                folds=len(next(iter(by_seed.values()))),
+            )
+        )
     order = ["cross-modal", *METHOD_ROWS]
     rank = {m: (order.index(m) if m in order else len(order), m) for m in {r.method for r in rows}}
     return sorted(rows, key=lambda r: (rank[r.method], r.finetune, r.acpt))
@@ -190,47 +216,66 @@ def row_name(tuned: bool, acpt: bool, method: str) -> str:
     return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else METHOD_ROWS.get(method, method)
 
 
-def build(*, config, code: dict, backbone: type[Backbone], fingerprint, initial_weights, corpus, protocol, folds,
-          units: list[Row], finetunes, checkpoints, skipped, seconds, device, stage_seconds, conditions=None) -> Record:
+def build(
+    *,
+    config,
+    code: dict,
+    backbone: type[Backbone],
+    fingerprint,
+    initial_weights,
+    corpus,
+    protocol,
+    folds,
+    units: list[Row],
+    finetunes,
+    checkpoints,
+    skipped,
+    seconds,
+    device,
+    stage_seconds,
+    conditions=None,
+) -> Record:
     """The record; ``code``: :func:`code_identity` at the run's start; ``conditions``: the part of
     :func:`bench.results.soundscape.record_part`, when any were tested."""
     settings = config.model_dump(mode="json")
-    return Record.model_validate({
-        "schema": SCHEMA,
-        "kind": "bench.run",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "code": code,
-        "config": settings,
-        "backbone": {
-            "name": backbone.name,
-            "fingerprint": fingerprint,
-            "front_end": config.backbone_options.get("front_end", "official"),
-            "initial_weights": initial_weights,
-            "files": {str(f.path): f.found for f in required_files(backbone, config.backbone_options)},
-            "finetuned_checkpoints": checkpoints,
-        },
-        "dataset": {
-            "name": corpus.name,
-            "root": str(corpus.root) if corpus.root else None,
-            "classes": list(corpus.classes),
-            "utterances": len(corpus.utterances),
-            "fingerprint": corpus_fingerprint(corpus.utterances),
-            "protocol": protocol,
-            "folds": [{"name": f.name, "train": len(f.train), "test": len(f.test)} for f in folds],
-            "skipped": [{"file": f, "reason": r} for f, r in skipped],
-        },
-        "seeds": list(range(config.seeds)),
-        "units": units,
-        "finetunes": finetunes,
-        "summary": summarize(units),
-        **({"conditions": conditions} if conditions else {}),
-        "versions": versions(),
-        "device": device,
-        "timings": {
-            "total_seconds": round(seconds, 1),  # this invocation (a resumed run: only what it computed)
-            "unit_seconds": {  # every unit's own compute time, summed per stage (where a run's time goes)
-                stage: round(sum(unit.get(stage, 0.0) for unit in stage_seconds), 1)
-                for stage in sorted({stage for unit in stage_seconds for stage in unit})
+    return Record.model_validate(
+        {
+            "schema": SCHEMA,
+            "kind": "bench.run",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "code": code,
+            "config": settings,
+            "backbone": {
+                "name": backbone.name,
+                "fingerprint": fingerprint,
+                "front_end": config.backbone_options.get("front_end", "official"),
+                "initial_weights": initial_weights,
+                "files": {str(f.path): f.found for f in required_files(backbone, config.backbone_options)},
+                "finetuned_checkpoints": checkpoints,
             },
-        },
-    })
+            "dataset": {
+                "name": corpus.name,
+                "root": str(corpus.root) if corpus.root else None,
+                "classes": list(corpus.classes),
+                "utterances": len(corpus.utterances),
+                "fingerprint": corpus_fingerprint(corpus.utterances),
+                "protocol": protocol,
+                "folds": [{"name": f.name, "train": len(f.train), "test": len(f.test)} for f in folds],
+                "skipped": [{"file": f, "reason": r} for f, r in skipped],
+            },
+            "seeds": list(range(config.seeds)),
+            "units": units,
+            "finetunes": finetunes,
+            "summary": summarize(units),
+            **({"conditions": conditions} if conditions else {}),
+            "versions": versions(),
+            "device": device,
+            "timings": {
+                "total_seconds": round(seconds, 1),  # this invocation (a resumed run: only what it computed)
+                "unit_seconds": {  # every unit's own compute time, summed per stage (where a run's time goes)
+                    stage: round(sum(unit.get(stage, 0.0) for unit in stage_seconds), 1)
+                    for stage in sorted({stage for unit in stage_seconds for stage in unit})
+                },
+            },
+        }
+    )

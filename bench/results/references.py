@@ -46,7 +46,11 @@ def models(reference: str | None, datasets: list[str]) -> str | None:
     """A note giving EmoBox's source and the model behind each of its figures (None for other references)."""
     if reference != "emobox":
         return None
-    named = [f"{DATASET_NAMES.get(d, d)} {DATA['emobox']['comparison'][d]['model']}" for d in datasets if d in EMOBOX_DATASETS]
+    named = [
+        f"{DATASET_NAMES.get(d, d)} {DATA['emobox']['comparison'][d]['model']}"
+        for d in datasets
+        if d in EMOBOX_DATASETS
+    ]
     return f"EmoBox: {DATA['emobox']['source']}; models: {', '.join(named) or 'none of these corpora'}"
 
 

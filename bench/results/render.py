@@ -53,8 +53,14 @@ def markdown(report: Report) -> str:
 
 def _latex_escape(text: str) -> str:
     for char, escaped in (
-        ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-        ("±", r"$\pm$"), ("−", "$-$"), ("–", "--"),
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("±", r"$\pm$"),
+        ("−", "$-$"),
+        ("–", "--"),
     ):
         text = text.replace(char, escaped)
     return text
@@ -72,7 +78,10 @@ def latex(report: Report) -> str:
         r"\midrule",
     ]
     for label, cells in report.rows:
-        lines.append(" & ".join(_latex_escape(text) for text in [label, *(cell_text(c, report.reference) for c in cells)]) + r" \\")
+        lines.append(
+            " & ".join(_latex_escape(text) for text in [label, *(cell_text(c, report.reference) for c in cells)])
+            + r" \\"
+        )
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [r"% " + _latex_escape(note) for note in report.notes]
     lines.append(r"\end{table}")
@@ -82,8 +91,15 @@ def latex(report: Report) -> str:
 def _entries(report: Report) -> list[dict]:
     return [
         {
-            "table": report.name, report.row_header: label, "column": column, "mean": cell.mean, "std": cell.std,
-            "seeds": cell.seeds, "reference": cell.reference, "diff": cell.diff, "record": cell.record,
+            "table": report.name,
+            report.row_header: label,
+            "column": column,
+            "mean": cell.mean,
+            "std": cell.std,
+            "seeds": cell.seeds,
+            "reference": cell.reference,
+            "diff": cell.diff,
+            "record": cell.record,
         }
         for label, cells in report.rows
         for column, cell in zip(report.columns, cells)
@@ -103,8 +119,12 @@ def csv_text(report: Report) -> str:
 
 def json_text(report: Report) -> str:
     document = {
-        "table": report.name, "title": report.title, "columns": report.columns, "reference": report.reference,
-        "cells": _entries(report), "notes": report.notes,
+        "table": report.name,
+        "title": report.title,
+        "columns": report.columns,
+        "reference": report.reference,
+        "cells": _entries(report),
+        "notes": report.notes,
     }
     return json.dumps(document, indent=1) + "\n"
 

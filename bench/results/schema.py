@@ -55,8 +55,11 @@ class Versioned(Shape):
     @classmethod
     def _same_schema(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("schema", SCHEMA) != SCHEMA:
-            raise PydanticCustomError("schema", "record schema {got}, this bench reads schema {wanted}",
-                                      {"got": repr(data.get("schema")), "wanted": SCHEMA})
+            raise PydanticCustomError(
+                "schema",
+                "record schema {got}, this bench reads schema {wanted}",
+                {"got": repr(data.get("schema")), "wanted": SCHEMA},
+            )
         return data
 
 

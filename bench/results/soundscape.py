@@ -32,10 +32,13 @@ def record_part(test: Sequence[str], finetune: Sequence[str], rows: list[Row]) -
     for row in rows:
         by_condition[row.condition].append(row)
     return Conditions(
-        test=list(test), finetune=list(finetune),
+        test=list(test),
+        finetune=list(finetune),
         soundscapes={name: list(conditions.parse(name).soundscapes) for name in [CLEAN, *test]},
         units=rows,
-        summary=[row.model_copy(update={"condition": name}) for name in test for row in records.summarize(by_condition[name])],
+        summary=[
+            row.model_copy(update={"condition": name}) for name in test for row in records.summarize(by_condition[name])
+        ],
     )
 
 
@@ -77,15 +80,20 @@ def table(found: list[Found], metric: str = "wa") -> Report:
         if f.record.conditions and f.record.conditions.test:
             candidates[(f.backbone, f.dataset)].append(f)
     if not candidates:
-        raise DataError("no run with test conditions was found (run `bench run --test-conditions street@5dB,telephone` first)")
+        raise DataError(
+            "no run with test conditions was found (run `bench run --test-conditions street@5dB,telephone` first)"
+        )
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
     stage_rows = [
-        (key, name) for key, name in sorted(records.STAGE_ROWS.items())
+        (key, name)
+        for key, name in sorted(records.STAGE_ROWS.items())
         if any(_per_seed(f.record.units, *key, "wa") for f in chosen.values())
     ]
     report = Report(
-        "soundscape", f"Soundscape shift: ACPT gain ({metric.upper()} points) and WA / UA % per condition, mean ± std over seeds",
-        "condition", [f"ACPT gain {metric.upper()}"] + [f"{name} {m.upper()}" for _, name in stage_rows for m in ("wa", "ua")],
+        "soundscape",
+        f"Soundscape shift: ACPT gain ({metric.upper()} points) and WA / UA % per condition, mean ± std over seeds",
+        "condition",
+        [f"ACPT gain {metric.upper()}"] + [f"{name} {m.upper()}" for _, name in stage_rows for m in ("wa", "ua")],
         notes=notes,
     )
     meanings = {}
@@ -99,7 +107,9 @@ def table(found: list[Found], metric: str = "wa") -> Report:
             report.rows.append((prefix + condition, cells))
             meanings[condition] = part.soundscapes.get(condition, [])
     said = [f"{c} = {' + '.join(s).replace('-', ' ')}" for c, s in meanings.items() if s]
-    report.notes.insert(0, "ACPT gain: fine-tune + ACPT minus fine-tune (ACPT minus none without fine-tuning), per seed")
+    report.notes.insert(
+        0, "ACPT gain: fine-tune + ACPT minus fine-tune (ACPT minus none without fine-tuning), per seed"
+    )
     report.notes.insert(1, "conditions as ACPT's soundscapes: " + "; ".join(said))
     return report
 
@@ -114,15 +124,23 @@ def plot(report: Report, path: Path, metric: str = "wa") -> Path:
     for label, cells in report.rows:
         run, _, condition = label.rpartition(": ")
         runs[run].append((condition, cells))
-    columns = [(i, c.rsplit(" ", 1)[0]) for i, c in enumerate(report.columns) if c.endswith(f" {metric.upper()}") and i > 0]
+    columns = [
+        (i, c.rsplit(" ", 1)[0]) for i, c in enumerate(report.columns) if c.endswith(f" {metric.upper()}") and i > 0
+    ]
     conditions_seen = list(dict.fromkeys(c for rows in runs.values() for c, _ in rows))
     figure, axes = plt.subplots(figsize=(1.3 * len(conditions_seen) + 3.5, 3.8))
     for run, rows in runs.items():
         x = [conditions_seen.index(c) for c, _ in rows]
         for index, stages in columns:
             cells = [cells[index] for _, cells in rows]
-            axes.errorbar(x, [c.mean if c.mean is not None else np.nan for c in cells], yerr=[c.std or 0.0 for c in cells],
-                          marker="o", capsize=3, label=f"{run}: {stages}" if run else stages)
+            axes.errorbar(
+                x,
+                [c.mean if c.mean is not None else np.nan for c in cells],
+                yerr=[c.std or 0.0 for c in cells],
+                marker="o",
+                capsize=3,
+                label=f"{run}: {stages}" if run else stages,
+            )
     axes.set_xticks(range(len(conditions_seen)), conditions_seen, rotation=20, ha="right")
     axes.set_xlabel("condition")
     axes.set_ylabel(f"{metric.upper()} %")

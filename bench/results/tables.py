@@ -35,8 +35,12 @@ def run_table(record: Record) -> Table:
         table.add_column(column, justify="left" if column == "setting" else "right", no_wrap=True)
     for row in record.summary:
         table.add_row(
-            row.row, "✓" if row.finetune else "–", "✓" if row.acpt else "–",
-            pct(row.wa, row.wa_std), pct(row.ua, row.ua_std), pct(row.f1, row.f1_std),
+            row.row,
+            "✓" if row.finetune else "–",
+            "✓" if row.acpt else "–",
+            pct(row.wa, row.wa_std),
+            pct(row.ua, row.ua_std),
+            pct(row.f1, row.f1_std),
         )
     return table
 
@@ -120,8 +124,11 @@ def comparison(found: list[Found], reference: str | None) -> Report:
     datasets = _ordered({d for _, d in chosen}, dict.fromkeys(references.DATASETS + references.EMOBOX_DATASETS))
     title = "EmoBox partitions" if reference == "emobox" else "paper Table 2"
     report = Report(
-        "comparison", f"Backbones x datasets ({title}): WA / UA %, mean ± std over seeds", "backbone",
-        [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")], notes=notes,
+        "comparison",
+        f"Backbones x datasets ({title}): WA / UA %, mean ± std over seeds",
+        "backbone",
+        [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")],
+        notes=notes,
         reference=references.LABELS.get(reference, "paper"),
     )
     for backbone in backbones:
@@ -132,7 +139,9 @@ def comparison(found: list[Found], reference: str | None) -> Report:
                 figure = references.comparison(reference, backbone, dataset, metric)
                 cells.append(_cell(f.main_row() if f else None, metric, f, figure))
         report.rows.append((backbone, cells))
-    report.notes.insert(0, "each cell: the cross-modal classifier with the run's own stages (fine-tune + ACPT by default)")
+    report.notes.insert(
+        0, "each cell: the cross-modal classifier with the run's own stages (fine-tune + ACPT by default)"
+    )
     if source := references.models(reference, datasets):
         report.notes.append(source)
     return report
@@ -149,8 +158,11 @@ def ablation(found: list[Found], metric: str, with_paper: bool) -> Report:
     backbones = _ordered({b for b, _ in chosen}, references.BACKBONES)
     datasets = _ordered({d for _, d in chosen}, references.DATASETS)
     report = Report(
-        "ablation", f"Stage ablation (paper Table 3): {metric.upper()} %, mean ± std over seeds", "stages",
-        [_dataset_label(d) for d in datasets] + ["avg"], notes=notes,
+        "ablation",
+        f"Stage ablation (paper Table 3): {metric.upper()} %, mean ± std over seeds",
+        "stages",
+        [_dataset_label(d) for d in datasets] + ["avg"],
+        notes=notes,
     )
     paper_average = with_paper and tuple(datasets) == references.DATASETS
     for backbone in backbones:
@@ -179,8 +191,11 @@ def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
     backbones = _ordered({k[0] for k in chosen}, references.BACKBONES)
     datasets = _ordered({k[1] for k in chosen}, references.DATASETS)
     report = Report(
-        "loss", f"Classifier loss (paper Table 4): {metric.upper()} %, mean ± std over seeds", "loss",
-        [_dataset_label(d) for d in datasets] + ["avg"], notes=notes,
+        "loss",
+        f"Classifier loss (paper Table 4): {metric.upper()} %, mean ± std over seeds",
+        "loss",
+        [_dataset_label(d) for d in datasets] + ["avg"],
+        notes=notes,
     )
     paper_average = with_paper and tuple(datasets) == references.DATASETS
     for backbone in backbones:
@@ -215,8 +230,11 @@ def objective(found: list[Found]) -> Report:
     backbones = _ordered({k[0] for k in chosen}, references.BACKBONES)
     datasets = _ordered({k[1] for k in chosen}, references.DATASETS)
     report = Report(
-        "objective", "Fine-tuning objective (GEmo-CLAP): WA / UA %, mean ± std over seeds", "objective",
-        [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")], notes=notes,
+        "objective",
+        "Fine-tuning objective (GEmo-CLAP): WA / UA %, mean ± std over seeds",
+        "objective",
+        [f"{_dataset_label(d)} {m.upper()}" for d in datasets for m in ("wa", "ua")],
+        notes=notes,
     )
     for backbone in backbones:
         for name in _ordered({k[2] for k in chosen if k[0] == backbone}, OBJECTIVES):
@@ -226,8 +244,10 @@ def objective(found: list[Found]) -> Report:
                 cells += [_cell(f.main_row() if f else None, m, f, None) for m in ("wa", "ua")]
                 without = sum(t.get("without_gender", 0) for t in f.record.finetunes) if f else 0
                 if without and name != "clap":
-                    report.notes.append(f"{backbone} {name} on {dataset}: {without} fine-tuning clips without "
-                                        "gender took the plain objective (summed over folds and seeds)")
+                    report.notes.append(
+                        f"{backbone} {name} on {dataset}: {without} fine-tuning clips without "
+                        "gender took the plain objective (summed over folds and seeds)"
+                    )
             label = OBJECTIVES.get(name, name)
             report.rows.append((label if len(backbones) == 1 else f"{backbone}: {label}", cells))
     return report
@@ -247,8 +267,11 @@ def prompt_length(found: list[Found], metric: str) -> Report:
             candidates[(f.backbone, f.dataset, int(f.setting("acpt", "prompt_length")))].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]} tokens")
     report = Report(
-        "prompt-length", f"ACPT prompt length (paper Figure 2): {metric.upper()} gain over fine-tune, points",
-        "run", [], notes=notes,
+        "prompt-length",
+        f"ACPT prompt length (paper Figure 2): {metric.upper()} gain over fine-tune, points",
+        "run",
+        [],
+        notes=notes,
     )
     gains: dict[tuple[str, str], dict[int, Cell]] = defaultdict(dict)
     for (backbone, dataset, tokens), f in chosen.items():

@@ -25,6 +25,7 @@ PRESETS = {"prompt-length": ("acpt.prompt_length", "2,4,8,16,32"), "loss": ("cla
 AFTER_FINETUNE = ("acpt.", "classifier.")
 SAMPLED_TRIALS = 20
 
+
 def _typed(text: str) -> int | float | str:
     for kind in (int, float):
         try:
@@ -50,7 +51,9 @@ class Dimension:
         name, sep, space = spec.partition("=")
         name, space = name.strip(), space.strip()
         if not sep or not name or not space:
-            raise ValueError(f"--param expects NAME=SPACE (e.g. acpt.prompt_length=2,4,8 or acpt.lr=1e-4:1e-2:log), got {spec!r}")
+            raise ValueError(
+                f"--param expects NAME=SPACE (e.g. acpt.prompt_length=2,4,8 or acpt.lr=1e-4:1e-2:log), got {spec!r}"
+            )
         if ":" not in space:
             choices = tuple(_typed(v.strip()) for v in space.split(",") if v.strip())
             if not choices:
@@ -103,7 +106,10 @@ class Plan:
     def grid(self) -> list[dict] | None:
         if not all(d.choices for d in self.space):
             return None
-        return [dict(zip([d.name for d in self.space], point)) for point in itertools.product(*(d.choices for d in self.space))]
+        return [
+            dict(zip([d.name for d in self.space], point))
+            for point in itertools.product(*(d.choices for d in self.space))
+        ]
 
     @property
     def reuses_finetune(self) -> bool:
@@ -122,7 +128,9 @@ def default_storage(output: Path) -> str:
     return f"sqlite:///{(sweep_folder(output) / 'optuna.db').resolve()}"
 
 
-def make_plan(config: RunConfig, specs: list[str], *, preset: str | None = None, options: SweepSettings | None = None) -> Plan:
+def make_plan(
+    config: RunConfig, specs: list[str], *, preset: str | None = None, options: SweepSettings | None = None
+) -> Plan:
     """Parse and check the space against the config; one-line ValueErrors for bad input."""
     options = options or SweepSettings()
     if preset is not None and preset not in PRESETS:
@@ -134,7 +142,9 @@ def make_plan(config: RunConfig, specs: list[str], *, preset: str | None = None,
         raise ValueError("empty search space: name a sweep (prompt-length, loss) or give --param NAME=SPACE")
     names = [d.name for d in space]
     if len(set(names)) != len(names):
-        raise ValueError(f"--param names a setting twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        raise ValueError(
+            f"--param names a setting twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}"
+        )
     backbone = registry.get("backbone", config.backbone)
     for dimension in space:
         for value in dimension.bounds():  # every grid point, or both ends of a range, checked before the study
@@ -142,8 +152,13 @@ def make_plan(config: RunConfig, specs: list[str], *, preset: str | None = None,
             point.apply({dimension.name: value})
             check_backbone_settings(point, backbone)
     label = preset or "params"
-    key = json.dumps({"space": [dataclasses.asdict(d) for d in space], "config": config.identity()}, sort_keys=True, default=str)
-    name = options.study_name or f"{label}-{config.backbone}-{config.dataset.replace(',', '+')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    key = json.dumps(
+        {"space": [dataclasses.asdict(d) for d in space], "config": config.identity()}, sort_keys=True, default=str
+    )
+    name = (
+        options.study_name
+        or f"{label}-{config.backbone}-{config.dataset.replace(',', '+')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    )
     plan = Plan(config, space, name, options.storage or default_storage(config.output), options.metric, 0, label)
     grid, trials = plan.grid, options.trials
     plan.trials = min(trials or len(grid), len(grid)) if grid is not None else trials or SAMPLED_TRIALS

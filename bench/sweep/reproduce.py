@@ -91,7 +91,12 @@ def _sweep_done(plan: Plan) -> str | None:
 
 
 def sweep_plan(config: RunConfig, kind: str) -> Plan:
-    return make_plan(config, [], preset=kind, options=SweepSettings(study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}"))
+    return make_plan(
+        config,
+        [],
+        preset=kind,
+        options=SweepSettings(study_name=f"reproduce-{kind}-{config.backbone}-{config.dataset}"),
+    )
 
 
 def plan(table: str, template: RunConfig, backbones: list[str] | None, datasets: list[str] | None) -> list[Item]:

@@ -67,7 +67,9 @@ def _storage(given: str) -> optuna.storages.RDBStorage:
                 raise ValueError(f"--storage {given}: cannot open ({str(err.orig).splitlines()[0]})") from None
             time.sleep(1 + attempt)
         except Exception as err:  # SQLAlchemy: unknown dialect, missing driver
-            raise ValueError(f"--storage {given}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+            raise ValueError(
+                f"--storage {given}: cannot open ({type(err).__name__}: {str(err).splitlines()[0]})"
+            ) from None
 
 
 def base_config(plan: Plan) -> RunConfig:
@@ -97,11 +99,17 @@ def prepare(plan: Plan) -> optuna.Study:
     storage = _storage(plan.storage)
     base_record = str(run(base_config(plan)).path) if plan.reuses_finetune else None
     try:
-        study = optuna.create_study(study_name=plan.study_name, storage=storage, direction="maximize",
-                                    sampler=optuna.samplers.TPESampler(seed=0))
+        study = optuna.create_study(
+            study_name=plan.study_name,
+            storage=storage,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=0),
+        )
         created = True
     except DuplicatedStudyError:
-        study = optuna.load_study(study_name=plan.study_name, storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
+        study = optuna.load_study(
+            study_name=plan.study_name, storage=storage, sampler=optuna.samplers.TPESampler(seed=0)
+        )
         created = False
         for _ in range(CREATOR_WAIT_S):  # another machine created it this instant: let it describe the study
             if "space" in study.user_attrs:
@@ -117,11 +125,15 @@ def prepare(plan: Plan) -> optuna.Study:
         for key, value in _describe(plan).items():
             study.set_user_attr(key, value)
         study.set_user_attr("base_record", base_record)
-    fileio.atomic_write(plan.folder / MARKER, json.dumps(
-        {"study": plan.study_name, "params": [d.name for d in plan.space]}, indent=1).encode())
+    fileio.atomic_write(
+        plan.folder / MARKER,
+        json.dumps({"study": plan.study_name, "params": [d.name for d in plan.space]}, indent=1).encode(),
+    )
     _fail_dead_workers(study)
     if plan.grid is not None:
-        taken = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False, states=TAKEN)]
+        taken = [
+            t.params or t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False, states=TAKEN)
+        ]
         for point in plan.grid:
             if point not in taken:
                 study.enqueue_trial(point)
@@ -229,5 +241,7 @@ def run_sweep(plan: Plan, workers: int = 1) -> optuna.Study:
             process.join()
         failed = [p.exitcode for p in processes if p.exitcode != 0]
         if failed:
-            raise RuntimeError(f"{len(failed)} of {workers} sweep workers failed (exit codes {failed}); rerun to resume")
+            raise RuntimeError(
+                f"{len(failed)} of {workers} sweep workers failed (exit codes {failed}); rerun to resume"
+            )
     return study

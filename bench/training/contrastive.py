@@ -99,8 +99,12 @@ def finetune(
 
 
 def _batch_loss(
-    backbone: Backbone, settings: FinetuneSettings, caption_index: Tensor, genders: Tensor,
-    gender_features: Tensor | None, logit_scale: Tensor,
+    backbone: Backbone,
+    settings: FinetuneSettings,
+    caption_index: Tensor,
+    genders: Tensor,
+    gender_features: Tensor | None,
+    logit_scale: Tensor,
 ) -> BatchLoss:
     """``finetune.objective`` on one batch (:func:`bench.training.losses.objective`)."""
 
@@ -109,9 +113,16 @@ def _batch_loss(
         if gender_features is not None:
             gender_text = F.normalize(backbone.project_text(gender_features).float(), dim=-1)
         return objective(
-            settings.objective, audio, text, logit_scale, caption_index[idx], genders[idx],
-            plain=settings.loss == "plain", gender_weight=settings.gender_weight,
-            gender_alpha=settings.gender_alpha, gender_text=gender_text,
+            settings.objective,
+            audio,
+            text,
+            logit_scale,
+            caption_index[idx],
+            genders[idx],
+            plain=settings.loss == "plain",
+            gender_weight=settings.gender_weight,
+            gender_alpha=settings.gender_alpha,
+            gender_text=gender_text,
         )
 
     return loss
@@ -127,8 +138,13 @@ def _update(loss: Tensor, optimizer: torch.optim.Optimizer, logit_scale: Tensor)
 
 
 def _heads_step(
-    backbone: Backbone, features: Tensor, caption_features: Tensor, caption_index: Tensor, loss: BatchLoss,
-    logit_scale: Tensor, optimizer: torch.optim.Optimizer,
+    backbone: Backbone,
+    features: Tensor,
+    caption_features: Tensor,
+    caption_index: Tensor,
+    loss: BatchLoss,
+    logit_scale: Tensor,
+    optimizer: torch.optim.Optimizer,
 ) -> Callable[[Tensor], Tensor]:
     def step(idx: Tensor) -> Tensor:
         audio = F.normalize(backbone.project_audio(features[idx]), dim=-1)
@@ -139,8 +155,13 @@ def _heads_step(
 
 
 def _encoder_step(
-    backbone: Backbone, audio_batch: Callable[[Tensor], Tensor], caption_features: Tensor, caption_index: Tensor,
-    loss: BatchLoss, logit_scale: Tensor, optimizer: torch.optim.Optimizer,
+    backbone: Backbone,
+    audio_batch: Callable[[Tensor], Tensor],
+    caption_features: Tensor,
+    caption_index: Tensor,
+    loss: BatchLoss,
+    logit_scale: Tensor,
+    optimizer: torch.optim.Optimizer,
 ) -> Callable[[Tensor], Tensor]:
     device = caption_features.device
     dtype = precision.autocast_dtype(device)

@@ -67,8 +67,17 @@ def ml_gemo_gender_loss(audio: Tensor, gender_text: Tensor, logit_scale: Tensor,
 
 
 def objective(
-    name: str, audio: Tensor, text: Tensor, logit_scale: Tensor, emotions: Tensor, genders: Tensor, *,
-    plain: bool = False, gender_text: Tensor | None = None, gender_weight: float = 0.2, gender_alpha: float = 1.0,
+    name: str,
+    audio: Tensor,
+    text: Tensor,
+    logit_scale: Tensor,
+    emotions: Tensor,
+    genders: Tensor,
+    *,
+    plain: bool = False,
+    gender_text: Tensor | None = None,
+    gender_weight: float = 0.2,
+    gender_alpha: float = 1.0,
 ) -> Tensor:
     """The fine-tuning loss named by ``finetune.objective``, for clips of these emotion and gender indices.
 
@@ -115,7 +124,9 @@ def arcface_logits(features: Tensor, weight: Tensor, labels: Tensor | None, scal
         return scale * cosine
     sine = (1 - cosine.pow(2)).clamp_min(1e-12).sqrt()
     with_margin = cosine * math.cos(margin) - sine * math.sin(margin)
-    with_margin = torch.where(cosine > math.cos(math.pi - margin), with_margin, cosine - math.sin(math.pi - margin) * margin)
+    with_margin = torch.where(
+        cosine > math.cos(math.pi - margin), with_margin, cosine - math.sin(math.pi - margin) * margin
+    )
     # a comparison, not F.one_hot, which reads the label range back to the host at every step
     true_class = labels[:, None] == torch.arange(cosine.shape[1], device=labels.device)
     return scale * torch.where(true_class, with_margin, cosine)

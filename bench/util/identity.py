@@ -24,7 +24,9 @@ from functools import cache
 from pathlib import Path
 
 CORE = Path(__file__).parent.parent
-IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[\w \t,*]+)|import[ \t]+([\w., \t]+))", re.M)
+IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[\w \t,*]+)|import[ \t]+([\w., \t]+))", re.M
+)
 # Core packages between a file and its features: the contract, decoding and front-ends, the
 # embedding path and where it runs (device, precision, processes, threads) ...
 FEATURE_PACKAGES = ("api", "audio", "features", "runtime")
@@ -95,7 +97,7 @@ def _imports(path: Path, package: str) -> list[str]:
 def _file_of(name: str, package: str, folder: Path) -> Path | None:
     if not name.startswith(package + "."):
         return None
-    parts = name[len(package) + 1:].split(".")
+    parts = name[len(package) + 1 :].split(".")
     for candidate in (folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts, "__init__.py")):
         if candidate.is_file():
             return candidate

@@ -76,8 +76,11 @@ class _Lines:
 
     def _print(self, elapsed: float, estimate: str) -> None:
         unit = f" {self.unit}" if self.unit else ""
-        print(f"{self.description}: {self.done}/{self.total}{unit}, {_clock(elapsed)} elapsed, {estimate}",
-              file=self.stream, flush=True)
+        print(
+            f"{self.description}: {self.done}/{self.total}{unit}, {_clock(elapsed)} elapsed, {estimate}",
+            file=self.stream,
+            flush=True,
+        )
         self.printed = True
 
 
@@ -106,8 +109,13 @@ def bar(description: str, total: int, unit: str = "") -> Iterator:
     main = distributed.is_main()
     tracker = _lines(description, total, unit)
     with RichProgress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
         disable=not main or not console.is_terminal,
     ) as progress:
         task = progress.add_task(description, total=total)

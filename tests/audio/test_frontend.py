@@ -62,9 +62,12 @@ def test_whole_clip_front_ends_embed_each_clip_at_its_own_length(tmp_path, monke
         clips.append(Utterance(f"u{i}", path, "neutral"))
     got = audio_features(backbone, clips, batch_size=3, use_cache=False).features
     with torch.no_grad():
-        one_by_one = torch.cat([
-            backbone.audio_features(torch.from_numpy(frontend.prepare(u.path, backbone.front_end))[None]) for u in clips
-        ])
+        one_by_one = torch.cat(
+            [
+                backbone.audio_features(torch.from_numpy(frontend.prepare(u.path, backbone.front_end))[None])
+                for u in clips
+            ]
+        )
     torch.testing.assert_close(got, one_by_one, rtol=0, atol=1e-6)
 
 
@@ -90,7 +93,7 @@ def test_keep_longer_pads_short_clips_keeps_long_ones_and_batches_by_length(tmp_
     got = audio_features(backbone, clips, batch_size=5, use_cache=False, workers=0).features
     assert backbone.clips_encoded == 5
     with torch.no_grad():
-        one_by_one = torch.cat([
-            backbone.audio_features(torch.from_numpy(frontend.prepare(u.path, keep))[None]) for u in clips
-        ])
+        one_by_one = torch.cat(
+            [backbone.audio_features(torch.from_numpy(frontend.prepare(u.path, keep))[None]) for u in clips]
+        )
     torch.testing.assert_close(got, one_by_one, rtol=0, atol=1e-6)

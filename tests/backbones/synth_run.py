@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 # The default rows of a run, in the record's order: CLEP-DG's stage ablation, then the
 # baselines on the initial and the fine-tuned weights (the encoder-feature probe: initial only).
 ROWS = [
-    ("none", (False, False, "cross-modal")), ("ACPT", (False, True, "cross-modal")),
-    ("fine-tune", (True, False, "cross-modal")), ("fine-tune + ACPT", (True, True, "cross-modal")),
-    ("zero shot", (False, False, "zero-shot")), ("zero shot", (True, False, "zero-shot")),
+    ("none", (False, False, "cross-modal")),
+    ("ACPT", (False, True, "cross-modal")),
+    ("fine-tune", (True, False, "cross-modal")),
+    ("fine-tune + ACPT", (True, True, "cross-modal")),
+    ("zero shot", (False, False, "zero-shot")),
+    ("zero shot", (True, False, "zero-shot")),
     ("linear probe (joint space)", (False, False, "linear-probe")),
     ("linear probe (joint space)", (True, False, "linear-probe")),
     ("linear probe (encoder features)", (False, False, "encoder-probe")),
@@ -32,12 +35,28 @@ def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **setti
     from bench.cli import app
     from bench.results.schema import Record
 
-    sets = [arg for key, value in {**TINY_SETTINGS, "finetune.epochs": "2", **settings}.items() for arg in ("--set", f"{key}={value}")]
+    sets = [
+        arg
+        for key, value in {**TINY_SETTINGS, "finetune.epochs": "2", **settings}.items()
+        for arg in ("--set", f"{key}={value}")
+    ]
     opts = [arg for key, value in options.items() for arg in ("--backbone-opt", f"{key}={value}")]
-    result = CliRunner().invoke(app, [
-        "run", "--backbone", backbone, "--data-root", str(synth_one_take(tmp_path / "synth")), "--seeds", "1",
-        "--output", str(tmp_path / "runs"), *sets, *opts,
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--backbone",
+            backbone,
+            "--data-root",
+            str(synth_one_take(tmp_path / "synth")),
+            "--seeds",
+            "1",
+            "--output",
+            str(tmp_path / "runs"),
+            *sets,
+            *opts,
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
     check_record(record)

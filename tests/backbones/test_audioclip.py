@@ -27,12 +27,26 @@ TEXTS = ["This is a happy sound", "sad"]
 
 
 def _bn(prefix: str, n: int) -> dict[str, tuple[int, ...]]:
-    return {f"{prefix}.weight": (n,), f"{prefix}.bias": (n,), f"{prefix}.running_mean": (n,),
-            f"{prefix}.running_var": (n,), f"{prefix}.num_batches_tracked": ()}
+    return {
+        f"{prefix}.weight": (n,),
+        f"{prefix}.bias": (n,),
+        f"{prefix}.running_mean": (n,),
+        f"{prefix}.running_var": (n,),
+        f"{prefix}.num_batches_tracked": (),
+    }
 
 
-def official_shapes(layers=(3, 4, 6, 3), groups=32, width_per_group=4, embed=1024, n_fft=2048, win_length=1654,
-                    text_width=512, text_layers=12, vocab=49408) -> dict[str, tuple[int, ...]]:
+def official_shapes(
+    layers=(3, 4, 6, 3),
+    groups=32,
+    width_per_group=4,
+    embed=1024,
+    n_fft=2048,
+    win_length=1654,
+    text_width=512,
+    text_layers=12,
+    vocab=49408,
+) -> dict[str, tuple[int, ...]]:
     """AudioCLIP's state-dict entries (image tower aside) and their shapes for the given sizes.
 
     Defaults are the released model: ESResNeXtFBSP(n_fft=2048, win_length=1654, layers
@@ -40,36 +54,74 @@ def official_shapes(layers=(3, 4, 6, 3), groups=32, width_per_group=4, embed=102
     transformer (width 512, 12 layers, vocabulary 49408, 77 positions, projection 1024).
     """
     bins = n_fft // 2 + 1
-    s = {"audio.window": (win_length,), "audio.fbsp.m": (bins,), "audio.fbsp.fb": (bins,), "audio.fbsp.fc": (bins,),
-         "audio.conv1.weight": (64, 3, 7, 7), **_bn("audio.bn1", 64)}
+    s = {
+        "audio.window": (win_length,),
+        "audio.fbsp.m": (bins,),
+        "audio.fbsp.fb": (bins,),
+        "audio.fbsp.fc": (bins,),
+        "audio.conv1.weight": (64, 3, 7, 7),
+        **_bn("audio.bn1", 64),
+    }
     n_in = 64
     for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers), start=1):
         width, n_out = planes * width_per_group // 64 * groups, planes * 4
         for b in range(blocks):
             p = f"audio.layer{stage}.{b}"
-            s.update({f"{p}.conv1.weight": (width, n_in, 1, 1), **_bn(f"{p}.bn1", width),
-                      f"{p}.conv2.weight": (width, width // groups, 3, 3), **_bn(f"{p}.bn2", width),
-                      f"{p}.conv3.weight": (n_out, width, 1, 1), **_bn(f"{p}.bn3", n_out)})
+            s.update(
+                {
+                    f"{p}.conv1.weight": (width, n_in, 1, 1),
+                    **_bn(f"{p}.bn1", width),
+                    f"{p}.conv2.weight": (width, width // groups, 3, 3),
+                    **_bn(f"{p}.bn2", width),
+                    f"{p}.conv3.weight": (n_out, width, 1, 1),
+                    **_bn(f"{p}.bn3", n_out),
+                }
+            )
             if b == 0:
                 s.update({f"{p}.downsample.0.weight": (n_out, n_in, 1, 1), **_bn(f"{p}.downsample.1", n_out)})
             n_in = n_out
     attention = [(64, 256, (3, 1)), (256, 512, (1, 5)), (512, 1024, (3, 1)), (1024, 2048, (1, 5)), (2048, 2048, (3, 5))]
     for i, (a_in, a_out, kernel) in enumerate(attention, start=1):
-        s.update({f"audio.att{i}.conv_depth.weight": (a_in, 1, *kernel), f"audio.att{i}.conv_depth.bias": (a_in,),
-                  f"audio.att{i}.conv_point.weight": (a_out, a_in, 1, 1), f"audio.att{i}.conv_point.bias": (a_out,),
-                  **_bn(f"audio.att{i}.bn", a_out)})
+        s.update(
+            {
+                f"audio.att{i}.conv_depth.weight": (a_in, 1, *kernel),
+                f"audio.att{i}.conv_depth.bias": (a_in,),
+                f"audio.att{i}.conv_point.weight": (a_out, a_in, 1, 1),
+                f"audio.att{i}.conv_point.bias": (a_out,),
+                **_bn(f"audio.att{i}.bn", a_out),
+            }
+        )
     s.update({"audio.fc.weight": (embed, 2048), "audio.fc.bias": (embed,)})
     w = text_width
     s.update({"token_embedding.weight": (vocab, w), "positional_embedding": (77, w)})
     for i in range(text_layers):
         p = f"transformer.resblocks.{i}"
-        s.update({f"{p}.attn.in_proj_weight": (3 * w, w), f"{p}.attn.in_proj_bias": (3 * w,),
-                  f"{p}.attn.out_proj.weight": (w, w), f"{p}.attn.out_proj.bias": (w,),
-                  f"{p}.ln_1.weight": (w,), f"{p}.ln_1.bias": (w,), f"{p}.mlp.c_fc.weight": (4 * w, w),
-                  f"{p}.mlp.c_fc.bias": (4 * w,), f"{p}.mlp.c_proj.weight": (w, 4 * w), f"{p}.mlp.c_proj.bias": (w,),
-                  f"{p}.ln_2.weight": (w,), f"{p}.ln_2.bias": (w,)})
-    s.update({"ln_final.weight": (w,), "ln_final.bias": (w,), "text_projection": (w, embed),
-              "logit_scale": (), "logit_scale_ai": (), "logit_scale_at": ()})
+        s.update(
+            {
+                f"{p}.attn.in_proj_weight": (3 * w, w),
+                f"{p}.attn.in_proj_bias": (3 * w,),
+                f"{p}.attn.out_proj.weight": (w, w),
+                f"{p}.attn.out_proj.bias": (w,),
+                f"{p}.ln_1.weight": (w,),
+                f"{p}.ln_1.bias": (w,),
+                f"{p}.mlp.c_fc.weight": (4 * w, w),
+                f"{p}.mlp.c_fc.bias": (4 * w,),
+                f"{p}.mlp.c_proj.weight": (w, 4 * w),
+                f"{p}.mlp.c_proj.bias": (w,),
+                f"{p}.ln_2.weight": (w,),
+                f"{p}.ln_2.bias": (w,),
+            }
+        )
+    s.update(
+        {
+            "ln_final.weight": (w,),
+            "ln_final.bias": (w,),
+            "text_projection": (w, embed),
+            "logit_scale": (),
+            "logit_scale_ai": (),
+            "logit_scale_at": (),
+        }
+    )
     return s
 
 
@@ -121,8 +173,16 @@ def test_official_layout_loads_and_round_trips(tmp_path, tokenizer_dir, no_netwo
 
 def tiny_checkpoint(path, seed=0):
     """Small sizes in the official layout (a 256-point fbsp keeps whole protocol runs quick)."""
-    shapes = official_shapes(layers=(1, 1, 1, 1), groups=2, width_per_group=4, n_fft=256, win_length=200,
-                             text_width=32, text_layers=2, vocab=514)
+    shapes = official_shapes(
+        layers=(1, 1, 1, 1),
+        groups=2,
+        width_per_group=4,
+        n_fft=256,
+        win_length=200,
+        text_width=32,
+        text_layers=2,
+        vocab=514,
+    )
     torch.save(random_checkpoint(shapes, seed), path)
     return path
 
@@ -178,7 +238,9 @@ def test_fbsp_is_a_windowed_fourier_transform():
 def test_window_is_scipys_blackman_harris():
     import scipy.signal
 
-    np.testing.assert_allclose(blackman_harris(1654).numpy(), scipy.signal.get_window("blackmanharris", 1654), atol=1e-7)
+    np.testing.assert_allclose(
+        blackman_harris(1654).numpy(), scipy.signal.get_window("blackmanharris", 1654), atol=1e-7
+    )
 
 
 def test_frames_follow_the_original_framing():
@@ -214,7 +276,11 @@ def test_bench_run_completes_on_synth(tmp_path, tokenizer_dir):
 # --- against the original AudioCLIP code ----------------------------------------------------
 
 ORACLE = Path(__file__).resolve().parents[2].parent / "shared" / "oracles" / "audioclip"
-CLIP_BPE = Path(importlib.util.find_spec("laion_clap").submodule_search_locations[0]) / "clap_module" / "bpe_simple_vocab_16e6.txt.gz"
+CLIP_BPE = (
+    Path(importlib.util.find_spec("laion_clap").submodule_search_locations[0])
+    / "clap_module"
+    / "bpe_simple_vocab_16e6.txt.gz"
+)
 
 
 def original_audioclip():
@@ -230,7 +296,9 @@ def original_audioclip():
         utils = types.ModuleType("utils")
         utils.__path__ = [str(ORACLE / "utils")]
         sys.modules["utils"] = utils
-        sys.modules.setdefault("ignite_trainer", types.SimpleNamespace(AbstractNet=torch.nn.Module, AbstractTransform=object))
+        sys.modules.setdefault(
+            "ignite_trainer", types.SimpleNamespace(AbstractNet=torch.nn.Module, AbstractTransform=object)
+        )
         sys.modules.setdefault("termcolor", types.SimpleNamespace(colored=lambda text, *_, **__: text))
         tokenizer = importlib.import_module("utils.simple_tokenizer")
         tokenizer.SimpleTokenizer.__init__.__defaults__ = (str(CLIP_BPE),)
@@ -248,7 +316,13 @@ def hf_clip_tokenizer(folder: Path) -> Path:
 
     merges = gzip.open(CLIP_BPE).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
     symbols = list(bytes_to_unicode().values())
-    vocab = [*symbols, *(f"{s}</w>" for s in symbols), *("".join(m.split()) for m in merges), "<|startoftext|>", "<|endoftext|>"]
+    vocab = [
+        *symbols,
+        *(f"{s}</w>" for s in symbols),
+        *("".join(m.split()) for m in merges),
+        "<|startoftext|>",
+        "<|endoftext|>",
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
@@ -272,8 +346,14 @@ def test_original_audioclip_state_dict_loads_and_embeds_alike(emodb_root, tmp_pa
 
     AudioCLIP = original_audioclip()
     torch.manual_seed(0)
-    original = AudioCLIP(vision_layers=(1, 1, 1, 1), vision_width=16, transformer_width=64, transformer_heads=1,
-                         transformer_layers=2, pretrained=False).eval()
+    original = AudioCLIP(
+        vision_layers=(1, 1, 1, 1),
+        vision_width=16,
+        transformer_width=64,
+        transformer_heads=1,
+        transformer_layers=2,
+        pretrained=False,
+    ).eval()
     with torch.no_grad():  # non-trivial statistics and a non-rectangular fbsp window
         for name, buf in original.named_buffers():
             if name.endswith("running_mean"):
@@ -333,7 +413,13 @@ def test_official_release_files_are_recognised_by_size_and_sha256(tmp_path, toke
     import hashlib
 
     data = ckpt.read_bytes()
-    known = RequiredFile("x", ckpt, releases=(("AudioCLIP-Full-Training.pt", len(data), hashlib.sha256(data).hexdigest()),))
+    known = RequiredFile(
+        "x", ckpt, releases=(("AudioCLIP-Full-Training.pt", len(data), hashlib.sha256(data).hexdigest()),)
+    )
     assert identify(known) == "official release AudioCLIP-Full-Training.pt"
     assert {name for name, _, _ in AudioClip.required_files()[0].releases} == {
-        "AudioCLIP-Full-Training.pt", "AudioCLIP-Partial-Training.pt", "CLIP.pt", "ESRNXFBSP.pt"}
+        "AudioCLIP-Full-Training.pt",
+        "AudioCLIP-Partial-Training.pt",
+        "CLIP.pt",
+        "ESRNXFBSP.pt",
+    }

@@ -52,7 +52,9 @@ def _official_package():
     name = "_laion_official"
     if name not in sys.modules:
         root = LAION_DIR / "clap_module"
-        spec = importlib.util.spec_from_file_location(name, root / "__init__.py", submodule_search_locations=[str(root)])
+        spec = importlib.util.spec_from_file_location(
+            name, root / "__init__.py", submodule_search_locations=[str(root)]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -66,8 +68,14 @@ def _official_feature_code() -> dict:
     """
     tree = ast.parse((LAION_DIR / "training" / "data.py").read_text())
     wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in {"get_mel", "get_audio_features"}]
-    namespace = {"torch": torch, "np": np, "F": F, "torchaudio": torchaudio, "torchvision": torchvision,
-                 "suppress": suppress}
+    namespace = {
+        "torch": torch,
+        "np": np,
+        "F": F,
+        "torchaudio": torchaudio,
+        "torchvision": torchvision,
+        "suppress": suppress,
+    }
     exec(compile(ast.Module(body=wanted, type_ignores=[]), "laion_clap/training/data.py", "exec"), namespace)
     return namespace
 
@@ -138,7 +146,9 @@ def pin_official_crops(monkeypatch) -> None:
 def official_audio(model, waves, fusion: bool) -> torch.Tensor:
     code = _official_feature_code()
     inputs = [
-        code["get_audio_features"]({}, w, 480000, "fusion" if fusion else "rand_trunc", "repeatpad", model.audio_cfg.__dict__)
+        code["get_audio_features"](
+            {}, w, 480000, "fusion" if fusion else "rand_trunc", "repeatpad", model.audio_cfg.__dict__
+        )
         for w in waves
     ]
     with torch.no_grad():
@@ -211,7 +221,9 @@ def test_pann14_parity_and_clep_dg_16khz_front_end(text768, tmp_path, no_network
     waves = clips(1.0, 48_000)
     audio, text = ours(laion, waves)
     with torch.no_grad():
-        expected = F.normalize(official.audio_projection(official.encode_audio({"waveform": waves}, "cpu")["embedding"]), dim=-1)
+        expected = F.normalize(
+            official.audio_projection(official.encode_audio({"waveform": waves}, "cpu")["embedding"]), dim=-1
+        )
     assert torch.allclose(audio, expected, atol=TOL)
     assert torch.allclose(text, official_text(official, laion.tokenizer), atol=TOL)
 
@@ -220,10 +232,18 @@ def test_pann14_parity_and_clep_dg_16khz_front_end(text768, tmp_path, no_network
     from torchlibrosa.stft import LogmelFilterBank, Spectrogram
 
     branch = official.audio_branch
-    branch.spectrogram_extractor = Spectrogram(n_fft=512, hop_length=160, win_length=512, window="hann", center=True,
-                                               pad_mode="reflect", freeze_parameters=True)
-    branch.logmel_extractor = LogmelFilterBank(sr=16_000, n_fft=512, n_mels=64, fmin=50, fmax=8000, ref=1.0, amin=1e-10,
-                                               top_db=None, freeze_parameters=True)
+    branch.spectrogram_extractor = Spectrogram(
+        n_fft=512,
+        hop_length=160,
+        win_length=512,
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        freeze_parameters=True,
+    )
+    branch.logmel_extractor = LogmelFilterBank(
+        sr=16_000, n_fft=512, n_mels=64, fmin=50, fmax=8000, ref=1.0, amin=1e-10, top_db=None, freeze_parameters=True
+    )
     waves16 = clips(5.0, 16_000, seed=4)
     with torch.no_grad():
         expected = official.audio_projection(official.encode_audio({"waveform": waves16}, "cpu")["embedding"])
@@ -279,7 +299,10 @@ def tiny_checkpoint(path: Path, audio, text_dir: Path, text: str = "roberta", se
             state[f"{name}.{i}.weight"], state[f"{name}.{i}.bias"] = torch.randn(b, a) / a**0.5, torch.randn(b) * 0.1
     for name in ("audio_transform", "text_transform"):
         for i in (0, 3):
-            state[f"{name}.sequential.{i}.weight"], state[f"{name}.sequential.{i}.bias"] = torch.randn(512, 512), torch.randn(512)
+            state[f"{name}.sequential.{i}.weight"], state[f"{name}.sequential.{i}.bias"] = (
+                torch.randn(512, 512),
+                torch.randn(512),
+            )
     state["logit_scale_a"] = state["logit_scale_t"] = torch.tensor(2.0)
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
     return path
@@ -291,18 +314,28 @@ def tiny_files(tmp_path_factory):
     roberta = roberta_dir(root / "roberta", weights=True)
     t5 = t5_dir(root / "t5")
     return {
-        "roberta": roberta, "t5": t5,
+        "roberta": roberta,
+        "t5": t5,
         "htsat": tiny_checkpoint(root / "htsat.pt", TINY_HTSAT, roberta),
         "pann": tiny_checkpoint(root / "pann.pt", TINY_PANN, roberta, seed=1),
-        "compa": tiny_checkpoint(root / "compa.pt", AUDIO_MODELS["HTSAT-tiny"].__class__(
-            "HTSAT", width=8, depths=(2, 2, 2, 2), heads=(1, 1, 2, 2), classes=5, fusion=True), t5, text="t5", seed=2),
+        "compa": tiny_checkpoint(
+            root / "compa.pt",
+            AUDIO_MODELS["HTSAT-tiny"].__class__(
+                "HTSAT", width=8, depths=(2, 2, 2, 2), heads=(1, 1, 2, 2), classes=5, fusion=True
+            ),
+            t5,
+            text="t5",
+            seed=2,
+        ),
     }
 
 
 def _check_prompts(backbone) -> None:
     context = torch.zeros(2, 0, backbone.context_width)
     with torch.no_grad():
-        assert torch.allclose(backbone.prompt_features(context, TEXTS[:2])[1], backbone.text_features(TEXTS[:2]), atol=1e-6)
+        assert torch.allclose(
+            backbone.prompt_features(context, TEXTS[:2])[1], backbone.text_features(TEXTS[:2]), atol=1e-6
+        )
     context = (0.02 * torch.randn(3, 4, backbone.context_width)).requires_grad_()
     features = backbone.prompt_features(context, TEXTS[:2])
     assert features.shape == (3, 2, backbone.text_features(TEXTS[:1]).shape[-1])
@@ -331,8 +364,12 @@ def test_compa_text_is_t5_mean_over_77_positions(tiny_files, no_network):
     compa = CompaClap(checkpoint=tiny_files["compa"], text_dir=str(tiny_files["t5"]))
     state = torch.load(tiny_files["compa"], weights_only=True)["state_dict"]
     t5 = T5EncoderModel(AutoConfig.from_pretrained(tiny_files["t5"])).eval()
-    t5.load_state_dict({k[len("module.text_branch."):]: v for k, v in state.items() if k.startswith("module.text_branch.")})
-    tokens = AutoTokenizer.from_pretrained(tiny_files["t5"])(TEXTS, padding="max_length", max_length=77, return_tensors="pt")
+    t5.load_state_dict(
+        {k[len("module.text_branch.") :]: v for k, v in state.items() if k.startswith("module.text_branch.")}
+    )
+    tokens = AutoTokenizer.from_pretrained(tiny_files["t5"])(
+        TEXTS, padding="max_length", max_length=77, return_tensors="pt"
+    )
     with torch.no_grad():
         hidden = t5(**tokens).last_hidden_state
         assert hidden.shape[1] == 77
@@ -378,8 +415,14 @@ def test_clep_dg_from_panns_cnn14_and_local_roberta(tiny_files, tmp_path, no_net
 
 @pytest.mark.parametrize("cls", [LaionClap, ClepDG, CompaClap])
 def test_missing_files_name_what_to_put_where(cls, monkeypatch, tmp_path, no_network):
-    for var in ("BENCH_LAION_CLAP_CKPT", "BENCH_CLEP_DG_INIT", "BENCH_COMPA_CLAP_CKPT", "BENCH_PANNS_CNN14",
-                "BENCH_ROBERTA_DIR", "BENCH_FLAN_T5_DIR"):
+    for var in (
+        "BENCH_LAION_CLAP_CKPT",
+        "BENCH_CLEP_DG_INIT",
+        "BENCH_COMPA_CLAP_CKPT",
+        "BENCH_PANNS_CNN14",
+        "BENCH_ROBERTA_DIR",
+        "BENCH_FLAN_T5_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr("bench.backbones.laion_clap.official_download", lambda name: tmp_path / name)
@@ -405,7 +448,10 @@ def test_wrong_checkpoints_are_named(tiny_files, tmp_path, no_network):
     del state["module.audio_projection.0.bias"]
     state["module.extra.weight"] = torch.zeros(1)
     torch.save({"state_dict": state}, tmp_path / "edited.pt")
-    with pytest.raises(CheckpointError, match=r"1 missing, e.g. \['audio_projection\.0\.bias'\]; 1 unexpected, e.g. \['extra\.weight'\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"1 missing, e.g. \['audio_projection\.0\.bias'\]; 1 unexpected, e.g. \['extra\.weight'\]",
+    ):
         LaionClap(checkpoint=tmp_path / "edited.pt", text_dir=roberta)
 
     torch.save({"caption_encoder.base.weight": torch.zeros(1), "audio_encoder.x": torch.zeros(1)}, tmp_path / "ms.pth")
@@ -479,7 +525,9 @@ def file_path_difference(backbone, module, files, monkeypatch) -> dict[str, floa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("amodel, fusion", [("HTSAT-tiny", False), ("HTSAT-tiny", True), ("PANN-14", False)])
-def test_file_path_parity_with_get_audio_embedding_from_filelist(amodel, fusion, real_files, text768, tmp_path, monkeypatch, no_network):
+def test_file_path_parity_with_get_audio_embedding_from_filelist(
+    amodel, fusion, real_files, text768, tmp_path, monkeypatch, no_network
+):
     """The official front-end equals LAION's documented file path: librosa.load at 48 kHz (one
     sample more than soxr for many rates, which changes the repeat count), the int16 round trip
     with clipping, repeat-padding, the 10 s crop (pinned to the start); for fusion models the 12 s

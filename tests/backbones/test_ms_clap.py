@@ -163,7 +163,9 @@ def test_missing_files_name_what_to_put_where(tmp_path, monkeypatch):
     monkeypatch.delenv("BENCH_MSCLAP_2023_CKPT", raising=False)
     with pytest.raises(FileNotFoundError, match="CLAP_weights_2023.pth.*checkpoint=PATH or BENCH_MSCLAP_2023_CKPT"):
         MsClap2023(checkpoint=str(tmp_path / "nope.pth"), text_dir=str(tmp_path))
-    found = {f.what: f.found for f in MsClap2022.required_files(checkpoint=str(tmp_path / "x.pth"), text_dir=str(tmp_path))}
+    found = {
+        f.what: f.found for f in MsClap2022.required_files(checkpoint=str(tmp_path / "x.pth"), text_dir=str(tmp_path))
+    }
     assert list(found.values()) == [False, True]
 
 
@@ -266,7 +268,9 @@ def test_tokens_and_text_embeddings_equal_msclap(version, tmp_path, no_network):
         official_ids = wrapper.preprocess_text([text])["input_ids"]
         assert torch.equal(ours._tokens([text])[0], official_ids), text
         with torch.no_grad():
-            torch.testing.assert_close(ours.encode_text([text]), wrapper.get_text_embeddings([text]), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                ours.encode_text([text]), wrapper.get_text_embeddings([text]), rtol=1e-5, atol=1e-5
+            )
     if version == "2023":
         assert wrapper.preprocess_text(["wow!! great!!"])["input_ids"][0, 3:5].tolist() == [0, 0]
 
@@ -287,12 +291,28 @@ def test_wrong_head_width_fails_at_load_in_one_line_before_any_audio(tiny2023, t
     state["audio_encoder.projection.linear1.weight"] = torch.zeros(1024, width - 12)
     bad = tmp_path / "CLAP_weights_2023.pth"
     torch.save({"model": state}, bad)
-    with pytest.raises(CheckpointError, match=rf"audio_encoder\.projection\.linear1\.weight .*{width - 12} inputs.*gives {width}"):
+    with pytest.raises(
+        CheckpointError, match=rf"audio_encoder\.projection\.linear1\.weight .*{width - 12} inputs.*gives {width}"
+    ):
         MsClap2023(checkpoint=str(bad), text_dir=str(text_dir))
     root = synth_one_take(tmp_path / "synth")
     started = time.perf_counter()
-    result = CliRunner().invoke(app, ["run", "--backbone", "ms-clap", "--data-root", str(root), "--output", str(tmp_path / "runs"),
-                                      "--backbone-opt", f"checkpoint={bad}", "--backbone-opt", f"text_dir={text_dir}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--backbone",
+            "ms-clap",
+            "--data-root",
+            str(root),
+            "--output",
+            str(tmp_path / "runs"),
+            "--backbone-opt",
+            f"checkpoint={bad}",
+            "--backbone-opt",
+            f"text_dir={text_dir}",
+        ],
+    )
     seconds = time.perf_counter() - started
     print(f"bench run refused the checkpoint in {seconds:.2f} s: {result.output.strip()}")
     assert result.exit_code != 0 and "linear1.weight" in result.output and "Traceback" not in result.output

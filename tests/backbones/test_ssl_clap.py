@@ -13,19 +13,40 @@ from bench.backbones.ssl_clap import PRESETS, SslClap
 from bench.cli.checks import check_backbone
 
 SR = 16_000
-CONV = dict(conv_dim=(16, 16, 16), conv_stride=(10, 8, 4), conv_kernel=(10, 8, 4), num_conv_pos_embeddings=16,
-            num_conv_pos_embedding_groups=2, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-            intermediate_size=64)
+CONV = dict(
+    conv_dim=(16, 16, 16),
+    conv_stride=(10, 8, 4),
+    conv_kernel=(10, 8, 4),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+)
 
 
 def _config(family: str):
     from transformers import Data2VecAudioConfig, HubertConfig, Wav2Vec2Config, WavLMConfig, WhisperConfig
 
     if family == "whisper":
-        return WhisperConfig(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
-                             decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, vocab_size=64,
-                             num_mel_bins=80, max_source_positions=1500, max_target_positions=16,
-                             pad_token_id=1, bos_token_id=2, eos_token_id=2, decoder_start_token_id=3)
+        return WhisperConfig(
+            d_model=32,
+            encoder_layers=2,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_layers=1,
+            decoder_attention_heads=2,
+            decoder_ffn_dim=64,
+            vocab_size=64,
+            num_mel_bins=80,
+            max_source_positions=1500,
+            max_target_positions=16,
+            pad_token_id=1,
+            bos_token_id=2,
+            eos_token_id=2,
+            decoder_start_token_id=3,
+        )
     if family == "data2vec-audio":
         return Data2VecAudioConfig(**CONV, conv_pos_kernel_size=5)
     norm = "group" if family in ("wav2vec2", "hubert") else "layer"  # as wav2vec2-base / hubert-base
@@ -111,8 +132,9 @@ def test_layer_choice_reads_that_hidden_state(folders):
 
     clip = speech(1.2)
     reference = AutoModel.from_pretrained(folders["wavlm"]).eval()
-    values = Wav2Vec2FeatureExtractor.from_pretrained(folders["wavlm"])([clip.numpy()], sampling_rate=SR,
-                                                                          return_tensors="pt")["input_values"]
+    values = Wav2Vec2FeatureExtractor.from_pretrained(folders["wavlm"])(
+        [clip.numpy()], sampling_rate=SR, return_tensors="pt"
+    )["input_values"]
     with torch.no_grad():
         hidden = reference(values, output_hidden_states=True).hidden_states
         for layer, index in (("0", 0), ("1", 1), ("last", 2)):
@@ -157,7 +179,8 @@ def test_parameter_groups_follow_pooling_and_training(folders):
     attentive = build(folders, "wavlm", pooling="attentive")
     encoder_group = attentive.parameter_groups()["audio_encoder"]
     assert {id(p) for p in attentive.speech.pool.parameters()} | {id(attentive.speech.layer_weights)} == {
-        id(p) for p in encoder_group}
+        id(p) for p in encoder_group
+    }
     attentive.project_audio(attentive.audio_features(batch(speech(0.5), speech(0.8, 1)))).sum().backward()
     assert attentive.speech.layer_weights.grad is not None
     trained = build(folders, "wavlm", train_encoder="true")
@@ -168,8 +191,9 @@ def test_parameter_groups_follow_pooling_and_training(folders):
 
 
 def test_contract_check_passes(folders):
-    results = check_backbone("ssl-clap", {"audio": str(folders["whisper"]), "text": str(folders["text"]),
-                                          "clip_seconds": "2"})
+    results = check_backbone(
+        "ssl-clap", {"audio": str(folders["whisper"]), "text": str(folders["text"]), "clip_seconds": "2"}
+    )
     failed = [r for r in results if not r[1]]
     assert not failed, failed
 
@@ -201,7 +225,11 @@ def test_whisper_valid_frames_cover_the_clip(folders):
 def test_the_whole_protocol_runs_with_a_gemo_objective(folders, tmp_path):
     from synth_run import run_on_synth
 
-    options = {"preset": "emo-clap-wavlm", "audio": str(folders["wavlm"]), "text": str(folders["text"]),
-               "clip_seconds": "2"}
+    options = {
+        "preset": "emo-clap-wavlm",
+        "audio": str(folders["wavlm"]),
+        "text": str(folders["text"]),
+        "clip_seconds": "2",
+    }
     rows = run_on_synth("ssl-clap", options, tmp_path, **{"finetune.objective": "sl-gemo"})
     assert rows["fine-tune + ACPT"].finetune

@@ -145,7 +145,9 @@ def test_file_path_parity_with_embed_audio(files, model, emodb_root, tmp_path, n
     )
     worst, paper = 0.0, 0.0
     for path in make_files(emodb_root, tmp_path):
-        expected = F.normalize(torch.from_numpy(wav2clip.embed_audio(librosa.load(path, sr=16000)[0], official)), dim=-1)
+        expected = F.normalize(
+            torch.from_numpy(wav2clip.embed_audio(librosa.load(path, sr=16000)[0], official)), dim=-1
+        )
         with torch.no_grad():
             for name in ("official", "paper"):
                 model.use_front_end(name)

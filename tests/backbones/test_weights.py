@@ -26,7 +26,10 @@ def weights() -> dict[str, torch.Tensor]:
 LAYOUTS = {  # as each family's training code saves it
     "bare (wav2clip, audioclip)": (lambda s: s, None),
     "state_dict (laion-clap, clep-dg, compa-clap)": (lambda s: {"state_dict": s, "epoch": torch.tensor(3)}, None),
-    "DataParallel module. prefix (LAION training)": (lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}}, None),
+    "DataParallel module. prefix (LAION training)": (
+        lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}},
+        None,
+    ),
     "model (ms-clap, PANNs)": (lambda s: {"model": s, "iteration": torch.tensor(1)}, "model"),
     "older transformers position_ids": (lambda s: {**s, "embeddings.position_ids": torch.arange(5)[None]}, None),
 }
@@ -59,7 +62,10 @@ def test_bad_files_are_one_line_naming_them(tmp_path):
         (lambda: load_state(tmp_path / "cut.pt"), f"{tmp_path / 'cut.pt'}: not a readable torch weights file"),
         (lambda: load_state(tmp_path / "text.pt"), f"{tmp_path / 'text.pt'}: not a readable torch weights file"),
         (lambda: load_state(good, "model"), f"{good}: expected the weights under the key 'model'"),
-        (lambda: load_state(tmp_path / "nested.pt"), f"{tmp_path / 'nested.pt'}: does not hold a state dict of tensors"),
+        (
+            lambda: load_state(tmp_path / "nested.pt"),
+            f"{tmp_path / 'nested.pt'}: does not hold a state dict of tensors",
+        ),
         (lambda: load_state(tmp_path / "lists.pt"), f"{tmp_path / 'lists.pt'}: does not hold a state dict of tensors"),
     ]
     for load, message in cases:
@@ -72,8 +78,13 @@ def test_missing_unexpected_and_mis_shaped_keys_are_named(tmp_path):
     state = weights()
     del state["proj.bias"]
     state["extra.weight"] = torch.zeros(1)
-    with pytest.raises(CheckpointError, match=r"w\.pt: keys do not match the model \(1 missing, e\.g\. \['proj\.bias'\]; "
-                                              r"1 unexpected, e\.g\. \['extra\.weight'\]\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"w\.pt: keys do not match the model \(1 missing, e\.g\. \['proj\.bias'\]; "
+        r"1 unexpected, e\.g\. \['extra\.weight'\]\)",
+    ):
         load_strict(Tiny(), state, "w.pt")
     with pytest.raises(CheckpointError, match=r"w\.pt: proj\.weight has shape \(3, 5\), the model \(3, 4\)"):
-        load_strict(Tiny(), {**weights(), "embeddings.weight": torch.zeros(5, 4), "proj.weight": torch.zeros(3, 5)}, "w.pt")
+        load_strict(
+            Tiny(), {**weights(), "embeddings.weight": torch.zeros(5, 4), "proj.weight": torch.zeros(3, 5)}, "w.pt"
+        )

@@ -29,8 +29,15 @@ def gpt2_dir(folder: Path, width: int = 32, layers: int = 2) -> Path:
 
     vocab = [*BYTES, "<|endoftext|>"]
     GPT2Tokenizer(*_bpe_files(folder, vocab)).save_pretrained(folder)
-    GPT2Config(vocab_size=len(vocab), n_positions=128, n_embd=width, n_layer=layers, n_head=2,
-               bos_token_id=len(vocab) - 1, eos_token_id=len(vocab) - 1).save_pretrained(folder)
+    GPT2Config(
+        vocab_size=len(vocab),
+        n_positions=128,
+        n_embd=width,
+        n_layer=layers,
+        n_head=2,
+        bos_token_id=len(vocab) - 1,
+        eos_token_id=len(vocab) - 1,
+    ).save_pretrained(folder)
     return folder
 
 
@@ -42,8 +49,14 @@ def bert_dir(folder: Path, width: int = 32, layers: int = 2) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *(f"##{c}" for c in letters)]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
-    BertConfig(vocab_size=len(vocab), hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
-               intermediate_size=2 * width, max_position_embeddings=160).save_pretrained(folder)
+    BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=width,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * width,
+        max_position_embeddings=160,
+    ).save_pretrained(folder)
     return folder
 
 
@@ -61,9 +74,18 @@ def clip_text_dir(folder: Path, width: int = 32, layers: int = 2, projection: in
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     clip_tokenizer_dir(folder)
-    config = CLIPTextConfig(vocab_size=514, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
-                            num_attention_heads=2, max_position_embeddings=77, projection_dim=projection,
-                            bos_token_id=512, eos_token_id=513, pad_token_id=513)
+    config = CLIPTextConfig(
+        vocab_size=514,
+        hidden_size=width,
+        intermediate_size=2 * width,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        projection_dim=projection,
+        bos_token_id=512,
+        eos_token_id=513,
+        pad_token_id=513,
+    )
     torch.manual_seed(0)
     CLIPTextModelWithProjection(config).save_pretrained(folder)
     return folder
@@ -76,8 +98,14 @@ def roberta_dir(folder: Path, width: int = 32, layers: int = 1, weights: bool = 
 
     vocab = ["<s>", "<pad>", "</s>", "<unk>", *BYTES, "<mask>"]
     RobertaTokenizer(*_bpe_files(folder, vocab)).save_pretrained(folder)
-    config = RobertaConfig(vocab_size=len(vocab), hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
-                           intermediate_size=2 * width, max_position_embeddings=130)
+    config = RobertaConfig(
+        vocab_size=len(vocab),
+        hidden_size=width,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * width,
+        max_position_embeddings=130,
+    )
     config.save_pretrained(folder)
     if weights:
         torch.manual_seed(0)
@@ -96,8 +124,10 @@ def t5_dir(folder: Path, width: int = 32, layers: int = 1) -> Path:
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
     tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    T5TokenizerFast(tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-                    extra_ids=0).save_pretrained(folder)
-    T5Config(vocab_size=len(pieces), d_model=width, d_kv=width // 2, d_ff=2 * width, num_layers=layers,
-             num_heads=2).save_pretrained(folder)
+    T5TokenizerFast(
+        tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>", extra_ids=0
+    ).save_pretrained(folder)
+    T5Config(
+        vocab_size=len(pieces), d_model=width, d_kv=width // 2, d_ff=2 * width, num_layers=layers, num_heads=2
+    ).save_pretrained(folder)
     return folder

@@ -40,6 +40,7 @@ def utt(path):
 
 # --- files: skipped with a reason -------------------------------------------------------------
 
+
 def make_zero_length(tmp):
     (tmp / "z.wav").write_bytes(b"")
     return tmp / "z.wav", "empty file"
@@ -76,10 +77,18 @@ def make_directory_named_wav(tmp):
     return tmp / "d.wav", "a folder, not a file"
 
 
-@pytest.mark.parametrize("make", [
-    make_zero_length, make_silent, make_nan, make_truncated_header_only,
-    make_text_named_wav, make_broken_symlink, make_directory_named_wav,
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        make_zero_length,
+        make_silent,
+        make_nan,
+        make_truncated_header_only,
+        make_text_named_wav,
+        make_broken_symlink,
+        make_directory_named_wav,
+    ],
+)
 def test_unusable_files_raise_audio_errors_with_reasons(tmp_path, make):
     path, reason = make(tmp_path)
     with pytest.raises(audio.AudioError, match=reason):
@@ -119,8 +128,23 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     (root / "wav" / "notes.txt").write_text("not a clip")  # not audio by name: not part of the corpus
     (root / "wav" / "take2.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())
     settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
-    result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1",
-                                 "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "emodb",
+            "--data-root",
+            str(root),
+            "--seeds",
+            "1",
+            "--no-ablation",
+            "--no-baselines",
+            "--output",
+            str(tmp_path / "runs"),
+            *settings,
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
     reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record.dataset.skipped}
@@ -134,16 +158,20 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
 
 # --- corpora and settings: one-line errors -----------------------------------------------------
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "emodb"], "no data root; pass --data-root, set BENCH_EMODB_ROOT"),
-    (["--dataset", "emodb", "--data-root", "EMPTY"], "no file named like wav/03a01Fa.wav under"),
-    (["--dataset", "emodb", "--data-root", "NOTDIR"], "is not a directory"),
-    (["--dataset", "synth", "--protocol", "session"], "unknown protocol 'session'"),
-    (["--finetune-on", "nope"], "unknown dataset 'nope'"),
-    (["--seeds", "0"], "setting seeds=0: input should be greater than or equal to 1"),
-    (["--prompt-length", "0"], "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
-    (["--device", "cuda:3"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "emodb"], "no data root; pass --data-root, set BENCH_EMODB_ROOT"),
+        (["--dataset", "emodb", "--data-root", "EMPTY"], "no file named like wav/03a01Fa.wav under"),
+        (["--dataset", "emodb", "--data-root", "NOTDIR"], "is not a directory"),
+        (["--dataset", "synth", "--protocol", "session"], "unknown protocol 'session'"),
+        (["--finetune-on", "nope"], "unknown dataset 'nope'"),
+        (["--seeds", "0"], "setting seeds=0: input should be greater than or equal to 1"),
+        (["--prompt-length", "0"], "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
+        (["--device", "cuda:3"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+    ],
+)
 def test_bad_corpus_and_setting_values(tmp_path, monkeypatch, args, message):
     monkeypatch.delenv("BENCH_EMODB_ROOT", raising=False)
     monkeypatch.chdir(tmp_path)  # no bench.toml here
@@ -163,6 +191,7 @@ def test_a_class_missing_from_a_fold_is_left_out_of_ua():
 
 # --- checkpoints ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def mini():
     torch.manual_seed(0)
@@ -172,7 +201,10 @@ def mini():
 def good_checkpoint(tmp_path, model):
     class Config:
         backbone_options, dataset = {}, "synth"
-    return records.save_checkpoint(tmp_path / "good.pt", model, Config, {"corpora": ["emodb"], "clips": 1, "loss": [1.0]}, None)
+
+    return records.save_checkpoint(
+        tmp_path / "good.pt", model, Config, {"corpora": ["emodb"], "clips": 1, "loss": [1.0]}, None
+    )
 
 
 def test_truncated_checkpoint(tmp_path, mini):
@@ -216,10 +248,20 @@ def test_missing_checkpoint_is_a_one_line_cli_error(tmp_path):
 
 # --- records: atomic, versioned ----------------------------------------------------------------
 
+
 def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypatch):
     path = tmp_path / "unit.json"
-    unit = Unit(seed=0, fold="all", finetuned=False, rows=[], finetune=None, checkpoints={}, skipped=[],
-                initial_weights="0123456789abcdef", seconds={})
+    unit = Unit(
+        seed=0,
+        fold="all",
+        finetuned=False,
+        rows=[],
+        finetune=None,
+        checkpoints={},
+        skipped=[],
+        initial_weights="0123456789abcdef",
+        seconds={},
+    )
     unit.write(path)
 
     def full(fd):
@@ -246,19 +288,30 @@ def test_a_partial_record_is_never_read_as_a_result(tmp_path):
 
 # --- writing files: disk full, permissions, the user's umask -----------------------------------
 
+
 def failing_write(code):
     def write(fd, data):
         raise OSError(code, os.strerror(code))
+
     return write
 
 
-@pytest.mark.parametrize("code, hint", [
-    (errno.ENOSPC, "(free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost"),
-    (errno.EDQUOT, "(free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost"),
-    (errno.EACCES, "(the folder is not writable by you: fix its permissions or write elsewhere)"),
-    (errno.EROFS, "(the folder is not writable by you: fix its permissions or write elsewhere)"),
-    (errno.EIO, ""),
-])
+@pytest.mark.parametrize(
+    "code, hint",
+    [
+        (
+            errno.ENOSPC,
+            "(free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost",
+        ),
+        (
+            errno.EDQUOT,
+            "(free some disk space, or write elsewhere with --output / BENCH_CACHE_DIR); nothing finished was lost",
+        ),
+        (errno.EACCES, "(the folder is not writable by you: fix its permissions or write elsewhere)"),
+        (errno.EROFS, "(the folder is not writable by you: fix its permissions or write elsewhere)"),
+        (errno.EIO, ""),
+    ],
+)
 def test_a_failed_write_names_the_file_keeps_the_old_one_and_leaves_no_temporary(tmp_path, monkeypatch, code, hint):
     path = tmp_path / "unit.json"
     fileio.atomic_write(path, b"finished")
@@ -284,7 +337,9 @@ def test_disk_full_while_rendering_synth_is_a_one_line_error_naming_the_file(tmp
     from bench.datasets.synth import render
 
     monkeypatch.setattr(os, "write", failing_write(errno.ENOSPC))
-    with pytest.raises(fileio.WriteError, match=r"^cannot write \S+/f1_studio_neutral_01\.wav: No space left on device"):
+    with pytest.raises(
+        fileio.WriteError, match=r"^cannot write \S+/f1_studio_neutral_01\.wav: No space left on device"
+    ):
         render(tmp_path / "synth")
     assert list((tmp_path / "synth").iterdir()) == []  # no temporary, no manifest: the next scan renders again
 
@@ -322,6 +377,7 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, mo
 
 
 # --- unreadable files: one reason wherever they are met -----------------------------------------
+
 
 def open_folder(prefix):
     """A folder under /tmp that the unprivileged user can enter (pytest's tmp_path is 0700)."""
@@ -409,6 +465,7 @@ def test_scanning_hashing_and_decoding_give_one_reason(make):
 
 # --- config files: a location this user cannot read is skipped, a broken file is one line ---------
 
+
 def roots_seen(files):
     """The [roots] of ``files`` as config locations, or the one-line error resolving a root gives."""
     from bench.data import roots
@@ -437,15 +494,20 @@ def test_config_locations_this_user_cannot_read_are_skipped():
     (readable / "config.toml").chmod(0o644)
     found, root = as_nobody(roots_seen, (behind_a_closed_folder, closed_file, readable / "config.toml"))
     assert found == {"emodb": str(readable)} and root == readable
-    found, error = as_nobody(roots_seen, (behind_a_closed_folder, closed_file, Path.home() / ".config" / "bench" / "c.toml"))
+    found, error = as_nobody(
+        roots_seen, (behind_a_closed_folder, closed_file, Path.home() / ".config" / "bench" / "c.toml")
+    )
     assert found == {} and error.startswith("emodb: no data root; pass --data-root, set BENCH_EMODB_ROOT")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[roots\n", "bench.toml: not a readable TOML config file (Expected ']' at the end of a table declaration"),
-    ("roots = 3\n", 'bench.toml: [roots] must be a table of `name = "/path"` lines'),
-    ("\xff\n", "bench.toml: not a readable TOML config file ('utf-8' codec can't decode"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[roots\n", "bench.toml: not a readable TOML config file (Expected ']' at the end of a table declaration"),
+        ("roots = 3\n", 'bench.toml: [roots] must be a table of `name = "/path"` lines'),
+        ("\xff\n", "bench.toml: not a readable TOML config file ('utf-8' codec can't decode"),
+    ],
+)
 def test_a_config_file_that_is_read_but_broken_is_one_line(tmp_path, monkeypatch, text, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bench.toml").write_bytes(text.encode("latin-1"))
@@ -485,7 +547,9 @@ def test_unreadable_files_and_folders_are_listed_not_dropped_by_data_check():
     runner.invoke(app, ["data", "check", "--dataset", "emodb", "--root", str(root)])  # imports all it needs as root
     code, count, output = as_nobody(check_listing, root)
     assert code == 0 and count == 2, output
-    assert "Permission denied" in output and "folder unreadable (Permission denied): its files were not scanned" in output
+    assert (
+        "Permission denied" in output and "folder unreadable (Permission denied): its files were not scanned" in output
+    )
 
 
 def test_a_run_and_data_check_list_the_same_bad_files_and_the_console_counts_the_record(tmp_path):
@@ -499,8 +563,24 @@ def test_a_run_and_data_check_list_the_same_bad_files_and_the_console_counts_the
     code, count, listing = check_listing(root)
     assert code == 0 and count == 4
     settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
-    result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(root), "--seeds", "1", "--no-finetune",
-                                 "--no-ablation", "--no-baselines", "--output", str(tmp_path / "runs"), *settings])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "emodb",
+            "--data-root",
+            str(root),
+            "--seeds",
+            "1",
+            "--no-finetune",
+            "--no-ablation",
+            "--no-baselines",
+            "--output",
+            str(tmp_path / "runs"),
+            *settings,
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
     skipped = record.dataset.skipped

@@ -31,7 +31,9 @@ class WrongShape(Method):
 
 def check_with(monkeypatch, method: type[Method]) -> dict[str, tuple[bool, str]]:
     real = registry.get
-    monkeypatch.setattr(registry, "get", lambda kind, name: method if kind == "method" and name == method.name else real(kind, name))
+    monkeypatch.setattr(
+        registry, "get", lambda kind, name: method if kind == "method" and name == method.name else real(kind, name)
+    )
     return {name: (passed, detail) for name, passed, detail in checks.check_method(method.name)}
 
 

@@ -78,7 +78,10 @@ RANGE = [
     ("classifier.lr=nan", "setting classifier.lr=nan: input should be a finite number"),
     ("classifier.momentum=1.5", "setting classifier.momentum=1.5: input should be less than 1"),
     ("classifier.arcface_scale=0", "setting classifier.arcface_scale=0: input should be greater than 0"),
-    ("classifier.arcface_margin=-0.1", "setting classifier.arcface_margin=-0.1: input should be greater than or equal to 0"),
+    (
+        "classifier.arcface_margin=-0.1",
+        "setting classifier.arcface_margin=-0.1: input should be greater than or equal to 0",
+    ),
     ("classifier.arcface_margin=2", "setting classifier.arcface_margin=2: input should be less than 1.5708"),
     ("finetune=maybe", "setting finetune=maybe: expected true/false, 1/0 or yes/no"),
     ("acpt=2", "setting acpt=2: expected true/false, 1/0 or yes/no"),
@@ -102,19 +105,25 @@ def test_an_unknown_setting_is_named_with_the_known_ones(tmp_path, key):
     assert "acpt.prompt_length" in line and "classifier.arcface_margin" in line
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--seeds", "0"], "setting seeds=0: input should be greater than or equal to 1"),
-    (["--prompt-length", "0"], "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
-    (["--prompt-length", "385"], "setting acpt.prompt_length=385: mini-clap's text encoder holds at most 384"),
-    (["--classifier-loss", "hinge"], "setting classifier.loss=hinge: input should be 'arcface' or 'softmax'"),
-    (["--profile", "fast"], "setting profile=fast: input should be 'paper' or 'quick'"),
-    (["--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
-    (["--device", "gpu"], "setting device=gpu: choose auto, cpu, cuda, cuda:N or mps"),
-    (["--backbone-opt", "foo=bar"], "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)"),
-    (["--backbone-opt", "front_end=studio"], "--backbone-opt front_end=studio: choose official or paper"),
-    (["--backbone-opt", "oops"], "--backbone-opt expects KEY=VALUE, got 'oops'"),
-    (["--set", "oops"], "--set expects KEY=VALUE, got 'oops'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seeds", "0"], "setting seeds=0: input should be greater than or equal to 1"),
+        (["--prompt-length", "0"], "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
+        (["--prompt-length", "385"], "setting acpt.prompt_length=385: mini-clap's text encoder holds at most 384"),
+        (["--classifier-loss", "hinge"], "setting classifier.loss=hinge: input should be 'arcface' or 'softmax'"),
+        (["--profile", "fast"], "setting profile=fast: input should be 'paper' or 'quick'"),
+        (["--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
+        (["--device", "gpu"], "setting device=gpu: choose auto, cpu, cuda, cuda:N or mps"),
+        (
+            ["--backbone-opt", "foo=bar"],
+            "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)",
+        ),
+        (["--backbone-opt", "front_end=studio"], "--backbone-opt front_end=studio: choose official or paper"),
+        (["--backbone-opt", "oops"], "--backbone-opt expects KEY=VALUE, got 'oops'"),
+        (["--set", "oops"], "--set expects KEY=VALUE, got 'oops'"),
+    ],
+)
 def test_flags_go_through_the_same_checks(tmp_path, args, message):
     assert one_line_error(tmp_path, *args) == message
 
@@ -128,18 +137,37 @@ def test_prompt_tokens_are_limited_by_what_the_text_encoder_holds(tmp_path, back
 
 def test_an_unknown_option_of_a_backbone_with_keyword_settings_is_refused(tmp_path):
     line = one_line_error(tmp_path, "--backbone", "laion-clap", "--backbone-opt", "chekpoint=x.pt")
-    assert line == "--backbone-opt chekpoint: laion-clap has no such option (options: checkpoint, audio_model, text_dir, front_end)"
+    assert (
+        line
+        == "--backbone-opt chekpoint: laion-clap has no such option (options: checkpoint, audio_model, text_dir, front_end)"
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["finetune", "--on", "synth", "--output", "w.pt", "--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
-    (["finetune", "--on", "synth", "--output", "w.pt", "--set", "finetune.epochs=0"],
-     "setting finetune.epochs=0: input should be greater than or equal to 1"),
-    (["finetune", "--on", "synth", "--output", "w.pt", "--backbone-opt", "foo=1"],
-     "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)"),
-    (["reproduce", "ablation", "--dry-run", "--device", "foo"], "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"),
-    (["reproduce", "ablation", "--dry-run", "--set", "seeds=0"], "setting seeds=0: input should be greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["finetune", "--on", "synth", "--output", "w.pt", "--device", "foo"],
+            "setting device=foo: choose auto, cpu, cuda, cuda:N or mps",
+        ),
+        (
+            ["finetune", "--on", "synth", "--output", "w.pt", "--set", "finetune.epochs=0"],
+            "setting finetune.epochs=0: input should be greater than or equal to 1",
+        ),
+        (
+            ["finetune", "--on", "synth", "--output", "w.pt", "--backbone-opt", "foo=1"],
+            "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)",
+        ),
+        (
+            ["reproduce", "ablation", "--dry-run", "--device", "foo"],
+            "setting device=foo: choose auto, cpu, cuda, cuda:N or mps",
+        ),
+        (
+            ["reproduce", "ablation", "--dry-run", "--set", "seeds=0"],
+            "setting seeds=0: input should be greater than or equal to 1",
+        ),
+    ],
+)
 def test_the_other_commands_check_settings_the_same_way(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, args)
@@ -154,25 +182,45 @@ def test_a_checkpoint_error_before_any_unit_leaves_no_run_folder(tmp_path, what)
     if what == "empty folder":
         checkpoint.mkdir()
     line = one_line_error(tmp_path, "--checkpoint", str(checkpoint))
-    assert line == (f"{checkpoint} has no checkpoint for fold half1, seed 0 (half1-seed0.pt)" if what == "empty folder"
-                    else f"checkpoint {checkpoint} does not exist")
+    assert line == (
+        f"{checkpoint} has no checkpoint for fold half1, seed 0 (half1-seed0.pt)"
+        if what == "empty folder"
+        else f"checkpoint {checkpoint} does not exist"
+    )
 
 
 # --- good spellings --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, value", [
-    ("true", True), ("false", False), ("1", True), ("0", False), ("yes", True), ("no", False),
-    ("True", True), ("FALSE", False), ("Yes", True), ("off", False),
-])
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("true", True),
+        ("false", False),
+        ("1", True),
+        ("0", False),
+        ("yes", True),
+        ("no", False),
+        ("True", True),
+        ("FALSE", False),
+        ("Yes", True),
+        ("off", False),
+    ],
+)
 def test_booleans_accept_the_usual_spellings(text, value):
     config = RunConfig()
     config.apply({"finetune": text, "acpt": text, "ablation": text})
     assert (config.finetune, config.acpt, config.ablation) == (value, value, value)
 
 
-@pytest.mark.parametrize("text, value", [
-    ("emodb", ["emodb"]), ("emodb,synth", ["emodb", "synth"]), (" emodb , synth ,", ["emodb", "synth"]),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("emodb", ["emodb"]),
+        ("emodb,synth", ["emodb", "synth"]),
+        (" emodb , synth ,", ["emodb", "synth"]),
+    ],
+)
 def test_lists_are_lists(text, value):
     config = RunConfig()
     config.apply({"finetune_on": text})
@@ -202,7 +250,15 @@ def test_an_assignment_is_checked_too():
 def test_every_setting_name_reads_back():
     config = RunConfig()
     for name in settings.names():
-        assert config.get(name) is not None or name in ("data_root", "protocol", "emobox", "finetune_on", "checkpoint", "methods", "selm.lm")
+        assert config.get(name) is not None or name in (
+            "data_root",
+            "protocol",
+            "emobox",
+            "finetune_on",
+            "checkpoint",
+            "methods",
+            "selm.lm",
+        )
 
 
 # --- where settings come from: profile < --from < --config < flags < --set -----------------------
@@ -232,7 +288,11 @@ def test_a_config_file_sets_values_and_the_command_line_wins(tmp_path, name, tex
     path.write_text(text)
     config = run_config(switches(config=path))
     assert (config.seeds, config.finetune, config.finetune_on) == (2, False, ["emodb", "synth"])
-    assert (config.acpt_settings.prompt_length, config.acpt_settings.iterations, config.classifier_settings.loss) == (4, 30, "softmax")
+    assert (config.acpt_settings.prompt_length, config.acpt_settings.iterations, config.classifier_settings.loss) == (
+        4,
+        30,
+        "softmax",
+    )
     config = run_config(switches(config=path, seeds="5", finetune=True, set_=["acpt.prompt_length=16"]))
     assert (config.seeds, config.finetune, config.acpt_settings.prompt_length) == (5, True, 16)
     assert config.acpt_settings.iterations == 30  # the file's, where the command line says nothing
@@ -243,15 +303,22 @@ def test_a_file_wins_over_the_profile():
     assert (config.seeds, config.acpt_settings.iterations) == (2, 60)
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("bad.toml", "seeds = 0\n", "setting seeds=0: input should be greater than or equal to 1"),
-    ("bad.toml", "seeds = [\n", "bad.toml: not a readable settings file (Invalid value (at end of document))"),
-    ("bad.yaml", "- 1\n- 2\n", "bad.yaml: holds list, not a table of settings"),
-    ("bad.yaml", "seeds: [1\n", "bad.yaml: not a readable settings file (while parsing a flow sequence"),
-    ("bad.toml", "[acpt_settings]\nn_tokens = 0\n", "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
-    ("bad.toml", "speed = 2\n", "unknown setting 'speed'"),
-    ("missing.toml", None, "missing.toml: not a readable settings file"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("bad.toml", "seeds = 0\n", "setting seeds=0: input should be greater than or equal to 1"),
+        ("bad.toml", "seeds = [\n", "bad.toml: not a readable settings file (Invalid value (at end of document))"),
+        ("bad.yaml", "- 1\n- 2\n", "bad.yaml: holds list, not a table of settings"),
+        ("bad.yaml", "seeds: [1\n", "bad.yaml: not a readable settings file (while parsing a flow sequence"),
+        (
+            "bad.toml",
+            "[acpt_settings]\nn_tokens = 0\n",
+            "setting acpt.prompt_length=0: input should be greater than or equal to 1",
+        ),
+        ("bad.toml", "speed = 2\n", "unknown setting 'speed'"),
+        ("missing.toml", None, "missing.toml: not a readable settings file"),
+    ],
+)
 def test_a_bad_config_file_is_one_line(tmp_path, name, text, message):
     if text is not None:
         (tmp_path / name).write_text(text)
@@ -262,8 +329,16 @@ def test_a_bad_config_file_is_one_line(tmp_path, name, text, message):
 def test_from_a_record_reruns_its_exact_settings_and_flags_win(tmp_path):
     ran = RunConfig(seeds=2, finetune=False, finetune_on=["synth"], output=tmp_path / "elsewhere")
     ran.apply({"acpt.prompt_length": 4, "classifier.loss": "softmax"})
-    record = {"schema": records.SCHEMA, "kind": "bench.run", "config": ran.model_dump(mode="json"), "backbone": {},
-              "dataset": {}, "seeds": [0, 1], "units": [], "summary": []}
+    record = {
+        "schema": records.SCHEMA,
+        "kind": "bench.run",
+        "config": ran.model_dump(mode="json"),
+        "backbone": {},
+        "dataset": {},
+        "seeds": [0, 1],
+        "units": [],
+        "summary": [],
+    }
     path = tmp_path / "record.json"
     path.write_text(json.dumps(record))
     assert run_config(switches(from_=path)) == ran
@@ -279,14 +354,18 @@ def test_from_a_file_that_is_not_a_record_is_one_line(tmp_path):
 
 # --- sweeps: the same switches, every point checked before the study starts ----------------------
 
-@pytest.mark.parametrize("param, message", [
-    ("acpt.prompt_length=2,0", "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
-    ("acpt.prompt_length=4,400", "setting acpt.prompt_length=400: mini-clap's text encoder holds at most 384"),
-    ("finetune.batch_size=1,8", "setting finetune.batch_size=1: input should be greater than or equal to 2"),
-    ("acpt.temperature=0:1", "setting acpt.temperature=0: input should be greater than 0"),
-    ("finetune=true,maybe", "setting finetune=maybe: expected true/false, 1/0 or yes/no"),
-    ("acpt.momentum=0.5:1.5", "setting acpt.momentum=1.5: input should be less than 1"),
-])
+
+@pytest.mark.parametrize(
+    "param, message",
+    [
+        ("acpt.prompt_length=2,0", "setting acpt.prompt_length=0: input should be greater than or equal to 1"),
+        ("acpt.prompt_length=4,400", "setting acpt.prompt_length=400: mini-clap's text encoder holds at most 384"),
+        ("finetune.batch_size=1,8", "setting finetune.batch_size=1: input should be greater than or equal to 2"),
+        ("acpt.temperature=0:1", "setting acpt.temperature=0: input should be greater than 0"),
+        ("finetune=true,maybe", "setting finetune=maybe: expected true/false, 1/0 or yes/no"),
+        ("acpt.momentum=0.5:1.5", "setting acpt.momentum=1.5: input should be less than 1"),
+    ],
+)
 def test_every_sweep_point_is_checked_before_the_study(tmp_path, param, message):
     assert one_line_error(tmp_path, "--param", param, command="sweep") == message
     assert not (tmp_path / "runs" / "sweeps").exists()
@@ -300,12 +379,18 @@ SWEEP_FLAGS = [  # every range of the sweep's own options, at and past its edges
     (["--trials", "2.5"], "--trials 2.5: expected a whole number"),
     (["--metric", "accuracy"], "--metric accuracy: input should be 'wa', 'ua' or 'f1'"),
     (["--metric", "WA"], "--metric WA: input should be 'wa', 'ua' or 'f1'"),
-    (["--storage", "optuna.db"],
-     "--storage optuna.db: expected a database URL, e.g. sqlite:///sweeps/optuna.db or postgresql://user@host/db"),
-    (["--study-name", "../elsewhere"],
-     "--study-name ../elsewhere: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)"),
-    (["--study-name", ".hidden"],
-     "--study-name .hidden: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)"),
+    (
+        ["--storage", "optuna.db"],
+        "--storage optuna.db: expected a database URL, e.g. sqlite:///sweeps/optuna.db or postgresql://user@host/db",
+    ),
+    (
+        ["--study-name", "../elsewhere"],
+        "--study-name ../elsewhere: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)",
+    ),
+    (
+        ["--study-name", ".hidden"],
+        "--study-name .hidden: use letters, digits and . _ + - (the name is a folder under <output>/sweeps/)",
+    ),
 ]
 
 
@@ -316,8 +401,9 @@ def test_every_sweep_option_is_checked_before_any_work(tmp_path, args, message):
 
 
 def test_sweep_options_in_range_are_taken_as_given():
-    options = settings.SweepSettings.from_flags(workers="1", trials="1", metric="f1", storage="sqlite:///a/optuna.db",
-                                                study_name="tokens_2+x.1")
+    options = settings.SweepSettings.from_flags(
+        workers="1", trials="1", metric="f1", storage="sqlite:///a/optuna.db", study_name="tokens_2+x.1"
+    )
     assert (options.workers, options.trials, options.metric, options.study_name) == (1, 1, "f1", "tokens_2+x.1")
     assert settings.SweepSettings.from_flags(workers=None, trials=None) == settings.SweepSettings()
     assert settings.SweepSettings().trials is None and settings.SweepSettings().storage is None
@@ -328,7 +414,8 @@ def test_a_sweep_takes_the_run_switches(tmp_path):
     for flag in ("--no-baselines", "--no-ablation", "--config", "--from", "--classifier-loss", "--checkpoint"):
         assert flag in result.output
     assert one_line_error(tmp_path, "loss", "--device", "foo", command="sweep") == (
-        "setting device=foo: choose auto, cpu, cuda, cuda:N or mps")
+        "setting device=foo: choose auto, cpu, cuda, cuda:N or mps"
+    )
 
 
 def test_a_boolean_sweep_has_two_different_points():
@@ -344,6 +431,7 @@ def test_a_boolean_sweep_has_two_different_points():
 
 
 # --- tracebacks only for bugs ----------------------------------------------------------------------
+
 
 def test_a_bug_in_a_plugin_keeps_its_traceback(tmp_path, monkeypatch):
     from bench.backbones import mini_clap
@@ -367,11 +455,26 @@ def test_debug_shows_the_traceback_of_a_user_error(tmp_path, monkeypatch, how):
 
 # --- runs: a false boolean is false; run identity follows the code ---------------------------------
 
+
 def test_set_finetune_false_gives_the_run_without_fine_tuning(tmp_path):
     root = synth_one_take(tmp_path / "synth")
     tiny = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
-    result = runner.invoke(app, ["run", "--data-root", str(root), "--seeds", "1", "--output", str(tmp_path / "runs"),
-                                 "--no-baselines", *tiny, "--set", "finetune=false"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--data-root",
+            str(root),
+            "--seeds",
+            "1",
+            "--output",
+            str(tmp_path / "runs"),
+            "--no-baselines",
+            *tiny,
+            "--set",
+            "finetune=false",
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = Record.read(next((tmp_path / "runs").glob("*/record.json")))
     assert record.config.finetune is False and record.finetunes == []
@@ -382,9 +485,19 @@ def test_set_finetune_false_gives_the_run_without_fine_tuning(tmp_path):
 def test_the_run_code_covers_the_backbone_helpers_and_the_core_stages():
     laion = {p.name for p in identity.backbone_files(registry.get("backbone", "laion-clap"))}
     assert {"laion_clap.py", "_laion.py", "_laion_audio.py", "_weights.py"} <= laion
-    core = {str(p.relative_to(identity.CORE)) for p in identity.package_files(identity.FEATURE_PACKAGES + identity.STAGE_PACKAGES)}
-    assert {"training/contrastive.py", "training/losses.py", "features/embed.py", "audio/io.py", "audio/frontend.py",
-            "protocol/rows.py", "methods/clep_dg/acpt.py"} <= core
+    core = {
+        str(p.relative_to(identity.CORE))
+        for p in identity.package_files(identity.FEATURE_PACKAGES + identity.STAGE_PACKAGES)
+    }
+    assert {
+        "training/contrastive.py",
+        "training/losses.py",
+        "features/embed.py",
+        "audio/io.py",
+        "audio/frontend.py",
+        "protocol/rows.py",
+        "methods/clep_dg/acpt.py",
+    } <= core
     assert not any(p.startswith(("cli/", "results/", "sweep/")) for p in core)
 
 
@@ -396,11 +509,28 @@ def plugin_copy(tmp_path):
     package = build / "src" / "bench_example"
     (package / "_gain.py").write_text("GAIN = 1.0\n")
     backbone = package / "backbone.py"
-    backbone.write_text(backbone.read_text().replace(
-        "from bench.api import", "from bench_example._gain import GAIN  # noqa: F401\nfrom bench.api import", 1))
+    backbone.write_text(
+        backbone.read_text().replace(
+            "from bench.api import", "from bench_example._gain import GAIN  # noqa: F401\nfrom bench.api import", 1
+        )
+    )
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(site), str(build)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(build),
+        ],
+        check=True,
+    )
     return site
 
 
@@ -415,14 +545,36 @@ def test_editing_a_backbone_helper_module_gives_a_new_run_folder_and_a_cache_mis
     cache = tmp_path / "cache"
     env = {**os.environ, "PYTHONPATH": str(plugin_copy), "COLUMNS": "200", "BENCH_CACHE_DIR": str(cache)}
     tiny = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
-    command = [sys.executable, "-m", "bench", "run", "--backbone", "mfcc-minilm", "--dataset", "class-folders",
-               "--data-root", str(root), "--seeds", "1", "--output", str(tmp_path / "runs"), *tiny,
-               "--set", "finetune=false", "--no-baselines", "--no-ablation", "--no-acpt", "--no-classifier"]
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--backbone",
+        "mfcc-minilm",
+        "--dataset",
+        "class-folders",
+        "--data-root",
+        str(root),
+        "--seeds",
+        "1",
+        "--output",
+        str(tmp_path / "runs"),
+        *tiny,
+        "--set",
+        "finetune=false",
+        "--no-baselines",
+        "--no-ablation",
+        "--no-acpt",
+        "--no-classifier",
+    ]
 
     def run():
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
-        return {p.parent.name for p in (tmp_path / "runs").glob("*/record.json")}, set((cache / "embeddings" / "mfcc-minilm").iterdir())
+        return {p.parent.name for p in (tmp_path / "runs").glob("*/record.json")}, set(
+            (cache / "embeddings" / "mfcc-minilm").iterdir()
+        )
 
     folders, spaces = run()
     assert run() == (folders, spaces)  # unchanged code: the same folder and cache space

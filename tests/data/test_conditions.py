@@ -93,7 +93,9 @@ def test_rendered_once_then_read_back(tmp_path, monkeypatch, no_user_folders):
     assert [u.path.stat().st_mtime_ns for u in again] == stamps
 
 
-@pytest.mark.parametrize("name,snr", [("street@5dB", 5.0), ("pink@0dB", 0.0), ("white@-3dB", -3.0), ("brown@20dB", 20.0)])
+@pytest.mark.parametrize(
+    "name,snr", [("street@5dB", 5.0), ("pink@0dB", 0.0), ("white@-3dB", -3.0), ("brown@20dB", 20.0)]
+)
 def test_mix_is_within_a_tenth_of_a_db_of_the_requested_snr(tmp_path, no_user_folders, name, snr):
     utterances = _clips(tmp_path / "clips", ["a"])
     out, _ = conditions.apply(conditions.parse(name), utterances)
@@ -132,7 +134,9 @@ def _peak_hz(x: np.ndarray) -> float:
     return float(freqs[np.argmax(psd)])
 
 
-@pytest.mark.parametrize("kind,category,hz", [("noise", "noise", 1000.0), ("music", "music", 2500.0), ("babble", "speech", 700.0)])
+@pytest.mark.parametrize(
+    "kind,category,hz", [("noise", "noise", 1000.0), ("music", "music", 2500.0), ("babble", "speech", 700.0)]
+)
 def test_a_musan_folder_is_found_and_used(tmp_path, monkeypatch, no_user_folders, kind, category, hz):
     files = _musan(tmp_path / "musan")
     monkeypatch.setenv(noise_sources.NOISE_ENV, str(tmp_path / "musan"))

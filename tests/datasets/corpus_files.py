@@ -43,8 +43,9 @@ class Files:
             out.append(path)
         return out
 
-    def container(self, path: Path, fmt: str, codec: str, rate: int = 44_100, channels: int = 1,
-                  seconds: float = 0.3) -> Path:
+    def container(
+        self, path: Path, fmt: str, codec: str, rate: int = 44_100, channels: int = 1, seconds: float = 0.3
+    ) -> Path:
         """An audio stream in a container (mp4, m4a, flv, mp3) encoded by FFmpeg through PyAV."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with av.open(str(path), "w", format=fmt) as out:

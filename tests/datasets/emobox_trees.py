@@ -20,8 +20,16 @@ from corpus_files import REPO, Files
 
 EMOBOX = Path(os.environ.get("BENCH_EMOBOX_DIR", REPO.parent / "shared" / "emobox" / "data"))
 # bench loader name -> EmoBox folder
-CORPORA = {"ravdess": "ravdess", "tess": "tess", "savee": "savee", "crema-d": "cremad", "emodb": "emodb",
-           "iemocap": "iemocap", "meld": "meld", "mead": "mead"}
+CORPORA = {
+    "ravdess": "ravdess",
+    "tess": "tess",
+    "savee": "savee",
+    "crema-d": "cremad",
+    "emodb": "emodb",
+    "iemocap": "iemocap",
+    "meld": "meld",
+    "mead": "mead",
+}
 MELD_SPLITS = {"output_repeated_splits_test": "test", "dev_splits_complete": "dev", "train_splits": "train"}
 
 

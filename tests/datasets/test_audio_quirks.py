@@ -31,8 +31,9 @@ def test_containers(tmp_path, files, fmt, codec):
     assert 0.2 < np.abs(wave).max() < 0.4  # the 0.3 sine, not garbage
 
 
-@pytest.mark.parametrize("rate,channels,subtype", [(24_414, 1, "PCM_16"), (96_000, 2, "PCM_24"),
-                                                   (8_000, 1, "PCM_U8"), (44_100, 2, "FLOAT")])
+@pytest.mark.parametrize(
+    "rate,channels,subtype", [(24_414, 1, "PCM_16"), (96_000, 2, "PCM_24"), (8_000, 1, "PCM_U8"), (44_100, 2, "FLOAT")]
+)
 def test_rates_channels_and_sample_formats(tmp_path, files, rate, channels, subtype):
     path = files.wav(tmp_path / "x.wav", seconds=0.5, rate=rate, channels=channels, subtype=subtype)
     wave = audio.load(path, 16_000)
@@ -67,9 +68,13 @@ def test_unusable_files_give_a_reason(tmp_path, files):
     (tmp_path / "text.wav").write_text("not audio at all " * 20)
     mp4 = files.container(tmp_path / "clip.mp4", "mp4", "aac").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(mp4[: len(mp4) // 3])
-    expected = {"empty.wav": "empty file (0 bytes)", "header.wav": "no samples (zero-length audio)",
-                "silent.wav": "silent (all samples are zero)", "text.wav": "not decodable audio",
-                "cut.mp4": "not decodable audio"}
+    expected = {
+        "empty.wav": "empty file (0 bytes)",
+        "header.wav": "no samples (zero-length audio)",
+        "silent.wav": "silent (all samples are zero)",
+        "text.wav": "not decodable audio",
+        "cut.mp4": "not decodable audio",
+    }
     for name, reason in expected.items():
         with pytest.raises(AudioError, match="^" + re.escape(reason)):
             audio.load(tmp_path / name, 16_000)

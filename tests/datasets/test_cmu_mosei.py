@@ -12,13 +12,15 @@ from bench.audio import io as audio
 from bench.datasets.cmu_mosei import CMUMOSEI, segment_label
 
 #           video,         start, end,  happy, sad, anger, surprise, disgust, fear
-SEGMENTS = [("-3g5yACwYnA", 0.0, 1.0, 2.0, 0.33, 0, 0, 0, 0),     # happiness
-            ("-3g5yACwYnA", 1.0, 2.5, 0, 0, 0, 0, 0, 0),          # all zero: neutral
-            ("-3g5yACwYnA", 2.5, 3.0, 1.0, 1.0, 0, 0, 0, 0),      # tie: dropped
-            ("_0efYOjQYRc", 0.5, 1.5, 0, 0, 0.66, 0, 1.33, 0),    # disgust
-            ("_0efYOjQYRc", 2.0, 2.0, 0, 3.0, 0, 0, 0, 0),        # no duration: dropped
-            ("zk2jTlAtvSU", 0.0, 1.0, 0, 0, 0, 0, 0, 2.0),        # audio missing: dropped
-            ("a1b2c3d4e5f", 0.2, 1.2, 0, 0, 0, 0.33, 0, 0.0)]     # surprise
+SEGMENTS = [
+    ("-3g5yACwYnA", 0.0, 1.0, 2.0, 0.33, 0, 0, 0, 0),  # happiness
+    ("-3g5yACwYnA", 1.0, 2.5, 0, 0, 0, 0, 0, 0),  # all zero: neutral
+    ("-3g5yACwYnA", 2.5, 3.0, 1.0, 1.0, 0, 0, 0, 0),  # tie: dropped
+    ("_0efYOjQYRc", 0.5, 1.5, 0, 0, 0.66, 0, 1.33, 0),  # disgust
+    ("_0efYOjQYRc", 2.0, 2.0, 0, 3.0, 0, 0, 0, 0),  # no duration: dropped
+    ("zk2jTlAtvSU", 0.0, 1.0, 0, 0, 0, 0, 0, 2.0),  # audio missing: dropped
+    ("a1b2c3d4e5f", 0.2, 1.2, 0, 0, 0, 0.33, 0, 0.0),
+]  # surprise
 SPLITS = {"-3g5yACwYnA": "train", "_0efYOjQYRc": "valid", "a1b2c3d4e5f": "test", "zk2jTlAtvSU": "test"}
 
 
@@ -57,8 +59,10 @@ def test_segments_become_utterances(tmp_path, files, source):
     result = CMUMOSEI().scan(tmp_path)
     utts = result.utterances
     assert [(u.uid, u.label) for u in utts] == [
-        ("-3g5yACwYnA_0", "happiness"), ("-3g5yACwYnA_1", "neutral"),
-        ("_0efYOjQYRc_0", "disgust"), ("a1b2c3d4e5f_0", "surprise"),
+        ("-3g5yACwYnA_0", "happiness"),
+        ("-3g5yACwYnA_1", "neutral"),
+        ("_0efYOjQYRc_0", "disgust"),
+        ("a1b2c3d4e5f_0", "surprise"),
     ]
     assert utts[1].offset == 1.0 and utts[1].duration == 1.5 and utts[1].meta["video"] == "-3g5yACwYnA"
     reasons = sorted(r for _, r in result.skipped)
@@ -72,7 +76,7 @@ def test_segments_become_utterances(tmp_path, files, source):
     for fold in folds:
         assert not {video[u] for u in fold.train} & {video[u] for u in fold.test}
     if source == "csv":
-        fold, = CMUMOSEI().folds(utts, "official")
+        (fold,) = CMUMOSEI().folds(utts, "official")
         assert fold.test == ("a1b2c3d4e5f_0",) and len(fold.train) == 3
     else:
         with pytest.raises(DataError, match="official protocol needs split"):

@@ -16,15 +16,25 @@ EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 def corpus(tmp_path, files):
     root = tmp_path / "CREMA-D"
     actors = [f"{1001 + i}" for i in range(12)]
-    files.many(root / "AudioWAV" / f"{a}_{s}_{e}_{'XX' if e == 'NEU' else 'HI'}.wav"
-               for a in actors for s in SENTENCES[:2] for e in EMOTIONS)
+    files.many(
+        root / "AudioWAV" / f"{a}_{s}_{e}_{'XX' if e == 'NEU' else 'HI'}.wav"
+        for a in actors
+        for s in SENTENCES[:2]
+        for e in EMOTIONS
+    )
     # the MP3 twins of one actor, and a header-only WAV whose MP3 twin must be used instead
-    files.many(root / "AudioMP3" / f"1001_{s}_{e}_{'XX' if e == 'NEU' else 'HI'}.mp3"
-               for s in SENTENCES[:2] for e in EMOTIONS)
+    files.many(
+        root / "AudioMP3" / f"1001_{s}_{e}_{'XX' if e == 'NEU' else 'HI'}.mp3" for s in SENTENCES[:2] for e in EMOTIONS
+    )
     (root / "AudioWAV" / "1012_MTI_SAD_XX.wav").write_bytes(b"RIFF$\0\0\0WAVEfmt ")
     files.container(root / "AudioMP3" / "1012_MTI_SAD_XX.mp3", "mp3", "libmp3lame")
-    files.many([root / "AudioWAV" / "1001_DFA_CAL_XX.wav", root / "AudioWAV" / "1001_XYZ_ANG_HI.wav",
-                root / "AudioWAV" / "1001-DFA-ANG-HI.wav"])
+    files.many(
+        [
+            root / "AudioWAV" / "1001_DFA_CAL_XX.wav",
+            root / "AudioWAV" / "1001_XYZ_ANG_HI.wav",
+            root / "AudioWAV" / "1001-DFA-ANG-HI.wav",
+        ]
+    )
     (root / "VideoDemographics.csv").write_text(
         "ActorID,Age,Sex,Race,Ethnicity\n"
         + "".join(f"{a},30,{'Male' if int(a) % 2 else 'Female'},Caucasian,Not Hispanic\n" for a in actors)

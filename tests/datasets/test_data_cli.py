@@ -25,7 +25,9 @@ def bench(*args: str, env: dict[str, str] | None = None):
 
 
 def test_check_real_crema_d_sample(shared_data):
-    result = bench("check", "--dataset", "crema-d", "--root", str(shared_data / "crema-d-sample"), "--decode", "-j", "2")
+    result = bench(
+        "check", "--dataset", "crema-d", "--root", str(shared_data / "crema-d-sample"), "--decode", "-j", "2"
+    )
     assert result.exit_code == 0, result.output
     assert "12 utterances, 2 speakers, 0 files skipped" in " ".join(result.output.split())
     assert "decoded 12 of 12 clips" in result.output
@@ -34,8 +36,9 @@ def test_check_real_crema_d_sample(shared_data):
 
 def test_check_prints_counts_and_skips(tmp_path, files: Files):
     actor = tmp_path / "Actor_01"
-    files.many([actor / "03-01-05-01-01-01-01.wav", actor / "03-01-05-02-01-01-01.wav",
-                actor / "03-02-05-01-01-01-01.wav"])
+    files.many(
+        [actor / "03-01-05-01-01-01-01.wav", actor / "03-01-05-02-01-01-01.wav", actor / "03-02-05-01-01-01-01.wav"]
+    )
     (actor / "03-01-01-01-01-01-01.wav").write_bytes(b"RIFF" + b"\0" * 200)  # named right, not audio
     result = bench("check", "-d", "ravdess", "--root", str(tmp_path), "--decode", "-j", "1")
     assert result.exit_code == 0, result.output
@@ -67,7 +70,9 @@ def test_root_from_environment_and_missing_root(tmp_path, files: Files, monkeypa
 def test_prepare_decodes_once_and_the_copy_scans_the_same(tmp_path, files: Files):
     source = write_meld(tmp_path / "MELD.Raw", files)
     output = tmp_path / "meld-wav"
-    result = bench("prepare", "-d", "meld", "--root", str(source), "-o", str(output), "-j", "2", "--sample-rate", "16000")
+    result = bench(
+        "prepare", "-d", "meld", "--root", str(source), "-o", str(output), "-j", "2", "--sample-rate", "16000"
+    )
     assert result.exit_code == 0, result.output
     assert "27 files decoded, 0 already done, 0 failed, 3 annotation files copied" in " ".join(result.output.split())
     before, after = MELD().scan(source).utterances, MELD().scan(output).utterances

@@ -13,8 +13,14 @@ from bench.plugins import registry
 
 # Test-fold sizes EmoBox publishes (its README and paper), fold by fold.
 TEST_SIZES = {
-    "ravdess": [240] * 6, "tess": [700], "savee": [120] * 4, "crema-d": [1856], "emodb": [107] * 5,
-    "iemocap": [1085, 1023, 1151, 1031, 1241], "meld": [2610], "mead": [7929],
+    "ravdess": [240] * 6,
+    "tess": [700],
+    "savee": [120] * 4,
+    "crema-d": [1856],
+    "emodb": [107] * 5,
+    "iemocap": [1085, 1023, 1151, 1031, 1241],
+    "meld": [2610],
+    "mead": [7929],
 }
 
 
@@ -52,7 +58,14 @@ def test_labels_go_through_the_label_map(tmp_path, files):
     write_tree("emodb", tmp_path / "emodb", files)
     part = emobox.partition(*_scan("emodb", tmp_path / "emodb"), folder)
     assert Counter(u.label for u in part.utterances) == {
-        "anger": 127, "boredom": 81, "neutral": 79, "happiness": 71, "fear": 69, "sadness": 62, "disgust": 46}
+        "anger": 127,
+        "boredom": 81,
+        "neutral": 79,
+        "happiness": 71,
+        "fear": 69,
+        "sadness": 62,
+        "disgust": 46,
+    }
     rows = entries("iemocap")
     write_tree("iemocap", tmp_path / "iemocap", files)
     part = emobox.partition(*_scan("iemocap", tmp_path / "iemocap"), folder)
@@ -78,8 +91,12 @@ def test_mismatches_are_reported_by_name(tmp_path, files):
 def test_mead_trains_on_the_rest_of_the_corpus(tmp_path, files):
     """EmoBox's MEAD fold has no train file: every clip outside its test list trains."""
     write_tree("mead", tmp_path / "mead", files)
-    extra = files.many([tmp_path / "mead" / "M003" / "audio" / "angry" / "level_3" / "030.m4a",
-                        tmp_path / "mead" / "W009" / "audio" / "neutral" / "level_1" / "040.m4a"])
+    extra = files.many(
+        [
+            tmp_path / "mead" / "M003" / "audio" / "angry" / "level_3" / "030.m4a",
+            tmp_path / "mead" / "W009" / "audio" / "neutral" / "level_1" / "040.m4a",
+        ]
+    )
     part = emobox.partition(*_scan("mead", tmp_path / "mead"), emobox_dir())
     (fold,) = part.folds
     assert len(fold.test) == 7929
@@ -87,8 +104,9 @@ def test_mead_trains_on_the_rest_of_the_corpus(tmp_path, files):
     assert {u.path for u in part.utterances} >= set(extra)
 
 
-@pytest.mark.parametrize("test_on,train_on", [("savee", "ravdess"), ("ravdess", "savee"),
-                                               ("iemocap", "savee"), ("meld", "savee")])
+@pytest.mark.parametrize(
+    "test_on,train_on", [("savee", "ravdess"), ("ravdess", "savee"), ("iemocap", "savee"), ("meld", "savee")]
+)
 def test_track2_tests_on_240_balanced_utterances(test_on, train_on, tmp_path, files):
     folder = emobox_dir()
     write_tree(test_on, tmp_path / test_on, files)
@@ -135,8 +153,22 @@ def test_data_check_prints_emobox_fold_sizes_and_names_what_is_missing(tmp_path,
 
     written = write_tree("savee", tmp_path / "savee", files)
     written["savee-KL-su15"].unlink()
-    result = CliRunner().invoke(app, ["data", "check", "--dataset", "savee", "--root", str(tmp_path / "savee"),
-                                      "--protocol", "emobox", "--emobox", str(emobox_dir())], terminal_width=200)
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "check",
+            "--dataset",
+            "savee",
+            "--root",
+            str(tmp_path / "savee"),
+            "--protocol",
+            "emobox",
+            "--emobox",
+            str(emobox_dir()),
+        ],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     assert "1 EmoBox utterances missing from the corpus" in result.output
     assert "savee-KL-su15" in result.output and "listed by EmoBox, not found in the corpus" in result.output
@@ -157,11 +189,28 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
     monkeypatch.chdir(tmp_path)
     write_tree("savee", tmp_path / "savee", files)
     runner = CliRunner()
-    result = runner.invoke(app, [
-        "run", "--dataset", "savee", "--data-root", str(tmp_path / "savee"), "--protocol", "emobox",
-        "--emobox", str(emobox_dir()), "--no-finetune", "--no-acpt", "--seeds", "1", "--output", "runs",
-        "--set", "classifier.epochs=2",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "savee",
+            "--data-root",
+            str(tmp_path / "savee"),
+            "--protocol",
+            "emobox",
+            "--emobox",
+            str(emobox_dir()),
+            "--no-finetune",
+            "--no-acpt",
+            "--seeds",
+            "1",
+            "--output",
+            "runs",
+            "--set",
+            "classifier.epochs=2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "EmoBox emobox: 0 EmoBox utterances missing from the corpus" in result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
@@ -207,8 +256,21 @@ def test_reproduce_emobox_plans_every_shared_corpus_on_emobox_folds(tmp_path, fi
         monkeypatch.delenv(registry.dataset(name).env_var, raising=False)
     write_tree("savee", tmp_path / "savee", files)
     monkeypatch.setenv("BENCH_SAVEE_ROOT", str(tmp_path / "savee"))
-    result = CliRunner().invoke(app, ["reproduce", "emobox", "--backbone", "mini-clap", "--emobox", str(emobox_dir()),
-                                      "--dry-run", "--output", "runs"], terminal_width=200)
+    result = CliRunner().invoke(
+        app,
+        [
+            "reproduce",
+            "emobox",
+            "--backbone",
+            "mini-clap",
+            "--emobox",
+            str(emobox_dir()),
+            "--dry-run",
+            "--output",
+            "runs",
+        ],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "run mini-clap on savee: to run" in lines

@@ -10,8 +10,16 @@ from bench.datasets.iemocap import IEMOCAP
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 # per dialog: (utterance suffix, label code); F/M letters give the speaking actor
-TURNS = [("F000", "neu"), ("M000", "hap"), ("F001", "exc"), ("M001", "ang"), ("F002", "sad"),
-         ("M002", "fru"), ("F003", "xxx"), ("M003", "sur")]
+TURNS = [
+    ("F000", "neu"),
+    ("M000", "hap"),
+    ("F001", "exc"),
+    ("M001", "ang"),
+    ("F002", "sad"),
+    ("M002", "fru"),
+    ("F003", "xxx"),
+    ("M003", "sur"),
+]
 
 
 def write_dialog(root, files, session: int, dialog: str, turns=TURNS, missing=()):
@@ -36,8 +44,9 @@ def corpus(tmp_path, files):
         write_dialog(root, files, s, f"Ses0{s}F_impro01")
         write_dialog(root, files, s, f"Ses0{s}M_script01_1", missing={"Ses05M_script01_1_F001"})
     wav = root / "Session1" / "sentences" / "wav"
-    files.many([wav / "Ses01F_impro01" / "._Ses01F_impro01_F000.wav",
-                wav / "Ses01F_impro01" / "Ses01F_impro01_F099.wav"])  # no label line
+    files.many(
+        [wav / "Ses01F_impro01" / "._Ses01F_impro01_F000.wav", wav / "Ses01F_impro01" / "Ses01F_impro01_F099.wav"]
+    )  # no label line
     files.many([root / "Session1" / "dialog" / "wav" / "Ses01F_impro01.wav"])  # whole dialog: not read
     return root
 

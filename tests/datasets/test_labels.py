@@ -26,8 +26,11 @@ def test_every_installed_loader_uses_canonical_class_names():
 
 
 def utts(corpus: str, labels: dict[str, int]) -> list[Utterance]:
-    return [Utterance(uid=f"{label}{i}", path=f"{corpus}/{label}{i}.wav", label=label)
-            for label, n in labels.items() for i in range(n)]
+    return [
+        Utterance(uid=f"{label}{i}", path=f"{corpus}/{label}{i}.wav", label=label)
+        for label, n in labels.items()
+        for i in range(n)
+    ]
 
 
 def test_pool_on_shared_classes_and_hold_out_each_corpus():

@@ -20,9 +20,11 @@ def meld_rows(n: int, start_dialog: int = 0) -> list[tuple[int, int, str]]:
 
 def write_meld(root, files, with_video: bool = True):
     """MELD.Raw with 14/7/7 rows; a few real mp4 clips, the rest WAV bytes named .mp4."""
-    layout = {"train": ("train", "train_splits", meld_rows(14)),
-              "dev": ("dev", "dev_splits_complete", meld_rows(7)),
-              "test": ("test", "output_repeated_splits_test", meld_rows(7))}
+    layout = {
+        "train": ("train", "train_splits", meld_rows(14)),
+        "dev": ("dev", "dev_splits_complete", meld_rows(7)),
+        "test": ("test", "output_repeated_splits_test", meld_rows(7)),
+    }
     for split, (archive, folder, rows) in layout.items():
         text = MELD_HEADER + "".join(
             f'{i + 1},"Oh my God, he\u2019s so {emo}!",Chandler,{emo},neutral,{d},{u},3,5,"00:14:38,127","00:14:40,000"\n'
@@ -58,13 +60,15 @@ def test_meld_reads_the_release_layout(tmp_path, files):
     assert next(u for u in utts if u.uid == "test/dia2_utt0").path.name == "final_videos_testdia2_utt0.mp4"
     assert next(u for u in utts if u.uid == "test/dia0_utt0").path.name == "dia0_utt0.mp4"
     reasons = sorted(r for _, r in result.skipped)
-    assert reasons == sorted([
-        "train_sent_emo.csv line 15 (dia4_utt1): its clip is missing from train_splits/",
-        "test-folder copy of dia0_utt0; the plain-named clip is used",
-        "no row in test_sent_emo.csv",
-        "macOS metadata file ('._' AppleDouble), not audio",
-    ])
-    fold, = MELD().folds(utts, "official")
+    assert reasons == sorted(
+        [
+            "train_sent_emo.csv line 15 (dia4_utt1): its clip is missing from train_splits/",
+            "test-folder copy of dia0_utt0; the plain-named clip is used",
+            "no row in test_sent_emo.csv",
+            "macOS metadata file ('._' AppleDouble), not audio",
+        ]
+    )
+    (fold,) = MELD().folds(utts, "official")
     assert len(fold.train) == 20 and len(fold.test) == 7
     assert_partition(MELD().folds(utts, "random-10fold"), utts)
     wave = audio.load(next(u for u in utts if u.uid == "dev/dia0_utt0").path, 16_000)
@@ -85,16 +89,24 @@ MEAD_EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "
 
 def test_mead_folder_tree(tmp_path, files):
     root = tmp_path / "MEAD"
-    paths = [root / actor / "audio" / emo / f"level_{level}" / f"{n:03d}.m4a"
-             for actor in ("M003", "M005", "W009", "W011")
-             for emo in MEAD_EMOTIONS for level in ((1,) if emo == "neutral" else (1, 2, 3)) for n in (1, 2)]
+    paths = [
+        root / actor / "audio" / emo / f"level_{level}" / f"{n:03d}.m4a"
+        for actor in ("M003", "M005", "W009", "W011")
+        for emo in MEAD_EMOTIONS
+        for level in ((1,) if emo == "neutral" else (1, 2, 3))
+        for n in (1, 2)
+    ]
     files.container(paths[0], "ipod", "aac", rate=48_000)
     files.many(paths[1:])
-    files.many([root / "M003" / "video" / "front" / "angry" / "level_1" / "001.mp4",  # not read
-                root / "M003" / "audio" / "bored" / "level_1" / "001.m4a",
-                root / "M003" / "audio" / "angry" / "level_x" / "001.m4a",
-                root / "X001" / "audio" / "angry" / "level_1" / "001.m4a",
-                root / "M003" / "audio" / "angry" / "001.m4a"])
+    files.many(
+        [
+            root / "M003" / "video" / "front" / "angry" / "level_1" / "001.mp4",  # not read
+            root / "M003" / "audio" / "bored" / "level_1" / "001.m4a",
+            root / "M003" / "audio" / "angry" / "level_x" / "001.m4a",
+            root / "X001" / "audio" / "angry" / "level_1" / "001.m4a",
+            root / "M003" / "audio" / "angry" / "001.m4a",
+        ]
+    )
     result = MEAD().scan(root)
     utts = result.utterances
     assert len(utts) == 4 * (7 * 3 * 2 + 2)
@@ -103,8 +115,10 @@ def test_mead_folder_tree(tmp_path, files):
     utt = next(u for u in utts if u.uid == "W009_disgust_3_002")
     assert (utt.speaker, utt.label, utt.meta["level"]) == ("W009", "disgust", "3")
     assert sorted(r for _, r in result.skipped) == [
-        "actor folder 'X001' is not like M003 or W009", "intensity folder 'level_x' is not level_<n>",
-        "not at <actor>/audio/<emotion>/level_<n>/<nnn>.m4a", "unknown emotion folder 'bored'",
+        "actor folder 'X001' is not like M003 or W009",
+        "intensity folder 'level_x' is not level_<n>",
+        "not at <actor>/audio/<emotion>/level_<n>/<nnn>.m4a",
+        "unknown emotion folder 'bored'",
     ]
     assert len(audio.load(paths[0], 16_000)) > 4000
     folds = MEAD().folds(utts, "speaker")

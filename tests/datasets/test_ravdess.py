@@ -16,7 +16,10 @@ def ravdess_names():
             for intensity in (1,) if emotion == 1 else (1, 2):
                 for statement in (1, 2):
                     for rep in (1, 2):
-                        yield f"Actor_{actor:02d}", f"03-01-{emotion:02d}-{intensity:02d}-{statement:02d}-{rep:02d}-{actor:02d}.wav"
+                        yield (
+                            f"Actor_{actor:02d}",
+                            f"03-01-{emotion:02d}-{intensity:02d}-{statement:02d}-{rep:02d}-{actor:02d}.wav",
+                        )
 
 
 @pytest.fixture
@@ -24,12 +27,16 @@ def corpus(tmp_path, files):
     root = tmp_path / "RAVDESS"
     files.many(root / "Audio_Speech_Actors_01-24" / actor / name for actor, name in ravdess_names())
     song = root / "Audio_Song_Actors_01-24" / "Actor_01"
-    files.many([song / "03-02-03-01-01-01-01.wav",                 # song
-                root / "Video" / "Actor_02" / "01-01-03-01-01-01-02.mp4",  # audio-video
-                root / "Actor_03" / "03-01-09-01-01-01-03.wav",   # unknown emotion
-                root / "Actor_03" / "03-01-05-01-01-1-03.wav",    # typo in the name
-                root / "Actor_03" / "._03-01-05-01-01-01-03.wav",  # macOS metadata
-                root / "Actor_25" / "03-01-05-01-01-01-25.wav"])  # no such actor
+    files.many(
+        [
+            song / "03-02-03-01-01-01-01.wav",  # song
+            root / "Video" / "Actor_02" / "01-01-03-01-01-01-02.mp4",  # audio-video
+            root / "Actor_03" / "03-01-09-01-01-01-03.wav",  # unknown emotion
+            root / "Actor_03" / "03-01-05-01-01-1-03.wav",  # typo in the name
+            root / "Actor_03" / "._03-01-05-01-01-01-03.wav",  # macOS metadata
+            root / "Actor_25" / "03-01-05-01-01-01-25.wav",
+        ]
+    )  # no such actor
     return root
 
 
@@ -79,7 +86,7 @@ def test_not_ravdess(tmp_path, files):
 
 def test_quirky_files_scan_and_load(tmp_path, files):
     actor = tmp_path / "Actor_01"
-    files.wav(actor / "03-01-01-01-01-01-01.wav", rate=96_000, channels=2)   # 96 kHz stereo
+    files.wav(actor / "03-01-01-01-01-01-01.wav", rate=96_000, channels=2)  # 96 kHz stereo
     files.wav(actor / "03-01-02-01-01-01-01.wav", rate=24_414, format="AIFF")  # AIFF named .wav
     files.wav(actor / "03-01-03-01-01-01-01.wav", rate=48_000, subtype="PCM_24")
     utts = RAVDESS().scan(tmp_path).utterances

@@ -9,8 +9,15 @@ from bench.api import DataError
 from bench.datasets.savee import SAVEE
 from bench.datasets.tess import TESS
 
-TESS_FOLDERS = {"angry": "angry", "disgust": "disgust", "fear": "Fear", "happy": "happy",
-                "neutral": "neutral", "ps": "Pleasant_surprise", "sad": "Sad"}  # capitals vary by copy
+TESS_FOLDERS = {
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "Fear",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "Pleasant_surprise",
+    "sad": "Sad",
+}  # capitals vary by copy
 SAVEE_CODES = {"a": 15, "d": 15, "f": 15, "h": 15, "n": 30, "sa": 15, "su": 15}
 
 
@@ -18,12 +25,16 @@ SAVEE_CODES = {"a": 15, "d": 15, "f": 15, "h": 15, "n": 30, "sa": 15, "su": 15}
 def tess(tmp_path, files):
     root = tmp_path / "TESS Toronto emotional speech set data"
     words = [f"w{i:03d}" for i in range(200)]
-    paths = [root / f"{spk}_{folder}" / f"{spk}_{word}_{emo}.wav"
-             for spk in ("OAF", "YAF") for emo, folder in TESS_FOLDERS.items() for word in words
-             if (spk, word, emo) != ("OAF", "w000", "neutral")]
+    paths = [
+        root / f"{spk}_{folder}" / f"{spk}_{word}_{emo}.wav"
+        for spk in ("OAF", "YAF")
+        for emo, folder in TESS_FOLDERS.items()
+        for word in words
+        if (spk, word, emo) != ("OAF", "w000", "neutral")
+    ]
     paths.append(root / "OAF_neutral" / "OA_w000_neutral.wav")  # the release's misnamed file
-    paths.append(root / "YAF_calm" / "YAF_w001_calm.wav")      # not a TESS emotion
-    paths.append(root / "misc" / "XYZ_w001_angry.wav")         # unknown speaker, unknown folder
+    paths.append(root / "YAF_calm" / "YAF_w001_calm.wav")  # not a TESS emotion
+    paths.append(root / "misc" / "XYZ_w001_angry.wav")  # unknown speaker, unknown folder
     files.many(paths)
     return root
 
@@ -66,13 +77,22 @@ def test_savee_both_layouts_give_the_same_corpus(tmp_path, files, layout):
     result = SAVEE().scan(root)
     utts = result.utterances
     assert len(utts) == 480
-    assert by(utts, "label") == {"anger": 60, "disgust": 60, "fear": 60, "happiness": 60, "neutral": 120,
-                                 "sadness": 60, "surprise": 60}
+    assert by(utts, "label") == {
+        "anger": 60,
+        "disgust": 60,
+        "fear": 60,
+        "happiness": 60,
+        "neutral": 120,
+        "sadness": 60,
+        "surprise": 60,
+    }
     assert set(by(utts, "speaker").values()) == {120} and by(utts, "gender") == {"male": 480}
     assert {u.uid for u in utts} >= {"DC_a01", "KL_su15", "JE_n30"}
     reasons = {p.name: r for p, r in result.skipped}
-    assert reasons == {"a01.wav": "speaker 'XX' is not one of DC, JE, JK, KL (from the name or the folder)",
-                       "DC_b01.wav": "unknown emotion code 'b'"}
+    assert reasons == {
+        "a01.wav": "speaker 'XX' is not one of DC, JE, JK, KL (from the name or the folder)",
+        "DC_b01.wav": "unknown emotion code 'b'",
+    }
     folds = SAVEE().folds(utts, "speaker")
     assert len(folds) == 4
     assert_partition(folds, utts)

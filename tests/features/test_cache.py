@@ -151,7 +151,9 @@ def test_a_space_of_an_older_pipeline_version_is_never_read_and_is_reported(clip
     assert computed == 6  # the old entries are not read
     result = CliRunner().invoke(app, ["cache", "info"])
     assert result.exit_code == 0
-    assert f"1 spaces were written by another pipeline version (not {cache.VERSION}) and are never read" in result.output
+    assert (
+        f"1 spaces were written by another pipeline version (not {cache.VERSION}) and are never read" in result.output
+    )
 
 
 def test_new_projection_heads_still_find_the_encoder_features(clips):
@@ -165,6 +167,7 @@ def test_new_projection_heads_still_find_the_encoder_features(clips):
 
 
 # --- damage: reported once, dropped, recomputed, never read ---------------------------------------
+
 
 def flip_npy(npy):
     data = bytearray(npy.read_bytes())
@@ -274,7 +277,9 @@ def test_cache_info_and_clear_cover_the_rendered_conditions(clips):
     conditions.apply(conditions.parse("white@0dB"), utterances[:1])
     result = runner.invoke(app, ["cache", "info"])
     assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.output.splitlines() if "dB" in line}
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.output.splitlines() if "dB" in line
+    }
     assert rows == {"pink@5dB": "3", "white@0dB": "1"}
     result = runner.invoke(app, ["cache", "clear", "--conditions"])
     assert result.exit_code == 0 and "cleared the rendered conditions" in result.output

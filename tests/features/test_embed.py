@@ -95,8 +95,12 @@ def test_fine_tuning_under_bf16_autocast_keeps_the_loss_in_fp32(clips, monkeypat
             return embedded
 
         history = finetune(
-            backbone, audio_batch, captions, torch.tensor([0, 1, 0, 1, 0, 1, 0]),
-            FinetuneSettings(epochs=3, batch_size=4), seed=0,
+            backbone,
+            audio_batch,
+            captions,
+            torch.tensor([0, 1, 0, 1, 0, 1, 0]),
+            FinetuneSettings(epochs=3, batch_size=4),
+            seed=0,
         )
         return history, seen
 

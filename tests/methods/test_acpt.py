@@ -42,7 +42,9 @@ def test_acpt_contexts_equal_the_plain_loop_on_one_thread_or_two():
         expected = plain_loop(backbone, descriptions, labels, soundscapes, settings, seed=3)
         for count in (1, 2):
             torch.set_num_threads(count)
-            contexts, history = train_contexts(backbone, WORDS, descriptions, labels, soundscapes, SOUNDSCAPES, settings, 3)
+            contexts, history = train_contexts(
+                backbone, WORDS, descriptions, labels, soundscapes, SOUNDSCAPES, settings, 3
+            )
             assert torch.get_num_threads() == count  # the measured choice does not outlive the stage
             assert (contexts - expected).abs().max() < 1e-6
             assert history[-1] < history[0]

@@ -23,8 +23,16 @@ from bench.protocol.run import run
 def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp_path):
     """Speaker-independent folds, mini-clap's GE2E utterance embedding: within 1 point WA."""
     config = RunConfig(
-        backbone="mini-clap", dataset="emodb", data_root=emodb_root, protocol="speaker", seeds=1, finetune=False,
-        acpt=False, classifier=False, ablation=False, output=tmp_path,
+        backbone="mini-clap",
+        dataset="emodb",
+        data_root=emodb_root,
+        protocol="speaker",
+        seeds=1,
+        finetune=False,
+        acpt=False,
+        classifier=False,
+        ablation=False,
+        output=tmp_path,
     )
     record = run(config)
     ours = next(r for r in record.summary if r.method == "encoder-probe")
@@ -46,8 +54,10 @@ def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp
         plain = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=inner, max_iter=2000))
         accuracies.append(plain.fit(x[train], y[train]).score(x[test], y[test]))
     reference = 100 * float(np.mean(accuracies))
-    print(f"EmoDB speaker folds, GE2E embedding: bench encoder probe {100 * ours.wa:.2f} WA "
-          f"({100 * ours.ua:.2f} UA), plain scikit-learn {reference:.2f} WA")
+    print(
+        f"EmoDB speaker folds, GE2E embedding: bench encoder probe {100 * ours.wa:.2f} WA "
+        f"({100 * ours.ua:.2f} UA), plain scikit-learn {reference:.2f} WA"
+    )
     assert abs(100 * ours.wa - reference) <= 1.0
     assert 100 * ours.wa > 100 / len(corpus.classes) + 10  # far above chance: real features, real labels
 
@@ -62,7 +72,9 @@ def test_encoder_probe_cross_validates_by_speaker_only_when_the_fold_does(monkey
         monkeypatch.setattr(model_selection, name, lambda *a, _o=original, _n=name, **k: used.append(_n) or _o(*a, **k))
     rng = np.random.default_rng(0)
     utts = [Utterance(f"u{i}", None, ("a", "b")[i % 2], speaker=f"s{i % 6}") for i in range(60)]
-    x = torch.from_numpy(rng.normal(size=(60, 8)).astype(np.float32) + np.array([u.label == "a" for u in utts])[:, None])
+    x = torch.from_numpy(
+        rng.normal(size=(60, 8)).astype(np.float32) + np.array([u.label == "a" for u in utts])[:, None]
+    )
     independent = [u for u in utts if u.speaker != "s5"], [u for u in utts if u.speaker == "s5"]
     mixed = utts[:40], utts[40:]
     for train, test in (independent, mixed):

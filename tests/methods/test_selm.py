@@ -41,10 +41,28 @@ def test_constrained_scores_and_loss_equal_the_hand_computed_log_likelihood(kind
 
 
 def test_few_shot_draws_only_from_the_training_part_and_test_labels_stay_out():
-    train = [Utterance(f"t{c}{i}", None, label, f"s{i}") for c, label in enumerate(("anger", "sadness")) for i in range(5)]
-    data = FoldInput(fold="f", seed=3, finetuned=False, classes=("anger", "sadness"), words=["angry", "sad"],
-                     train=train, finetune_clips=train, test_speakers={"x"}, settings=None, backbone=None, text={},
-                     encoder_frozen=True, features=None, embeddings=None, frames=None, timed=None, kept={})
+    train = [
+        Utterance(f"t{c}{i}", None, label, f"s{i}") for c, label in enumerate(("anger", "sadness")) for i in range(5)
+    ]
+    data = FoldInput(
+        fold="f",
+        seed=3,
+        finetuned=False,
+        classes=("anger", "sadness"),
+        words=["angry", "sad"],
+        train=train,
+        finetune_clips=train,
+        test_speakers={"x"},
+        settings=None,
+        backbone=None,
+        text={},
+        encoder_frozen=True,
+        features=None,
+        embeddings=None,
+        frames=None,
+        timed=None,
+        kept={},
+    )
     chosen = data.few_shot(2)
     assert len(chosen) == 4 and {u.uid for u in chosen} <= {u.uid for u in train}
     assert sorted(u.label for u in chosen) == ["anger", "anger", "sadness", "sadness"]
@@ -63,9 +81,27 @@ def test_without_a_language_model_selm_is_one_line_naming_what_to_install(monkey
 
 
 def _run(output, lm, data_root, *extra):
-    return [sys.executable, "-m", "bench", "run", "--method", "selm", "--data-root", str(data_root), "--seeds", "2",
-            "--set", f"selm.lm={lm}", "--set", "selm.epochs=2", "--set", "selm.shot_epochs=2", *extra,
-            "--output", str(output)]
+    return [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--method",
+        "selm",
+        "--data-root",
+        str(data_root),
+        "--seeds",
+        "2",
+        "--set",
+        f"selm.lm={lm}",
+        "--set",
+        "selm.epochs=2",
+        "--set",
+        "selm.shot_epochs=2",
+        *extra,
+        "--output",
+        str(output),
+    ]
 
 
 @pytest.mark.slow
@@ -74,8 +110,9 @@ def test_selm_run_with_few_shot_resumes_after_a_kill_to_identical_units(tmp_path
     synth = synth_one_take(tmp_path / "synth")
     env = {**os.environ, "COLUMNS": "200"}
     killed = tmp_path / "killed"
-    process = subprocess.Popen(_run(killed, lm, synth, "--shots", "2"), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(
+        _run(killed, lm, synth, "--shots", "2"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     while process.poll() is None and not list(killed.glob("*/units/*.json")):
         time.sleep(0.05)
     assert process.poll() is None, "the run ended before the kill"
@@ -83,7 +120,9 @@ def test_selm_run_with_few_shot_resumes_after_a_kill_to_identical_units(tmp_path
     process.wait()
     units = {}
     for output in (killed, tmp_path / "reference"):
-        result = subprocess.run(_run(output, lm, synth, "--shots", "2"), capture_output=True, text=True, env=env, check=False)
+        result = subprocess.run(
+            _run(output, lm, synth, "--shots", "2"), capture_output=True, text=True, env=env, check=False
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         assert re.search(r"SELM\s", result.stdout), result.stdout
         record = Record.read(Path(re.search(r"record: (\S+)", result.stdout).group(1)))

@@ -36,6 +36,9 @@ def test_text_as_prefix_makes_its_emotion_word_the_likeliest(smollm2):
     smollm2 = smollm2()
     embed = smollm2.model.get_input_embeddings()
     words = [smollm2.ids(" " + w) for w in WORDS]
-    for sentence, expected in (("I am furious, stop shouting at me!", "angry"), ("I cried all night after the funeral.", "sad")):
+    for sentence, expected in (
+        ("I am furious, stop shouting at me!", "angry"),
+        ("I cried all night after the funeral.", "sad"),
+    ):
         prefix = embed(torch.tensor([smollm2.ids(sentence)]))
         assert WORDS[int(smollm2.scores(prefix, words).argmax())] == expected

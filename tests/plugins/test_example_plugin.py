@@ -21,8 +21,19 @@ def plugin_site(tmp_path_factory):
     build = tmp_path_factory.mktemp("src") / "plugin"
     shutil.copytree(PLUGIN, build)  # build in a copy: nothing is written into the repository
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(build)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(build),
+        ],
         check=True,
     )
     return site
@@ -57,8 +68,19 @@ def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
             shutil.copy(utt.path, root / utt.label / f"{utt.speaker}_{utt.path.name}")
     settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
     result = bench(
-        plugin_site, "run", "--backbone", "mfcc-minilm", "--dataset", "class-folders", "--data-root", str(root),
-        "--seeds", "1", "--output", str(tmp_path / "runs"), *settings,
+        plugin_site,
+        "run",
+        "--backbone",
+        "mfcc-minilm",
+        "--dataset",
+        "class-folders",
+        "--data-root",
+        str(root),
+        "--seeds",
+        "1",
+        "--output",
+        str(tmp_path / "runs"),
+        *settings,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mfcc-minilm on class-folders (speaker, 3 folds" in result.stdout
@@ -69,8 +91,20 @@ def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
 def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
     settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
     result = bench(
-        plugin_site, "run", "--method", "nearest-class-mean", "--method", "zero-shot", "--no-finetune", "--seeds", "1",
-        "--data-root", str(synth_one_take(tmp_path / "synth")), "--output", str(tmp_path / "runs"), *settings,
+        plugin_site,
+        "run",
+        "--method",
+        "nearest-class-mean",
+        "--method",
+        "zero-shot",
+        "--no-finetune",
+        "--seeds",
+        "1",
+        "--data-root",
+        str(synth_one_take(tmp_path / "synth")),
+        "--output",
+        str(tmp_path / "runs"),
+        *settings,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     table = result.stdout.split("record:")[0]

@@ -6,10 +6,10 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.plugins import registry
 
-BROKEN_MODULE = '''
+BROKEN_MODULE = """
 raise ImportError("this plugin needs a package that is not installed")
-'''
-SHAPES_MODULE = '''
+"""
+SHAPES_MODULE = """
 from bench.api import Backbone, DatasetLoader
 
 class NotABackbone:
@@ -17,7 +17,7 @@ class NotABackbone:
 
 class HalfBackbone(Backbone):
     name, sample_rate, clip_seconds, embed_dim = "half", 16000, 1.0, 8
-'''
+"""
 
 
 @pytest.fixture

@@ -27,8 +27,24 @@ def test_clips_without_gender_are_counted_in_the_record(corpus, tmp_path):
     """ml-gemo: gender prompts and genders reach the loss (sl-gemo runs in tests/backbones/test_ssl_clap.py)."""
     objective = "ml-gemo"
     settings = [a for k, v in {**TINY_SETTINGS, "finetune.objective": objective}.items() for a in ("--set", f"{k}={v}")]
-    result = runner.invoke(app, ["run", "--dataset", "emodb", "--data-root", str(corpus), "--seeds", "1",
-                                 "--no-ablation", "--no-baselines", "--no-acpt", "--output", str(tmp_path), *settings])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "emodb",
+            "--data-root",
+            str(corpus),
+            "--seeds",
+            "1",
+            "--no-ablation",
+            "--no-baselines",
+            "--no-acpt",
+            "--output",
+            str(tmp_path),
+            *settings,
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
     assert record.config.finetune_settings["objective"] == objective

@@ -195,8 +195,14 @@ def test_finetune_trains_the_audio_encoder_slowly_and_never_the_text_encoder():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     waves = torch.randn(4, 16000) * 0.1
     captions = model.text_features(["This is a happy sound", "This is a sad sound"])
-    finetune(model, lambda idx: model.encode_audio(waves[idx]), captions, torch.tensor([0, 1, 0, 1]),
-             FinetuneSettings(epochs=2, batch_size=4), seed=0)
+    finetune(
+        model,
+        lambda idx: model.encode_audio(waves[idx]),
+        captions,
+        torch.tensor([0, 1, 0, 1]),
+        FinetuneSettings(epochs=2, batch_size=4),
+        seed=0,
+    )
     after = model.state_dict()
     change = lambda prefix: max((after[k] - before[k]).abs().max().item() for k in before if k.startswith(prefix))  # noqa: E731
     assert change("text_encoder.") == 0.0

@@ -12,13 +12,42 @@ from bench.results.schema import Record, Unit
 
 runner = CliRunner()
 GOOD = {
-    "schema": records.SCHEMA, "kind": "bench.run",
+    "schema": records.SCHEMA,
+    "kind": "bench.run",
     "config": {"backbone": "mini-clap", "dataset": "synth", "finetune": True, "acpt": False},
-    "dataset": {"name": "synth"}, "seeds": [0], "units": [],
-    "summary": [{"finetune": True, "acpt": False, "method": "cross-modal", "row": "fine-tune", "wa": 0.5, "ua": 0.4, "f1": 0.3,
-                 "wa_std": 0.0, "ua_std": 0.0, "f1_std": 0.0, "seeds": 1, "folds": 1},
-                {"finetune": True, "acpt": True, "method": "cross-modal", "row": "fine-tune + ACPT", "wa": 0.6, "ua": 0.5, "f1": 0.4,
-                 "wa_std": 0.0, "ua_std": 0.0, "f1_std": 0.0, "seeds": 1, "folds": 1}],
+    "dataset": {"name": "synth"},
+    "seeds": [0],
+    "units": [],
+    "summary": [
+        {
+            "finetune": True,
+            "acpt": False,
+            "method": "cross-modal",
+            "row": "fine-tune",
+            "wa": 0.5,
+            "ua": 0.4,
+            "f1": 0.3,
+            "wa_std": 0.0,
+            "ua_std": 0.0,
+            "f1_std": 0.0,
+            "seeds": 1,
+            "folds": 1,
+        },
+        {
+            "finetune": True,
+            "acpt": True,
+            "method": "cross-modal",
+            "row": "fine-tune + ACPT",
+            "wa": 0.6,
+            "ua": 0.5,
+            "f1": 0.4,
+            "wa_std": 0.0,
+            "ua_std": 0.0,
+            "f1_std": 0.0,
+            "seeds": 1,
+            "folds": 1,
+        },
+    ],
 }
 BAD = [
     ({"schema": 1}, "not a record of this bench (kind: field required)"),
@@ -52,32 +81,67 @@ def test_a_unit_file_of_the_wrong_shape_is_a_data_error(tmp_path):
 
 def test_the_main_row_is_the_run_s_own_stages():
     assert Record.model_validate(GOOD).main_row().row == "fine-tune"
-    assert Record.model_validate({**GOOD, "config": {**GOOD["config"], "acpt": True}}).main_row().row == "fine-tune + ACPT"
+    assert (
+        Record.model_validate({**GOOD, "config": {**GOOD["config"], "acpt": True}}).main_row().row == "fine-tune + ACPT"
+    )
     assert Record.model_validate({**GOOD, "config": {**GOOD["config"], "finetune": False}}).main_row() is None
 
 
 def test_a_record_goes_to_disk_and_back_unchanged_with_the_fields_it_does_not_name(tmp_path):
     """Written as the bench always wrote it (plain JSON), read, written, read: the same object."""
-    unit_row = {"seed": 0, "fold": "all", "finetune": True, "acpt": False, "method": "cross-modal", "n_test": 4,
-                "wa": 0.5, "ua": 0.4, "f1": 0.3, "confusion": [[1, 1], [1, 1]], "shared": "per seed"}
-    written = {**GOOD, "created": "2025-01-01T10:00:00", "units": [unit_row], "versions": {"torch": "2.5"},
-               "from_a_plugin": {"anything": [1, 2]}}
+    unit_row = {
+        "seed": 0,
+        "fold": "all",
+        "finetune": True,
+        "acpt": False,
+        "method": "cross-modal",
+        "n_test": 4,
+        "wa": 0.5,
+        "ua": 0.4,
+        "f1": 0.3,
+        "confusion": [[1, 1], [1, 1]],
+        "shared": "per seed",
+    }
+    written = {
+        **GOOD,
+        "created": "2025-01-01T10:00:00",
+        "units": [unit_row],
+        "versions": {"torch": "2.5"},
+        "from_a_plugin": {"anything": [1, 2]},
+    }
     (tmp_path / "old.json").write_text(json.dumps(written))
     record = Record.read(tmp_path / "old.json")
     assert record.units[0].confusion == [[1, 1], [1, 1]] and record.from_a_plugin == {"anything": [1, 2]}
     record.write(tmp_path / "new.json")
-    assert json.loads((tmp_path / "new.json").read_text()) == {**written, "code": {}, "backbone": {}, "finetunes": [],
-                                                               "dataset": {**written["dataset"], "classes": [], "protocol": "",
-                                                                           "folds": [], "skipped": []},
-                                                               "config": {**written["config"], "classifier": True,
-                                                                          "checkpoint": None, "backbone_options": {},
-                                                                          "finetune_settings": {}}}
+    assert json.loads((tmp_path / "new.json").read_text()) == {
+        **written,
+        "code": {},
+        "backbone": {},
+        "finetunes": [],
+        "dataset": {**written["dataset"], "classes": [], "protocol": "", "folds": [], "skipped": []},
+        "config": {
+            **written["config"],
+            "classifier": True,
+            "checkpoint": None,
+            "backbone_options": {},
+            "finetune_settings": {},
+        },
+    }
     assert Record.read(tmp_path / "new.json") == record and record.path == tmp_path / "new.json"
 
 
 def test_a_unit_goes_to_disk_and_back(tmp_path):
-    unit = Unit(seed=1, fold="half1", finetuned=True, rows=[], finetune={"loss": [1.0, 0.5]},
-                checkpoints={"half1-seed1": "ab"}, skipped=[("a.wav", "silent")], initial_weights="0123", seconds={"acpt": 1.5})
+    unit = Unit(
+        seed=1,
+        fold="half1",
+        finetuned=True,
+        rows=[],
+        finetune={"loss": [1.0, 0.5]},
+        checkpoints={"half1-seed1": "ab"},
+        skipped=[("a.wav", "silent")],
+        initial_weights="0123",
+        seconds={"acpt": 1.5},
+    )
     unit.write(tmp_path / "unit.json")
     assert Unit.read(tmp_path / "unit.json") == unit
     assert json.loads((tmp_path / "unit.json").read_text())["schema"] == records.SCHEMA

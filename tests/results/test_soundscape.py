@@ -19,8 +19,10 @@ CONDITIONS = ["street@5dB", "babble@5dB"]
 
 def bench_run(output, data, *extra):
     settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
-    result = runner.invoke(app, ["run", "--seeds", "2", "--data-root", str(data), "--no-baselines",
-                                 "--output", str(output), *settings, *extra])
+    result = runner.invoke(
+        app,
+        ["run", "--seeds", "2", "--data-root", str(data), "--no-baselines", "--output", str(output), *settings, *extra],
+    )
     assert result.exit_code == 0, result.output
     return Record.read(re.search(r"record: (\S+)", result.output).group(1)), result.output
 
@@ -29,7 +31,9 @@ def bench_run(output, data, *extra):
 def runs(tmp_path_factory):
     data = synth_one_take(tmp_path_factory.mktemp("synth"))
     output = tmp_path_factory.mktemp("runs")
-    return output, bench_run(output, data, "--test-conditions", "street@5, crowd-babble@5dB", "--finetune-conditions", "telephone")
+    return output, bench_run(
+        output, data, "--test-conditions", "street@5, crowd-babble@5dB", "--finetune-conditions", "telephone"
+    )
 
 
 @pytest.mark.slow
@@ -70,7 +74,9 @@ def test_soundscape_table_in_every_format_and_its_plot(runs, tmp_path):
     assert "street@5dB = street" in shown["markdown"] and "babble@5dB = crowd babble" in shown["markdown"]
     cells = json.loads(shown["json"])["cells"]
     gains = {c["condition"]: c for c in cells if c["column"] == "ACPT gain WA"}
-    assert set(gains) == {"clean", *CONDITIONS} and all(c["seeds"] == 2 and c["std"] is not None for c in gains.values())
+    assert set(gains) == {"clean", *CONDITIONS} and all(
+        c["seeds"] == 2 and c["std"] is not None for c in gains.values()
+    )
     per_seed = {}
     for unit in record.conditions.units:
         if unit.condition == "street@5dB" and unit.finetune and unit.method == "cross-modal":
@@ -83,8 +89,10 @@ def test_soundscape_table_in_every_format_and_its_plot(runs, tmp_path):
 
 
 def test_conditions_are_checked_before_anything_runs(tmp_path):
-    for flag, value, says in (("--test-conditions", "street@loud", "street takes a number in dB"),
-                              ("--finetune-conditions", "wind", "unknown kind 'wind'")):
+    for flag, value, says in (
+        ("--test-conditions", "street@loud", "street takes a number in dB"),
+        ("--finetune-conditions", "wind", "unknown kind 'wind'"),
+    ):
         result = runner.invoke(app, ["run", "--output", str(tmp_path), flag, value])
         assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
 

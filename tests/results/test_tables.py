@@ -27,25 +27,56 @@ def confusion(wa: float) -> list[list[int]]:
     return [[right if i == j else (25 - right) // 3 for j in range(4)] for i in range(4)]
 
 
-def write_record(path: Path, backbone: str, dataset: str, wa: dict, *, created: str, loss: str = "arcface",
-                 tokens: int = 8, checkpoint: str | None = None) -> Path:
+def write_record(
+    path: Path,
+    backbone: str,
+    dataset: str,
+    wa: dict,
+    *,
+    created: str,
+    loss: str = "arcface",
+    tokens: int = 8,
+    checkpoint: str | None = None,
+) -> Path:
     """A record with one fold per seed; ``wa`` maps (fine-tune, ACPT) to WA per seed."""
     units = [
-        Row(seed=seed, fold="all", finetune=tuned, acpt=acpt, method="cross-modal", n_test=100,
-            wa=value, ua=value - 0.02, f1=value - 0.04, confusion=confusion(value))
+        Row(
+            seed=seed,
+            fold="all",
+            finetune=tuned,
+            acpt=acpt,
+            method="cross-modal",
+            n_test=100,
+            wa=value,
+            ua=value - 0.02,
+            f1=value - 0.04,
+            confusion=confusion(value),
+        )
         for (tuned, acpt), values in wa.items()
         for seed, value in enumerate(values)
     ]
-    record = Record.model_validate({
-        "kind": "bench.run", "created": created,
-        "config": {
-            "backbone": backbone, "dataset": dataset, "finetune": any(t for t, _ in wa), "acpt": any(a for _, a in wa),
-            "classifier": True, "ablation": len(wa) > 1, "checkpoint": checkpoint, "seeds": 2,
-            "acpt_settings": {"prompt_length": tokens}, "classifier_settings": {"loss": loss},
-        },
-        "dataset": {"name": dataset, "classes": CLASSES, "protocol": "fixed", "folds": [{"name": "all"}]},
-        "seeds": [0, 1], "units": units, "summary": records.summarize(units),
-    })
+    record = Record.model_validate(
+        {
+            "kind": "bench.run",
+            "created": created,
+            "config": {
+                "backbone": backbone,
+                "dataset": dataset,
+                "finetune": any(t for t, _ in wa),
+                "acpt": any(a for _, a in wa),
+                "classifier": True,
+                "ablation": len(wa) > 1,
+                "checkpoint": checkpoint,
+                "seeds": 2,
+                "acpt_settings": {"prompt_length": tokens},
+                "classifier_settings": {"loss": loss},
+            },
+            "dataset": {"name": dataset, "classes": CLASSES, "protocol": "fixed", "folds": [{"name": "all"}]},
+            "seeds": [0, 1],
+            "units": units,
+            "summary": records.summarize(units),
+        }
+    )
     record.write(path / "record.json")
     return path / "record.json"
 
@@ -61,20 +92,38 @@ def runs(tmp_path, monkeypatch):
     root = Path("runs")
     write_record(root / "clep-iemocap", "clep-dg", "iemocap", ablation_rows(0.40), created="2025-01-01T10:00:00")
     write_record(root / "clep-savee", "clep-dg", "savee", ablation_rows(0.20), created="2025-01-01T10:00:00")
-    write_record(root / "laion-old", "laion-clap", "iemocap", {(True, True): [0.50, 0.52]}, created="2025-01-01T09:00:00")
-    write_record(root / "laion-new", "laion-clap", "iemocap", {(True, True): [0.70, 0.72]}, created="2025-01-02T09:00:00")
+    write_record(
+        root / "laion-old", "laion-clap", "iemocap", {(True, True): [0.50, 0.52]}, created="2025-01-01T09:00:00"
+    )
+    write_record(
+        root / "laion-new", "laion-clap", "iemocap", {(True, True): [0.70, 0.72]}, created="2025-01-02T09:00:00"
+    )
     write_record(root / "mini-synth", "mini-clap", "synth", ablation_rows(0.25), created="2025-01-01T10:00:00")
     loss = root / "sweeps" / "loss"
     loss.mkdir(parents=True)
     (loss / "sweep.json").write_text(json.dumps({"study": "loss", "params": ["classifier.loss"]}))
-    write_record(loss / "softmax", "clep-dg", "iemocap", {(True, True): [0.68, 0.69]}, created="2025-01-03T10:00:00",
-                 loss="softmax", checkpoint="runs/clep-iemocap/checkpoints")
+    write_record(
+        loss / "softmax",
+        "clep-dg",
+        "iemocap",
+        {(True, True): [0.68, 0.69]},
+        created="2025-01-03T10:00:00",
+        loss="softmax",
+        checkpoint="runs/clep-iemocap/checkpoints",
+    )
     tokens = root / "sweeps" / "tokens"
     tokens.mkdir(parents=True)
     (tokens / "sweep.json").write_text(json.dumps({"study": "tokens", "params": ["acpt.prompt_length"]}))
     for n, values in ((2, [0.62, 0.66]), (32, [0.75, 0.70])):
-        write_record(tokens / f"n{n}", "clep-dg", "iemocap", {(True, True): values}, created="2025-01-03T11:00:00",
-                     tokens=n, checkpoint="runs/clep-iemocap/checkpoints")
+        write_record(
+            tokens / f"n{n}",
+            "clep-dg",
+            "iemocap",
+            {(True, True): values},
+            created="2025-01-03T11:00:00",
+            tokens=n,
+            checkpoint="runs/clep-iemocap/checkpoints",
+        )
     return root
 
 
@@ -90,7 +139,9 @@ CASES = [
 @pytest.mark.parametrize("table, extra", CASES)
 def test_tables_match_golden_files(runs, table, extra, fmt, suffix):
     written = Path(f"{table}.{suffix}")
-    result = runner.invoke(app, ["table", table, "--runs", str(runs), "--format", fmt, "--output", str(written), *extra])
+    result = runner.invoke(
+        app, ["table", table, "--runs", str(runs), "--format", fmt, "--output", str(written), *extra]
+    )
     assert result.exit_code == 0, result.output
     golden = GOLDEN / f"{table}.{suffix}"
     if os.environ.get("BENCH_UPDATE_GOLDEN"):
@@ -104,7 +155,9 @@ def test_machine_formats_carry_every_cell_with_its_record(runs):
     cells = json.loads(Path("t.json").read_text())["cells"]
     laion = [c for c in cells if c["backbone"] == "laion-clap" and c["column"] == "IEMOCAP WA"]
     assert laion[0]["record"] == "runs/laion-new/record.json" and laion[0]["mean"] == pytest.approx(71.0)
-    result = runner.invoke(app, ["table", "loss", "--runs", str(runs), "--format", "csv", "--reference", "paper", "--output", "t.csv"])
+    result = runner.invoke(
+        app, ["table", "loss", "--runs", str(runs), "--format", "csv", "--reference", "paper", "--output", "t.csv"]
+    )
     assert result.exit_code == 0, result.output
     lines = Path("t.csv").read_text().splitlines()
     assert lines[0] == "table,loss,column,mean,std,seeds,reference,diff,record"
@@ -143,8 +196,20 @@ def test_bad_table_requests_are_one_line_errors(runs, args, message):
 
 
 def test_reproduce_dry_run_lists_runs_files_and_what_is_recorded(runs):
-    result = runner.invoke(app, ["reproduce", "comparison", "--dry-run", "--output", str(runs),
-                                 "--backbones", "mini-clap,clep-dg", "--datasets", "synth,iemocap"])
+    result = runner.invoke(
+        app,
+        [
+            "reproduce",
+            "comparison",
+            "--dry-run",
+            "--output",
+            str(runs),
+            "--backbones",
+            "mini-clap,clep-dg",
+            "--datasets",
+            "synth,iemocap",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "run mini-clap on synth: to run" in lines

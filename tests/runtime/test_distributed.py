@@ -51,8 +51,12 @@ def gradients() -> list[torch.Tensor]:
 
 def rank_main(rank: int, port: int, clips, cache_dir: str, out: str) -> None:
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(WORLD), RANK=str(rank),
-        LOCAL_RANK=str(rank), BENCH_CACHE_DIR=cache_dir,
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(WORLD),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        BENCH_CACHE_DIR=cache_dir,
     )
     torch.set_num_threads(1)
     result = work(clips)
@@ -98,7 +102,9 @@ def test_two_processes_on_gloo_match_one_process(tmp_path, monkeypatch):
 
 def bench_run(args: list[str], launcher: list[str], cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "BENCH_CACHE_DIR": str(cache_dir)}
-    return subprocess.run([sys.executable, *launcher, "-m", "bench", *args], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, *launcher, "-m", "bench", *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 @pytest.mark.slow

@@ -93,10 +93,21 @@ def test_the_base_point_trial_is_what_running_it_would_give(runs, tmp_path):
     study = study_of(runs, "tokens")
     base = Record.read(study.user_attrs["base_record"])
     checkpoints = Path(study.user_attrs["base_record"]).parent / "checkpoints"
-    result = runner.invoke(app, [
-        "run", "--seeds", "1", "--output", str(tmp_path), *SETTINGS, "--checkpoint", str(checkpoints),
-        "--no-ablation", "--no-baselines",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--seeds",
+            "1",
+            "--output",
+            str(tmp_path),
+            *SETTINGS,
+            "--checkpoint",
+            str(checkpoints),
+            "--no-ablation",
+            "--no-baselines",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ran = Record.read(next(tmp_path.rglob("record.json")))
     both = lambda record: record.units_of((True, True, "cross-modal"))  # noqa: E731
@@ -128,8 +139,16 @@ def postgres_url():
 
 def test_two_machines_share_one_study_on_postgresql(runs, postgres_url):
     name = f"shared-{os.getpid()}"
-    command = [sys.executable, "-m", "bench", *sweep_args(runs, "prompt-length", "--values", "3,5"),
-               "--storage", postgres_url, "--study-name", name]
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        *sweep_args(runs, "prompt-length", "--values", "3,5"),
+        "--storage",
+        postgres_url,
+        "--study-name",
+        name,
+    ]
     workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
@@ -148,7 +167,10 @@ def test_two_machines_share_one_study_on_postgresql(runs, postgres_url):
         (["--param", "acpt.nope=1,2"], "unknown setting 'acpt.nope'"),
         (["--param", "acpt.lr=1e-2:1e-4:log"], "LOW < HIGH"),
         (["--param", "acpt.lr=0:1e-2:log"], "a log range needs LOW > 0"),
-        (["--param", "classifier.loss=softmax,hinge"], "setting classifier.loss=hinge: input should be 'arcface' or 'softmax'"),
+        (
+            ["--param", "classifier.loss=softmax,hinge"],
+            "setting classifier.loss=hinge: input should be 'arcface' or 'softmax'",
+        ),
         (["fast"], "unknown sweep 'fast'"),
         (["--param", "acpt.prompt_length=2,4", "--storage", "nosuchdb://x"], "--storage nosuchdb://x: cannot open"),
     ],
@@ -244,13 +266,16 @@ def test_a_plain_postgresql_url_opens_with_the_installed_driver(postgres_url):
     assert storage.engine.dialect.driver == "psycopg2"
 
 
-@pytest.mark.parametrize("url, message", [
-    ("postgresql://bench@127.0.0.1:1/none", "--storage postgresql://bench@127.0.0.1:1/none: cannot open"),
-    ("postgres://bench@127.0.0.1:1/none", "--storage postgres://bench@127.0.0.1:1/none: cannot open"),
-    ("postgresql+nodriver://x/y", "--storage postgresql+nodriver://x/y: cannot open"),
-    ("mysql://x@127.0.0.1:1/y", "--storage mysql://x@127.0.0.1:1/y: cannot open"),
-    ("not a url", "--storage not a url: cannot open"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("postgresql://bench@127.0.0.1:1/none", "--storage postgresql://bench@127.0.0.1:1/none: cannot open"),
+        ("postgres://bench@127.0.0.1:1/none", "--storage postgres://bench@127.0.0.1:1/none: cannot open"),
+        ("postgresql+nodriver://x/y", "--storage postgresql+nodriver://x/y: cannot open"),
+        ("mysql://x@127.0.0.1:1/y", "--storage mysql://x@127.0.0.1:1/y: cannot open"),
+        ("not a url", "--storage not a url: cannot open"),
+    ],
+)
 @pytest.mark.slow
 def test_bad_storage_urls_are_one_line_errors(url, message):
     with pytest.raises(ValueError) as caught:

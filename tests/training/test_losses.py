@@ -124,8 +124,9 @@ def test_ml_gemo_mixes_emotion_and_gender_losses_by_the_weight():
     gender = _hand_soft_nce(
         AUDIO4.tolist(), texts, [[float(a == b) for b in GENDERS4.tolist()] for a in GENDERS4.tolist()]
     )
-    got = objective("ml-gemo", AUDIO4, TEXT4, SCALE4, EMOTIONS4, GENDERS4, gender_text=gender_text,
-                    gender_weight=weight)
+    got = objective(
+        "ml-gemo", AUDIO4, TEXT4, SCALE4, EMOTIONS4, GENDERS4, gender_text=gender_text, gender_weight=weight
+    )
     assert got.item() == pytest.approx((1 - weight) * emotion + weight * gender, rel=1e-6)
 
 

@@ -11,7 +11,9 @@ from benchtest import TINY_SETTINGS, synth_one_take
 from bench.util import progress
 from bench.util.progress import bar, line_interval, log_lines
 
-LINE = re.compile(r"^(?P<stage>[\w -]+): (?P<done>\d+)/(?P<total>\d+) (?P<unit>\w+), \d+:\d\d:\d\d elapsed, (~\d+:\d\d:\d\d left|done)$")
+LINE = re.compile(
+    r"^(?P<stage>[\w -]+): (?P<done>\d+)/(?P<total>\d+) (?P<unit>\w+), \d+:\d\d:\d\d elapsed, (~\d+:\d\d:\d\d left|done)$"
+)
 
 
 def test_lines_name_stage_unit_progress_elapsed_and_estimate(capsys, monkeypatch):
@@ -66,8 +68,14 @@ def test_stages_and_the_run_share_one_clock(capsys, monkeypatch):
                     advance()
             unit_done()
     lines = [line.split(",")[0] for line in capsys.readouterr().out.splitlines()]
-    assert lines == ["ACPT: 6/8 steps", "ACPT: 8/8 steps", "ACPT: 4/8 steps", "ACPT: 8/8 steps",
-                     "ACPT: 2/8 steps", "ACPT: 8/8 steps"]  # at 30, 60, 90 s, then no run line 10 s later
+    assert lines == [
+        "ACPT: 6/8 steps",
+        "ACPT: 8/8 steps",
+        "ACPT: 4/8 steps",
+        "ACPT: 8/8 steps",
+        "ACPT: 2/8 steps",
+        "ACPT: 8/8 steps",
+    ]  # at 30, 60, 90 s, then no run line 10 s later
 
 
 def test_a_bad_interval_is_a_one_line_error(monkeypatch):
@@ -83,9 +91,24 @@ def test_bench_run_redirected_to_a_file_writes_progress_lines(tmp_path):
     log = tmp_path / "log.txt"
     env = {**os.environ, "BENCH_SYNTH_ROOT": str(root), "BENCH_PROGRESS_SECONDS": "0"}
     with log.open("w") as out:
-        done = subprocess.run([sys.executable, "-m", "bench", "run", "--seeds", "1", "--no-baselines",
-                               "--output", str(tmp_path / "runs"), *settings],
-                              stdout=out, stderr=subprocess.PIPE, text=True, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "run",
+                "--seeds",
+                "1",
+                "--no-baselines",
+                "--output",
+                str(tmp_path / "runs"),
+                *settings,
+            ],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
     assert done.returncode == 0, done.stderr
     stages = {m["stage"] for m in map(LINE.match, log.read_text().splitlines()) if m}
     assert {"fine-tuning", "ACPT", "run"} <= stages  # the run counts its units too

@@ -25,8 +25,10 @@ from bench.util.progress import bar
 def joint_text(data: FoldInput) -> tuple[Tensor, Tensor]:
     """The descriptions and captions in the joint space of the current weights (L2-normalised)."""
     project = data.backbone.project_text
-    return (F.normalize(project(data.text["descriptions"]), dim=-1),
-            F.normalize(project(data.text["captions"]), dim=-1))
+    return (
+        F.normalize(project(data.text["descriptions"]), dim=-1),
+        F.normalize(project(data.text["captions"]), dim=-1),
+    )
 
 
 class ClepDG(Method):
@@ -45,9 +47,15 @@ class ClepDG(Method):
                 if not shared or key not in data.kept:
                     with data.timed("acpt"):  # the learned prompts' embeddings are ACPT's output, kept with it
                         contexts, history = train_contexts(
-                            data.backbone, data.words, desc, text["labels"].to(desc.device),
-                            text["soundscapes"].to(desc.device), len(texts.SOUNDSCAPES), config.acpt_settings,
-                            data.seed, bar,
+                            data.backbone,
+                            data.words,
+                            desc,
+                            text["labels"].to(desc.device),
+                            text["soundscapes"].to(desc.device),
+                            len(texts.SOUNDSCAPES),
+                            config.acpt_settings,
+                            data.seed,
+                            bar,
                         )
                         with torch.no_grad():
                             learned = history, prompt_embeddings(data.backbone, contexts, data.words)

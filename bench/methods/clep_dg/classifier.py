@@ -42,8 +42,9 @@ def train_classifier(
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = LinearClassifier(features.shape[1], n_classes, settings).to(features.device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                fused=features.device.type in ("cpu", "cuda"))  # one kernel per update
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=settings.lr, momentum=settings.momentum, fused=features.device.type in ("cpu", "cuda")
+    )  # one kernel per update
     normalized = F.normalize(features, dim=-1)  # the same at every step: once
     with one_thread(features.device):
         for _ in range(settings.epochs):

@@ -34,8 +34,16 @@ from bench.util.progress import bar
 # Valence of each canonical class (bench.api.labels): the sentiment view. Surprise counts as
 # positive (TESS's is pleasant surprise), calm as positive (low arousal, positive valence).
 SENTIMENT = {
-    "anger": "negative", "sadness": "negative", "fear": "negative", "disgust": "negative", "boredom": "negative",
-    "contempt": "negative", "happiness": "positive", "surprise": "positive", "calm": "positive", "neutral": "neutral",
+    "anger": "negative",
+    "sadness": "negative",
+    "fear": "negative",
+    "disgust": "negative",
+    "boredom": "negative",
+    "contempt": "negative",
+    "happiness": "positive",
+    "surprise": "positive",
+    "calm": "positive",
+    "neutral": "neutral",
 }
 HIDDEN = 256
 SCORE_BATCH = 64
@@ -71,8 +79,17 @@ class Mapper(nn.Module):
         return self.out(self.encoder(x + self.pos[: x.shape[1]])[:, -self.k :])
 
 
-def train_mapper(mapper: Mapper, lm: selm_lm.LanguageModel, frames: Tensor, targets: Sequence[Sequence[int]],
-                 epochs: int, lr: float, batch_size: int, seed: int, label: str) -> list[float]:
+def train_mapper(
+    mapper: Mapper,
+    lm: selm_lm.LanguageModel,
+    frames: Tensor,
+    targets: Sequence[Sequence[int]],
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    label: str,
+) -> list[float]:
     """Minimise the LM loss of each clip's target tokens; the mean loss per epoch."""
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.AdamW(mapper.parameters(), lr=lr)
@@ -104,8 +121,10 @@ class Selm(Method):
     def prepare(self, config) -> None:
         backbone = registry.get("backbone", config.backbone)
         if not backbone.has_frames():
-            raise DataError(f"--method selm reads frame-level features; backbone {backbone.name} gives none "
-                            "(mini-clap does: see Backbone.audio_frames)")
+            raise DataError(
+                f"--method selm reads frame-level features; backbone {backbone.name} gives none "
+                "(mini-clap does: see Backbone.audio_frames)"
+            )
         config.selm_settings.lm = selm_lm.locate(config.selm_settings.lm)
 
     def predictors(self, data: FoldInput) -> Iterator[Predictor]:
@@ -122,22 +141,44 @@ class Selm(Method):
             _, train_frames = data.frames([u.uid for u in clips])
             torch.manual_seed(data.seed)
             mapper = Mapper(train_frames.shape[-1], lm.width, settings.prefix_tokens, settings.mapper).to(device)
-            history = train_mapper(mapper, lm, train_frames, [self._target(lm, data, u, settings.sentiment) for u in clips],
-                                   settings.epochs, settings.lr, settings.batch_size, data.seed, "SELM mapper")
+            history = train_mapper(
+                mapper,
+                lm,
+                train_frames,
+                [self._target(lm, data, u, settings.sentiment) for u in clips],
+                settings.epochs,
+                settings.lr,
+                settings.batch_size,
+                data.seed,
+                "SELM mapper",
+            )
             extra = {"lm": lm.name, "shots": shots, "selm_loss": [history[0], history[-1]]}
             if shots:
                 few = self._usable(data, data.few_shot(shots))
                 _, few_frames = data.frames([u.uid for u in few])
-                adapted = train_mapper(mapper, lm, few_frames, [self._target(lm, data, u, settings.sentiment) for u in few],
-                                       settings.shot_epochs, settings.shot_lr, settings.batch_size, data.seed, "SELM few-shot")
+                adapted = train_mapper(
+                    mapper,
+                    lm,
+                    few_frames,
+                    [self._target(lm, data, u, settings.sentiment) for u in few],
+                    settings.shot_epochs,
+                    settings.shot_lr,
+                    settings.batch_size,
+                    data.seed,
+                    "SELM few-shot",
+                )
                 extra["shot_loss"] = [adapted[0], adapted[-1]]
 
         def predict(uids: list[str], _: Tensor) -> Tensor:
             with data.timed("selm"):
                 _, test_frames = data.frames(uids)
                 with torch.no_grad():
-                    return torch.cat([lm.scores(mapper(test_frames[i : i + SCORE_BATCH].to(device)), words).argmax(1)
-                                      for i in range(0, len(uids), SCORE_BATCH)])
+                    return torch.cat(
+                        [
+                            lm.scores(mapper(test_frames[i : i + SCORE_BATCH].to(device)), words).argmax(1)
+                            for i in range(0, len(uids), SCORE_BATCH)
+                        ]
+                    )
 
         yield Predictor("selm", predict, extra=extra)
 
@@ -150,4 +191,6 @@ class Selm(Method):
     def _target(lm: selm_lm.LanguageModel, data: FoldInput, clip: Utterance, sentiment: bool) -> list[int]:
         """The clip's text views as tokens: `` angry`` then ``, negative`` (other corpora: their adjective)."""
         word = data.words[data.classes.index(clip.label)] if clip.label in data.classes else adjective(clip.label)
-        return lm.ids(" " + word) + (lm.ids(", " + SENTIMENT[clip.label]) if sentiment and clip.label in SENTIMENT else [])
+        return lm.ids(" " + word) + (
+            lm.ids(", " + SENTIMENT[clip.label]) if sentiment and clip.label in SENTIMENT else []
+        )

@@ -39,8 +39,10 @@ def locate(setting: Path | None) -> Path:
     if chosen is None:
         spec = importlib.util.find_spec(WHEEL[0])  # its __init__ imports `llm`, which is not installed: not run here
         if spec is None or not spec.submodule_search_locations:
-            raise LMError(f"--method selm needs a causal language model: {INSTALL}, "
-                          f"or set selm.lm (--set selm.lm=PATH) or {ENV} to a transformers folder or a .gguf file")
+            raise LMError(
+                f"--method selm needs a causal language model: {INSTALL}, "
+                f"or set selm.lm (--set selm.lm=PATH) or {ENV} to a transformers folder or a .gguf file"
+            )
         chosen = Path(next(iter(spec.submodule_search_locations))) / WHEEL[1]
     if not chosen.exists():
         raise LMError(f"selm.lm / {ENV}: {chosen} does not exist")
@@ -50,7 +52,9 @@ def locate(setting: Path | None) -> Path:
 def _folder_and_file(path: Path) -> tuple[Path, str | None]:
     if path.is_file():
         if path.suffix != ".gguf":
-            raise LMError(f"selm.lm: {path} is a file but not a .gguf model; give a .gguf file or a transformers folder")
+            raise LMError(
+                f"selm.lm: {path} is a file but not a .gguf model; give a .gguf file or a transformers folder"
+            )
         return path.parent, path.name
     if (path / "config.json").is_file():
         return path, None
@@ -96,7 +100,9 @@ class LanguageModel:
         width = max(len(t) for t in targets)
         tokens = torch.tensor([list(t) + [0] * (width - len(t)) for t in targets], device=prefix.device)
         mask = torch.tensor([[1.0] * len(t) + [0.0] * (width - len(t)) for t in targets], device=prefix.device)
-        logprobs = self._next_logprobs(self.context(prefix), tokens[:, :-1])  # causal: right padding changes nothing before it
+        logprobs = self._next_logprobs(
+            self.context(prefix), tokens[:, :-1]
+        )  # causal: right padding changes nothing before it
         return -(logprobs.gather(-1, tokens[..., None])[..., 0] * mask).sum() / mask.sum()
 
     @torch.no_grad()
@@ -136,4 +142,3 @@ def load(path: Path, device: torch.device) -> LanguageModel:
         _LOADED.clear()
         _LOADED[key] = LanguageModel(model.to(device).eval().requires_grad_(False), tokenizer, path.name)
     return _LOADED[key]
-
