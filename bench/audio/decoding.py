@@ -22,6 +22,7 @@ import numpy as np
 from bench.api import FrontEnd
 from bench.audio import frontend
 from bench.audio import io as audio
+from bench.runtime.environment import environment
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,7 @@ WORKER_START_SECONDS = 3.0
 
 def configured_workers() -> int | None:
     """``BENCH_DECODE_WORKERS`` when set; None lets :func:`choose_workers` decide."""
-    value = os.environ.get("BENCH_DECODE_WORKERS")
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise ValueError(f"BENCH_DECODE_WORKERS must be a whole number, not {value!r}")
-    return int(value)
+    return environment().decode_workers
 
 
 def choose_workers(decode_seconds: float, encode_seconds: float, batches: int, cpu_encoder: bool) -> int:

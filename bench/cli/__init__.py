@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import cache, common, data, finetune, listing, plugin, reproduce, run, sweep, table
+from bench.api import DataError
+from bench.cli import cache, common, data, finetune, listing, plugin, reproduce, run, settings, sweep, table
+from bench.runtime.environment import environment
 
 app = typer.Typer(
     name="bench",
@@ -17,15 +19,20 @@ app = typer.Typer(
 
 @app.callback()
 def options(
-    debug: bool = typer.Option(False, "--debug", envvar="BENCH_DEBUG", help="Show the traceback of every error."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of every error (also BENCH_DEBUG=1)."),
 ) -> None:
     """Benchmark speech emotion recognition with CLAP-family audio-text models."""
-    common.debug = debug
+    try:
+        from_environment = environment().debug
+    except DataError:  # another variable's bad value: the command that reads it says so, in one line
+        from_environment = False
+    common.debug = debug or from_environment
 
 
 app.command("run")(run.run)
 app.command("finetune")(finetune.finetune)
 app.command("list")(listing.list_plugins)
+app.command("settings")(settings.show_settings)
 app.add_typer(plugin.app, name="plugin")
 app.add_typer(data.app, name="data")
 app.command("sweep")(sweep.sweep)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from typing import ClassVar
 
 from bench.api import CANONICAL, DataError, DatasetLoader, Fold, Utterance, canonical
 from bench.data.pooling import pool
-from bench.data.roots import CONFIG_FILES, config_roots
+from bench.data.roots import config_roots
+from bench.runtime.environment import CONFIG_FILES, environment
 
 PROTOCOLS = ("emobox", "emobox-track2")
 # The corpora EmoBox partitions that bench reads (its dataset plugin names), for `bench reproduce emobox`.
@@ -72,7 +72,7 @@ def identity(name: str) -> str:
 
 def data_dir(flag: Path | None = None) -> Path:
     """EmoBox's ``data/`` folder, or a one-line :class:`DataError` naming every way to give it."""
-    value = flag or os.environ.get(ENV_VAR) or config_roots().get("emobox")
+    value = flag or environment().emobox_dir or config_roots().get("emobox")
     if not value:
         raise DataError(
             f"EmoBox partitions: no data folder; pass --emobox DIR, set {ENV_VAR}, or add "

@@ -7,7 +7,6 @@ one condition decodes each noise file and simulates each room once.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,15 +17,17 @@ from bench.api import DataError
 from bench.audio import acoustics
 from bench.audio import io as audio
 from bench.data.roots import config_roots
+from bench.runtime.environment import environment
 
 NOISE_ENV, RIR_ENV = "BENCH_NOISE_ROOT", "BENCH_RIR_ROOT"
+ROOT_SETTINGS = {NOISE_ENV: "noise_root", RIR_ENV: "rir_root"}  # their fields in bench.runtime.environment
 SIMULATED_ROOMS = 8  # rooms per (rate, RT60, seed), simulated once each and shared by every clip
 STREET_SCENES = ("STRAFFIC", "SPSQUARE")  # DEMAND's traffic and public-square recordings
 AUDIO_SUFFIXES = {".wav", ".flac"}
 
 
 def _root(env: str, key: str) -> Path | None:
-    value = os.environ.get(env) or config_roots().get(key)
+    value = getattr(environment(), ROOT_SETTINGS[env]) or config_roots().get(key)
     if not value:
         return None
     root = Path(value).expanduser()

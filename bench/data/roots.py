@@ -10,33 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import tomllib
-
 from bench.api import DataError, DatasetLoader
-
-CONFIG_FILES = (Path("bench.toml"), Path.home() / ".config" / "bench" / "config.toml")
+from bench.runtime.environment import CONFIG_FILES, environment
 
 
 def config_roots() -> dict[str, str]:
-    """The ``[roots]`` table of the first config file this user can read.
-
-    A location that cannot be read (another user's home, a closed folder, a folder where a
-    file should be) is skipped as if absent; a file that is read but is not TOML with a
-    ``[roots]`` table is a one-line :class:`DataError` naming it.
-    """
-    for path in CONFIG_FILES:
-        try:
-            text = path.read_bytes()
-        except OSError:
-            continue
-        try:
-            found = tomllib.loads(text.decode()).get("roots", {})
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise DataError(f"{path}: not a readable TOML config file ({err}); fix it or remove it") from None
-        if not isinstance(found, dict):
-            raise DataError(f'{path}: [roots] must be a table of `name = "/path"` lines')
-        return {str(name): str(root) for name, root in found.items()}
-    return {}
+    """The ``[roots]`` table of the config file (:mod:`bench.runtime.environment`)."""
+    return environment().roots
 
 
 def resolve_root(loader: DatasetLoader, flag: Path | None = None) -> Path | None:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.runtime.environment import environment
 from bench.util import fileio
 
 VERSION = 2  # bump when decoding, resampling or fitting changes what a clip's waveform is, or the shard format
@@ -46,11 +47,9 @@ _VERIFIED: set[tuple[str, int, int]] = set()  # (.npy path, size, mtime) whose c
 
 
 def cache_dir() -> Path:
-    """Platform cache directory for bench (``BENCH_CACHE_DIR`` overrides it)."""
-    env = os.environ.get("BENCH_CACHE_DIR")
-    if env:
-        path = Path(env)
-    else:
+    """Platform cache directory for bench (``BENCH_CACHE_DIR``, or ``cache_dir`` in the config file, overrides it)."""
+    path = environment().cache_dir
+    if path is None:
         from platformdirs import user_cache_dir
 
         path = Path(user_cache_dir("bench"))

@@ -10,16 +10,17 @@ cast back before any loss), and fp16 training goes through a gradient scaler.
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
+
+from bench.runtime.environment import environment
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def autocast_dtype(device: torch.device, precision: str | None = None) -> torch.dtype | None:
     """The autocast dtype for ``device`` (None: plain fp32)."""
-    precision = precision or os.environ.get("BENCH_PRECISION", "auto")
+    precision = precision or environment().precision
     if precision == "auto":
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
             return torch.bfloat16

@@ -28,7 +28,7 @@ IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[\w \t,*]+)|import[ \t]+([\w., \t]+))", re.M
 )
 # Core packages between a file and its features: the contract, decoding and front-ends, the
-# embedding path and where it runs (device, precision, processes, threads) ...
+# embedding path and how it runs (its BENCH_* settings, precision, processes, threads) ...
 FEATURE_PACKAGES = ("api", "audio", "features", "runtime")
 # ... and what turns features into rows: corpora and folds, training, the protocol, the methods.
 STAGE_PACKAGES = ("data", "training", "protocol", "methods")

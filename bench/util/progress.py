@@ -13,7 +13,6 @@ stage imports a console.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,21 +25,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 
 from bench.runtime import distributed
+from bench.runtime.environment import environment
 
 console = Console(stderr=True)
 Progress = Callable[[str, int, str], AbstractContextManager[Callable[..., None]]]
-DEFAULT_SECONDS = 30.0
 
 
 def line_interval() -> float:
-    value = os.environ.get("BENCH_PROGRESS_SECONDS", str(DEFAULT_SECONDS))
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise ValueError(f"BENCH_PROGRESS_SECONDS must be a number of seconds >= 0, not {value!r}")
-    return seconds
+    """``BENCH_PROGRESS_SECONDS``: the least time between two lines (:mod:`bench.runtime.environment`)."""
+    return environment().progress_seconds
 
 
 def _log_stream() -> TextIO | None:

@@ -469,8 +469,9 @@ def test_scanning_hashing_and_decoding_give_one_reason(make):
 def roots_seen(files):
     """The [roots] of ``files`` as config locations, or the one-line error resolving a root gives."""
     from bench.data import roots
+    from bench.runtime import environment
 
-    roots.CONFIG_FILES = files
+    environment.CONFIG_FILES = files
     try:
         return roots.config_roots(), roots.resolve_root(registry.dataset("emodb"))
     except DataError as err:

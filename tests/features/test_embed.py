@@ -8,6 +8,7 @@ import pytest
 import torch
 from tiny_audio import tiny, write_clips
 
+from bench.api import DataError
 from bench.audio import decoding
 from bench.features.embed import FittingEncoder, audio_features, preprocessing, waveform
 from bench.training.contrastive import FinetuneSettings, finetune
@@ -124,5 +125,5 @@ def test_bench_decode_workers_fixes_the_number(monkeypatch):
     monkeypatch.setenv("BENCH_DECODE_WORKERS", "3")
     assert decoding.configured_workers() == 3
     monkeypatch.setenv("BENCH_DECODE_WORKERS", "many")
-    with pytest.raises(ValueError, match="whole number"):
+    with pytest.raises(DataError, match="BENCH_DECODE_WORKERS='many': input should be a valid integer"):
         decoding.configured_workers()

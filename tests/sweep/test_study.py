@@ -87,6 +87,7 @@ def test_a_sweep_records_every_trial_resumes_by_name_and_tables_list_both(runs):
     assert (runs / "prompt-length.png").stat().st_size > 1000
 
 
+@pytest.mark.slow  # reads the study the sweep test above made in the module's runs folder
 def test_the_base_point_trial_is_what_running_it_would_give(runs, tmp_path):
     """The trial at the base run's own settings reuses the base record: running that trial
     (checkpoints of the base run, no ablation) gives the same fine-tune + ACPT units."""

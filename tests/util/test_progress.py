@@ -8,6 +8,7 @@ import sys
 import pytest
 from benchtest import TINY_SETTINGS, synth_one_take
 
+from bench.api import DataError
 from bench.util import progress
 from bench.util.progress import bar, line_interval, log_lines
 
@@ -80,7 +81,14 @@ def test_stages_and_the_run_share_one_clock(capsys, monkeypatch):
 
 def test_a_bad_interval_is_a_one_line_error(monkeypatch):
     monkeypatch.setenv("BENCH_PROGRESS_SECONDS", "soon")
-    with pytest.raises(ValueError, match="BENCH_PROGRESS_SECONDS must be a number of seconds >= 0, not 'soon'"):
+    with pytest.raises(DataError) as err:
+        line_interval()
+    assert (
+        str(err.value)
+        == "BENCH_PROGRESS_SECONDS='soon': input should be a valid number, unable to parse string as a number"
+    )
+    monkeypatch.setenv("BENCH_PROGRESS_SECONDS", "-1")
+    with pytest.raises(DataError, match="BENCH_PROGRESS_SECONDS='-1': input should be greater than or equal to 0"):
         line_interval()
 
 
