@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from bench.results.schema import SummaryRow
 
 # The default rows of a run, in the record's order: CLEP-DG's stage ablation, then the
-# baselines on the initial and the fine-tuned weights (the encoder-feature probe: initial only).
+# baselines on the initial and the fine-tuned weights (the encoder-feature probe: on the fine-tuned
+# weights only where fine-tuning trains the encoder).
 ROWS = [
     ("none", (False, False, "cross-modal")),
     ("ACPT", (False, True, "cross-modal")),
@@ -27,8 +28,13 @@ ROWS = [
 ]
 
 
-def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **settings: str) -> dict[str, SummaryRow]:
-    """Every stage, ablation row and baseline once (one seed, tiny stage settings); the rows by name."""
+def run_on_synth(
+    backbone: str, options: dict[str, str], tmp_path: Path, *, encoder_trains: bool, **settings: str
+) -> dict[str, SummaryRow]:
+    """Every stage, ablation row and baseline once (one seed, tiny stage settings); the rows by name.
+
+    ``encoder_trains``: whether fine-tuning trains the audio encoder (then the encoder-feature
+    probe has a fine-tuned row too)."""
     from benchtest import TINY_SETTINGS, synth_one_take
     from typer.testing import CliRunner
 
@@ -59,18 +65,19 @@ def run_on_synth(backbone: str, options: dict[str, str], tmp_path: Path, **setti
     )
     assert result.exit_code == 0, result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
-    check_record(record)
+    check_record(record, encoder_trains)
     return {row.row: row for row in record.summary}
 
 
-def check_record(record) -> None:
+def check_record(record, encoder_trains: bool) -> None:
     """What every default run's record must say exactly, whatever the backbone's numbers:
     every row once, a unit per (fold, row), each unit's figures those of its own confusion
     matrix over its fold's whole test part, and each summary the mean of its units."""
-    assert [(row.row, row.key) for row in record.summary] == ROWS
+    rows = ROWS + [("linear probe (encoder features)", (True, False, "encoder-probe"))] * encoder_trains
+    assert [(row.row, row.key) for row in record.summary] == rows
     folds = {fold["name"]: fold["test"] for fold in record.dataset.folds}
     n_classes = len(record.dataset.classes)
-    assert len(record.units) == len(folds) * len(ROWS) * len(record.seeds)
+    assert len(record.units) == len(folds) * len(rows) * len(record.seeds)
     for unit in record.units:
         confusion = np.array(unit.confusion)
         assert confusion.shape == (n_classes, n_classes) and confusion.sum() == unit.n_test == folds[unit.fold]

@@ -270,7 +270,9 @@ def test_bench_run_completes_on_synth(tmp_path, tokenizer_dir):
     from synth_run import run_on_synth
 
     ckpt = tiny_checkpoint(tmp_path / "AudioCLIP-Partial-Training.pt")
-    run_on_synth("audioclip", {"checkpoint": str(ckpt), "tokenizer_dir": str(tokenizer_dir)}, tmp_path)
+    run_on_synth(
+        "audioclip", {"checkpoint": str(ckpt), "tokenizer_dir": str(tokenizer_dir)}, tmp_path, encoder_trains=True
+    )
 
 
 # --- against the original AudioCLIP code ----------------------------------------------------

@@ -472,7 +472,12 @@ def test_wrong_checkpoints_are_named(tiny_files, tmp_path, no_network):
 def test_bench_run_completes_on_synth(backbone, tiny_files, tmp_path, no_network):
     """Every stage, ablation row and baseline, with small random-weight PANN-14 models (HTSAT's fixed
     256x256 input makes even a tiny HTSAT cost ~0.4 s a clip on CPU; its path is covered above)."""
-    run_on_synth(backbone, {"checkpoint": str(tiny_files["pann"]), "text_dir": str(tiny_files["roberta"])}, tmp_path)
+    run_on_synth(
+        backbone,
+        {"checkpoint": str(tiny_files["pann"]), "text_dir": str(tiny_files["roberta"])},
+        tmp_path,
+        encoder_trains=True,
+    )
 
 
 # --- parity through the official file path -------------------------------------------------

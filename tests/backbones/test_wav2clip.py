@@ -127,7 +127,7 @@ def test_bench_run_completes_on_synth(files, tmp_path):
     _, text_dir = files
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
     assert Wav2Clip(checkpoint=str(ckpt), text_dir=str(text_dir)).audio_encoder.out_features == 64
-    run_on_synth("wav2clip", {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path)
+    run_on_synth("wav2clip", {"checkpoint": str(ckpt), "text_dir": str(text_dir)}, tmp_path, encoder_trains=True)
 
 
 def test_file_path_parity_with_embed_audio(files, model, emodb_root, tmp_path, no_network):
