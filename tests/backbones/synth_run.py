@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,36 +34,13 @@ def run_on_synth(
 
     ``encoder_trains``: whether fine-tuning trains the audio encoder (then the encoder-feature
     probe has a fine-tuned row too)."""
-    from benchtest import TINY_SETTINGS, synth_one_take
-    from typer.testing import CliRunner
+    from benchtest import synth_one_take, tiny_run
 
-    from bench.cli import app
-    from bench.results.schema import Record
-
-    sets = [
-        arg
-        for key, value in {**TINY_SETTINGS, "finetune.epochs": "2", **settings}.items()
-        for arg in ("--set", f"{key}={value}")
-    ]
     opts = [arg for key, value in options.items() for arg in ("--backbone-opt", f"{key}={value}")]
-    result = CliRunner().invoke(
-        app,
-        [
-            "run",
-            "--backbone",
-            backbone,
-            "--data-root",
-            str(synth_one_take(tmp_path / "synth")),
-            "--seeds",
-            "1",
-            "--output",
-            str(tmp_path / "runs"),
-            *sets,
-            *opts,
-        ],
+    data = synth_one_take(tmp_path / "synth")
+    _, record = tiny_run(
+        "synth", data, tmp_path / "runs", "--backbone", backbone, *opts, **{"finetune.epochs": "2", **settings}
     )
-    assert result.exit_code == 0, result.output
-    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
     check_record(record, encoder_trains)
     return {row.row: row for row in record.summary}
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from benchtest import TINY_SETTINGS
+from benchtest import tiny_run
 from typer.testing import CliRunner
 
 from bench.api import CheckpointError, DataError, Utterance, paper
@@ -127,26 +127,7 @@ def test_a_run_skips_bad_files_with_reasons_and_goes_on(tmp_path):
     (root / "wav" / "03b01Xa.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())  # unknown label X
     (root / "wav" / "notes.txt").write_text("not a clip")  # not audio by name: not part of the corpus
     (root / "wav" / "take2.wav").write_bytes((root / "wav" / "03a01Wa.wav").read_bytes())
-    settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--dataset",
-            "emodb",
-            "--data-root",
-            str(root),
-            "--seeds",
-            "1",
-            "--no-ablation",
-            "--no-baselines",
-            "--output",
-            str(tmp_path / "runs"),
-            *settings,
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    _, record = tiny_run("emodb", root, tmp_path / "runs", "--no-ablation", "--no-baselines")
     reasons = {os.path.basename(s["file"].split(":")[0]): s["reason"] for s in record.dataset.skipped}
     assert "unknown emotion letter" in reasons["03b01Xa.wav"]
     assert "name does not follow" in reasons["take2.wav"] and "notes.txt" not in reasons
@@ -563,27 +544,7 @@ def test_a_run_and_data_check_list_the_same_bad_files_and_the_console_counts_the
     write_wav(wav / "08b01Ta.wav", np.zeros(16000))  # silent: only decoding finds it
     code, count, listing = check_listing(root)
     assert code == 0 and count == 4
-    settings = [a for k, v in TINY_SETTINGS.items() for a in ("--set", f"{k}={v}")]
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--dataset",
-            "emodb",
-            "--data-root",
-            str(root),
-            "--seeds",
-            "1",
-            "--no-finetune",
-            "--no-ablation",
-            "--no-baselines",
-            "--output",
-            str(tmp_path / "runs"),
-            *settings,
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    result, record = tiny_run("emodb", root, tmp_path / "runs", "--no-finetune", "--no-ablation", "--no-baselines")
     skipped = record.dataset.skipped
     assert f"skipped {len(skipped)} unusable files" in result.output and len(skipped) == 5
     reasons = {os.path.basename(s["file"]): s["reason"] for s in skipped}

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from benchtest import TINY_SETTINGS, synth_one_take
+from benchtest import PLUGIN, TINY_SETTINGS, class_folders, install_plugin, synth_one_take, tiny_args
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -26,7 +26,6 @@ from bench.results.schema import Record
 from bench.util import identity
 
 runner = CliRunner()
-PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "bench-example-plugin"
 
 
 def switches(**given):
@@ -514,60 +513,17 @@ def plugin_copy(tmp_path):
             "from bench.api import", "from bench_example._gain import GAIN  # noqa: F401\nfrom bench.api import", 1
         )
     )
-    site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(build),
-        ],
-        check=True,
-    )
-    return site
+    return install_plugin(build, tmp_path / "site")
 
 
 @pytest.mark.slow
 def test_editing_a_backbone_helper_module_gives_a_new_run_folder_and_a_cache_miss(plugin_copy, tmp_path):
-    synth = registry.dataset("synth").scan(None).utterances
-    root = tmp_path / "folders"
-    for utt in synth:
-        if utt.session == "studio" and utt.speaker in {"f1", "m1"}:
-            (root / utt.label).mkdir(parents=True, exist_ok=True)
-            shutil.copy(utt.path, root / utt.label / f"{utt.speaker}_{utt.path.name}")
+    root = class_folders(tmp_path / "folders", {"f1", "m1"})
     cache = tmp_path / "cache"
     env = {**os.environ, "PYTHONPATH": str(plugin_copy), "COLUMNS": "200", "BENCH_CACHE_DIR": str(cache)}
-    tiny = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
-    command = [
-        sys.executable,
-        "-m",
-        "bench",
-        "run",
-        "--backbone",
-        "mfcc-minilm",
-        "--dataset",
-        "class-folders",
-        "--data-root",
-        str(root),
-        "--seeds",
-        "1",
-        "--output",
-        str(tmp_path / "runs"),
-        *tiny,
-        "--set",
-        "finetune=false",
-        "--no-baselines",
-        "--no-ablation",
-        "--no-acpt",
-        "--no-classifier",
-    ]
+    stages = ("--no-baselines", "--no-ablation", "--no-acpt", "--no-classifier", "--backbone", "mfcc-minilm")
+    run_args = tiny_args("class-folders", root, tmp_path / "runs", *stages, finetune="false")
+    command = [sys.executable, "-m", "bench", *run_args]
 
     def run():
         result = subprocess.run(command, env=env, capture_output=True, text=True)

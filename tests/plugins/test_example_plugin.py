@@ -4,14 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from benchtest import TINY_SETTINGS, synth_one_take
-
-from bench.plugins import registry
-
-PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "bench-example-plugin"
+from benchtest import PLUGIN, class_folders, install_plugin, synth_one_take, tiny_args
 
 
 @pytest.fixture(scope="module")
@@ -20,23 +15,7 @@ def plugin_site(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("src") / "plugin"
     shutil.copytree(PLUGIN, build)  # build in a copy: nothing is written into the repository
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(build),
-        ],
-        check=True,
-    )
-    return site
+    return install_plugin(build, site)
 
 
 def bench(site, *args):
@@ -60,28 +39,8 @@ def test_plugin_check_passes_for_the_example_backbone(plugin_site):
 
 @pytest.mark.slow
 def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
-    synth = registry.dataset("synth").scan(None).utterances
-    root = tmp_path / "folders"
-    for utt in synth:
-        if utt.session == "studio" and utt.speaker in {"f1", "m1", "f2"}:
-            (root / utt.label).mkdir(parents=True, exist_ok=True)
-            shutil.copy(utt.path, root / utt.label / f"{utt.speaker}_{utt.path.name}")
-    settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
-    result = bench(
-        plugin_site,
-        "run",
-        "--backbone",
-        "mfcc-minilm",
-        "--dataset",
-        "class-folders",
-        "--data-root",
-        str(root),
-        "--seeds",
-        "1",
-        "--output",
-        str(tmp_path / "runs"),
-        *settings,
-    )
+    root = class_folders(tmp_path / "folders", {"f1", "m1", "f2"})
+    result = bench(plugin_site, *tiny_args("class-folders", root, tmp_path / "runs", "--backbone", "mfcc-minilm"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mfcc-minilm on class-folders (speaker, 3 folds" in result.stdout
     assert "fine-tune + ACPT" in result.stdout
@@ -89,23 +48,9 @@ def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
 
 @pytest.mark.slow
 def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
-    settings = [arg for key, value in TINY_SETTINGS.items() for arg in ("--set", f"{key}={value}")]
-    result = bench(
-        plugin_site,
-        "run",
-        "--method",
-        "nearest-class-mean",
-        "--method",
-        "zero-shot",
-        "--no-finetune",
-        "--seeds",
-        "1",
-        "--data-root",
-        str(synth_one_take(tmp_path / "synth")),
-        "--output",
-        str(tmp_path / "runs"),
-        *settings,
-    )
+    methods = ("--method", "nearest-class-mean", "--method", "zero-shot", "--no-finetune")
+    data = synth_one_take(tmp_path / "synth")
+    result = bench(plugin_site, *tiny_args("synth", data, tmp_path / "runs", *methods))
     assert result.returncode == 0, result.stderr[-2000:]
     table = result.stdout.split("record:")[0]
     assert "nearest-class-mean" in table and "zero shot" in table

@@ -1,15 +1,11 @@
 """GEmo-CLAP objectives through `bench run`: genders reach the loss, clips without one are counted."""
 
-import re
-
 import pytest
-from benchtest import TINY_SETTINGS
+from benchtest import tiny_run
 from test_bad_input import emodb_tree
 from typer.testing import CliRunner
 
-from bench.cli import app
 from bench.plugins import registry
-from bench.results.schema import Record
 
 runner = CliRunner()
 
@@ -26,27 +22,8 @@ def corpus(tmp_path_factory):
 def test_clips_without_gender_are_counted_in_the_record(corpus, tmp_path):
     """ml-gemo: gender prompts and genders reach the loss (sl-gemo runs in tests/backbones/test_ssl_clap.py)."""
     objective = "ml-gemo"
-    settings = [a for k, v in {**TINY_SETTINGS, "finetune.objective": objective}.items() for a in ("--set", f"{k}={v}")]
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--dataset",
-            "emodb",
-            "--data-root",
-            str(corpus),
-            "--seeds",
-            "1",
-            "--no-ablation",
-            "--no-baselines",
-            "--no-acpt",
-            "--output",
-            str(tmp_path),
-            *settings,
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
+    flags = ("--no-ablation", "--no-baselines", "--no-acpt")
+    _, record = tiny_run("emodb", corpus, tmp_path, *flags, **{"finetune.objective": objective})
     assert record.config.finetune_settings["objective"] == objective
     unknown = sum(1 for u in registry.dataset("emodb").scan(corpus).utterances if u.gender is None)
     for finetune in record.finetunes:
