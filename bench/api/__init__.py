@@ -21,6 +21,12 @@ version it was written against as the class attribute ``api_version``; `bench` r
 plugin of another major version with one line saying what changed (also in `bench list` and
 `bench plugin check`), and a plugin that imports a module of the unversioned contract
 (``bench.contracts`` ...) gets one line naming where its names live now.
+
+How the contract grows without breaking anyone (pluggy's rule): a hook's arguments of today
+stay where they are; new context reaches a hook only as a keyword argument, passed to an
+implementation that declares it by name (or takes ``**kwargs``), as
+:meth:`Backbone.required_files` already receives only the options it names; a method's
+:class:`FoldInput` only gains fields. A plugin that ignores the new context keeps working.
 """
 
 from bench.api.backbone import Backbone, RequiredFile

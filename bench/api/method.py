@@ -22,8 +22,10 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import Tensor
 
 from bench.api.backbone import Backbone
@@ -98,11 +100,23 @@ class Method(abc.ABC):
 
     ``initial_only``: its rows come from the backbone's initial weights only (its encoder is
     frozen), so the core computes no fine-tuned state for it.
+
+    ``settings_model``: the method's own settings, a pydantic model whose fields are set as
+    ``--set <name>.<field>=VALUE`` (``--param`` in sweeps, ``[method_settings.<name>]`` in a
+    config file). The core checks them with this model before any work, names the run folder
+    by them, and records them; :meth:`own_settings` reads them back.
     """
 
     name: str
     summary: str
     initial_only: bool = False
+    settings_model: ClassVar[type[BaseModel] | None] = None
+
+    def own_settings(self, config) -> BaseModel | None:
+        """This method's settings in the run's ``config``, checked by :attr:`settings_model` (None: it has none)."""
+        if self.settings_model is None:
+            return None
+        return self.settings_model.model_validate(config.method_settings.get(self.name, {}))
 
     def prepare(self, config) -> None:  # noqa: B027 (optional hook: most methods need no preparation)
         """Check and complete the run's settings before any work (a missing requirement is a

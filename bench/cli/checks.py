@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable
 
 import torch
+from pydantic import BaseModel
 
 from bench.api import Backbone, DatasetLoader, FoldInput, Method, Predictor, Utterance
 from bench.api.version import API_VERSION
@@ -186,6 +187,12 @@ def check_method(name: str, backbone: str = "mini-clap", options: dict[str, str]
 def _method_identity(cls: type[Method], name: str) -> str:
     _expect(cls.name == name, f"name is {cls.name!r}, its entry point says {name!r}")
     _expect(isinstance(cls.summary, str) and cls.summary.strip() != "", "summary must be a one-line description")
+    model = cls.settings_model
+    _expect(
+        model is None or (isinstance(model, type) and issubclass(model, BaseModel)),
+        "settings_model must be a pydantic model",
+    )
+    _expect(model is None or _defaults_valid(model), "settings_model must have a default for every field")
     declared = getattr(cls, "api_version", None)
     return f"{cls.summary} (bench API {declared or 'not declared'}; this bench: {API_VERSION})"
 
@@ -242,3 +249,12 @@ def _predictions(cls: type[Method], backbone: Backbone, config: RunConfig) -> di
     test_ids, test_emb = embeddings([u.uid for u in test])
     found: list[Predictor] = list(cls().predictors(data))
     return {p.method: p.predict(test_ids, test_emb).long() for p in found}
+
+
+def _defaults_valid(model: type[BaseModel]) -> bool:
+    """A run that sets none of a method's settings must still get all of them."""
+    try:
+        model()
+    except Exception:  # a required field without a default, or a default the model itself refuses
+        return False
+    return True

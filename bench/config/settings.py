@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import tomllib
 import torch
@@ -138,26 +138,9 @@ class SweepSettings(Settings):
             raise SettingError(_one_line(err, flag=True)) from None
 
 
-class SelmSettings(Settings):
-    """SELM (bench.methods.selm): a frozen causal LM read by an audio mapper's prefix."""
-
-    lm: Path | None = None  # a folder (transformers, or holding one .gguf) or a .gguf file; else BENCH_SELM_LM
-    prefix_tokens: Count = 4  # k: prefix vectors the mapper gives the LM
-    mapper: Literal["transformer", "mlp"] = "transformer"
-    sentiment: bool = True  # also train on the sentiment view (bench.methods.selm.SENTIMENT)
-    epochs: Count = 10
-    batch_size: Batch = 32
-    lr: Positive = 1e-3
-    shot_epochs: Count = 20  # few-shot adaptation of the mapper (--shots K)
-    shot_lr: Positive = 1e-4
-
-
-SECTIONS = {
-    "finetune": "finetune_settings",
-    "acpt": "acpt_settings",
-    "classifier": "classifier_settings",
-    "selm": "selm_settings",
-}
+SECTIONS = {"finetune": "finetune_settings", "acpt": "acpt_settings", "classifier": "classifier_settings"}
+# Sections of settings that methods own now (records and config files written before say them so).
+LEGACY_METHOD_SECTIONS = {"selm_settings": "selm"}
 
 
 class RunConfig(Settings):
@@ -184,7 +167,9 @@ class RunConfig(Settings):
     finetune_settings: FinetuneSettings = Field(default_factory=FinetuneSettings)
     acpt_settings: ACPTSettings = Field(default_factory=ACPTSettings)
     classifier_settings: ClassifierSettings = Field(default_factory=ClassifierSettings)
-    selm_settings: SelmSettings = Field(default_factory=SelmSettings)
+    # each method's own settings by method name, as given (`--set selm.epochs=2`); the method's
+    # model (bench.api.Method.settings_model) checks them before any work (bench.protocol.plan)
+    method_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # acoustic conditions evaluated beside clean, and those fine-tuning sees beside clean
     test_conditions: Annotated[list[str], BeforeValidator(_conditions)] = Field(default_factory=list)
     finetune_conditions: Annotated[list[str], BeforeValidator(_conditions)] = Field(default_factory=list)
@@ -195,6 +180,13 @@ class RunConfig(Settings):
         data = self.model_dump()
         for key, value in overrides.items():
             key = RENAMED.get(key, key)
+            if key in LEGACY_METHOD_SECTIONS and isinstance(value, Mapping):
+                data["method_settings"].setdefault(LEGACY_METHOD_SECTIONS[key], {}).update(value)
+                continue
+            if key == "method_settings" and isinstance(value, Mapping):
+                for method, values in value.items():
+                    data["method_settings"].setdefault(method, {}).update(values)
+                continue
             section, _, name = key.rpartition(".")
             if section in SECTIONS and name in type(self).model_fields[SECTIONS[section]].annotation.model_fields:
                 data[SECTIONS[section]][name] = value
@@ -205,6 +197,8 @@ class RunConfig(Settings):
                 )
             elif not section and key in type(self).model_fields:
                 data[key] = value
+            elif section and "." not in section and section not in SECTIONS and section not in type(self).model_fields:
+                data["method_settings"].setdefault(section, {})[name] = value  # checked by that method's model
             else:
                 raise SettingError(f"unknown setting {key!r} (settings: {', '.join(names())})")
         try:
@@ -215,8 +209,11 @@ class RunConfig(Settings):
             object.__setattr__(self, name, getattr(checked, name))
 
     def get(self, key: str) -> object:
-        """The value of a dotted name, as :meth:`apply` sets it."""
+        """The value of a dotted name, as :meth:`apply` sets it (a method's setting: as given, None
+        where the method's default holds)."""
         section, _, name = key.rpartition(".")
+        if section and section not in SECTIONS:
+            return self.method_settings.get(section, {}).get(name)
         return getattr(getattr(self, SECTIONS[section]), name) if section else getattr(self, key)
 
     def identity(self) -> dict:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+from bench.config.settings import SettingError, names
 from bench.plugins import registry
 
 # `bench run` without --method: the CLEP-DG rows, plus the baselines unless --no-baselines.
@@ -14,6 +17,7 @@ def by_state(config) -> dict[bool, list[str]]:
     initial weights first; an unknown method or a missing requirement is a one-line error
     here, before any work."""
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
+    check_method_settings(config)
     plan: dict[bool, list[str]] = {}
     for name in chosen(config):
         method = registry.get("method", name)
@@ -28,3 +32,28 @@ def chosen(config) -> list[str]:
     if config.methods is not None:
         return list(config.methods)
     return [*DEFAULT, *(BASELINES if config.baselines else ())]
+
+
+def check_method_settings(config) -> None:
+    """Every method setting (``--set <method>.<field>``) checked by its method's own model, before
+    any work; a method that is not installed or has no such setting is one line."""
+    for method_name, values in config.method_settings.items():
+        first = f"{method_name}.{next(iter(values), '')}"
+        installed = registry.plugins("method")
+        if method_name not in installed or not installed[method_name].ok:
+            raise SettingError(
+                f"unknown setting {first!r} (settings: {', '.join(names())}; or METHOD.FIELD for a method's own, "
+                f"and no method {method_name!r} is installed)"
+            )
+        method = installed[method_name].obj
+        if method.settings_model is None:
+            raise SettingError(f"unknown setting {first!r}: method {method_name} has no settings of its own")
+        try:
+            method().own_settings(config)
+        except ValidationError as err:
+            problem = err.errors()[0]
+            field = ".".join(str(p) for p in problem["loc"])
+            message = "not a setting" if problem["type"] == "extra_forbidden" else problem["msg"]
+            raise SettingError(
+                f"setting {method_name}.{field}={problem['input']}: {message[:1].lower()}{message[1:]}"
+            ) from None

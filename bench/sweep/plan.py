@@ -18,6 +18,7 @@ import optuna
 
 from bench.config.settings import RunConfig, SweepSettings, check_backbone_settings
 from bench.plugins import registry
+from bench.protocol.plan import check_method_settings
 from bench.results.catalog import SWEEPS
 
 PRESETS = {"prompt-length": ("acpt.prompt_length", "2,4,8,16,32"), "loss": ("classifier.loss", "softmax,arcface")}
@@ -151,6 +152,7 @@ def make_plan(
             point = copy.deepcopy(config)
             point.apply({dimension.name: value})
             check_backbone_settings(point, backbone)
+            check_method_settings(point)
     label = preset or "params"
     key = json.dumps(
         {"space": [dataclasses.asdict(d) for d in space], "config": config.identity()}, sort_keys=True, default=str

@@ -256,7 +256,6 @@ def test_every_setting_name_reads_back():
             "finetune_on",
             "checkpoint",
             "methods",
-            "selm.lm",
         )
 
 

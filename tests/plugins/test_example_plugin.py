@@ -1,12 +1,15 @@
 """The example third-party plugin, installed as its own distribution, is found and runs."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 from benchtest import PLUGIN, class_folders, install_plugin, synth_one_take, tiny_args
+
+from bench.results.schema import Record
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +53,17 @@ def test_bench_run_uses_the_plugin_backbone_and_dataset(plugin_site, tmp_path):
 def test_bench_run_method_uses_the_plugin_method(plugin_site, tmp_path):
     methods = ("--method", "nearest-class-mean", "--method", "zero-shot", "--no-finetune")
     data = synth_one_take(tmp_path / "synth")
-    result = bench(plugin_site, *tiny_args("synth", data, tmp_path / "runs", *methods))
+    own = {"nearest-class-mean.distance": "cosine"}  # the plugin method's own setting
+    own_settings = {"nearest-class-mean": {"distance": "cosine"}}
+    result = bench(plugin_site, *tiny_args("synth", data, tmp_path / "runs", *methods, **own))
     assert result.returncode == 0, result.stderr[-2000:]
     table = result.stdout.split("record:")[0]
     assert "nearest-class-mean" in table and "zero shot" in table
     assert "fine-tune + ACPT" not in table and "linear probe" not in table  # only the methods asked for
+    record = Record.read(re.search(r"record: (\S+)", result.stdout).group(1))
+    assert record.config.method_settings == own_settings  # recorded, so it names the run folder too
+    wrong = bench(
+        plugin_site, *tiny_args("synth", data, tmp_path / "runs", *methods, **{"nearest-class-mean.distance": "l1"})
+    )
+    assert wrong.returncode == 2 and not any((tmp_path / "runs").glob("*/units/*l1*"))
+    assert "error: setting nearest-class-mean.distance=l1: input should be 'euclidean' or 'cosine'" in wrong.stderr

@@ -21,15 +21,33 @@ class of the fold's training part (``selm.shot_epochs`` at ``selm.shot_lr``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from bench.api import DataError, FoldInput, Method, Predictor, Utterance, adjective
+from bench.config.settings import Batch, Count, Positive, Settings
 from bench.features import frames as frame_features
 from bench.methods.selm import lm as selm_lm
 from bench.plugins import registry
 from bench.util.progress import bar
+
+
+class SelmSettings(Settings):
+    """SELM's own settings (``--set selm.<field>=VALUE``): a frozen causal LM read by an audio mapper's prefix."""
+
+    lm: Path | None = None  # a folder (transformers, or holding one .gguf) or a .gguf file; else BENCH_SELM_LM
+    prefix_tokens: Count = 4  # k: prefix vectors the mapper gives the LM
+    mapper: Literal["transformer", "mlp"] = "transformer"
+    sentiment: bool = True  # also train on the sentiment view (SENTIMENT)
+    epochs: Count = 10
+    batch_size: Batch = 32
+    lr: Positive = 1e-3
+    shot_epochs: Count = 20  # few-shot adaptation of the mapper (--shots K)
+    shot_lr: Positive = 1e-4
+
 
 # Valence of each canonical class (bench.api.labels): the sentiment view. Surprise counts as
 # positive (TESS's is pleasant surprise), calm as positive (low arousal, positive valence).
@@ -117,6 +135,7 @@ class Selm(Method):
     name = "selm"
     summary = "SELM: frozen audio frames -> mapper -> prefix of a frozen causal LM; class = likeliest class word"
     initial_only = True
+    settings_model = SelmSettings
 
     def prepare(self, config) -> None:
         backbone = registry.get("backbone", config.backbone)
@@ -125,10 +144,11 @@ class Selm(Method):
                 f"--method selm reads frame-level features; backbone {backbone.name} gives none "
                 "(mini-clap does: see Backbone.audio_frames)"
             )
-        config.selm_settings.lm = selm_lm.locate(config.selm_settings.lm)
+        found = selm_lm.locate(self.own_settings(config).lm)
+        config.method_settings.setdefault(self.name, {})["lm"] = str(found)  # the LM found names the run folder
 
     def predictors(self, data: FoldInput) -> Iterator[Predictor]:
-        settings, shots = data.settings.selm_settings, data.settings.shots
+        settings, shots = self.own_settings(data.settings), data.settings.shots
         if data.frames is None:
             raise DataError(f"--method selm: backbone {data.backbone.name} gives no frame-level features")
         device = next(data.backbone.parameters()).device
