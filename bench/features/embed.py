@@ -58,7 +58,12 @@ def waveform(utt: Utterance, backbone: type[Backbone] | Backbone) -> np.ndarray:
 
 
 class FittingEncoder:
-    """Encoder calls in chunks of at most ``limit`` clips; CUDA out-of-memory halves the limit."""
+    """Encoder calls in chunks of at most ``limit`` clips; CUDA out-of-memory halves the limit.
+
+    Not accelerate's ``find_executable_batch_size``: that reruns a whole function from its top
+    with a smaller batch, where here the limit found stays for every later call of the run, so
+    one out-of-memory costs one chunk again, not the embedding pass.
+    """
 
     def __init__(self, backbone: Backbone, limit: int) -> None:
         self.backbone, self.limit = backbone, limit

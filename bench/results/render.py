@@ -3,6 +3,10 @@
 Text formats show ``mean ± std`` per cell, and with a reference figure
 ``mean ± std (paper P ±D)`` or ``(EmoBox P ±D)``; CSV and JSON are long-form and machine-readable, one entry
 per cell with the record it came from.
+
+Markdown and LaTeX are written here rather than by pandas: ``DataFrame.to_markdown`` needs
+tabulate, which nothing else uses, and ``to_latex`` escapes neither ``±`` nor ``−``, which
+these cells hold; either way the text would be post-processed to the same few lines.
 """
 
 from __future__ import annotations

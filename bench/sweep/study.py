@@ -143,7 +143,12 @@ def prepare(plan: Plan) -> optuna.Study:
 
 
 def _fail_dead_workers(study: optuna.Study) -> None:
-    """Trials left running by a killed worker of this machine fail, so their points are queued again."""
+    """Trials left running by a killed worker of this machine fail, so their points are queued again.
+
+    Optuna's own heartbeat (``RDBStorage(heartbeat_interval=...)`` and ``fail_stale_trials``)
+    beats only inside ``study.optimize``; trials here are claimed and told by hand
+    (:mod:`bench.sweep.claims`), so a worker is known dead by its process id, on its own host.
+    """
     host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
