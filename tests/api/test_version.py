@@ -1,0 +1,62 @@
+"""The plugin API's version: a plugin of another major version, or one importing the old
+contract's modules, is refused with one line saying what changed; the others load."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from bench.api import API_VERSION, Method
+from bench.api.version import incompatible, moved
+from bench.plugins import registry
+
+
+class Declared(Method):
+    name = "declared"
+    summary = "a method that says which API it was written for"
+
+    def predictors(self, data):
+        return []
+
+
+def test_only_another_major_version_is_refused():
+    assert API_VERSION == "1.0"
+    assert incompatible(None) is None and incompatible("1.0") is None and incompatible("1.7") is None
+    assert incompatible("0.9") == (
+        "written for bench API 0.9, this bench has API 1.0: the contract moved from bench.contracts, bench.methods, "
+        "bench.errors, bench.splits, bench.labels, bench.frontend and bench.prompting into one package, bench.api "
+        "(import every name from bench.api)"
+    )
+    assert incompatible("2.0") == "written for bench API 2.0, newer than this bench's API 1.0: upgrade bench"
+
+
+def test_an_import_of_the_old_contract_is_named_other_import_errors_are_not():
+    assert moved(ModuleNotFoundError("No module named 'bench.contracts'", name="bench.contracts")).startswith(
+        "imports from bench.contracts, gone since bench API 1.0: the contract moved"
+    )
+    assert moved(ImportError("cannot import name 'Method' from 'bench.methods'", name="bench.methods")) is not None
+    assert moved(ModuleNotFoundError("No module named 'librosa'", name="librosa")) is None
+
+
+@pytest.mark.parametrize(
+    "declared, error",
+    [("1.0", None), ("0.3", "written for bench API 0.3, this bench has API 1.0: the contract moved")],
+)
+def test_the_registry_loads_a_plugin_by_its_declared_version(monkeypatch, declared, error):
+    monkeypatch.setattr(Declared, "api_version", declared, raising=False)
+    monkeypatch.setattr(EntryPoint, "load", lambda self: Declared)
+    plugin = registry._load("method", EntryPoint("declared", "somewhere:Declared", "bench.methods"))
+    if error is None:
+        assert plugin.ok and plugin.obj is Declared
+    else:
+        assert not plugin.ok and plugin.error.startswith(error)
+
+
+def test_a_plugin_written_against_the_old_contract_gets_one_line(monkeypatch):
+    def old_import(self):
+        raise ModuleNotFoundError("No module named 'bench.contracts'", name="bench.contracts")
+
+    monkeypatch.setattr(EntryPoint, "load", old_import)
+    plugin = registry._load("backbone", EntryPoint("old", "old_plugin:Backbone", "bench.backbones"))
+    assert not plugin.ok and plugin.error.startswith("imports from bench.contracts, gone since bench API 1.0")
