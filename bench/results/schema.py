@@ -136,7 +136,7 @@ class RunSettings(Shape):
     backbone_options: dict[str, Any] = {}
     finetune_settings: dict[str, Any] = {}
     methods: list[str] | None = Field(None, exclude_if=_absent)  # methods chosen with --method (None: the default rows)
-    method_settings: dict[str, dict[str, Any]] = Field({}, exclude_if=_absent)  # each method's own, as given
+    method_settings: dict[str, dict[str, Any]] | None = Field(None, exclude_if=_absent)  # each method's own, as given
 
 
 class Dataset(Shape):
