@@ -36,7 +36,8 @@ def chosen(config) -> list[str]:
 
 def check_method_settings(config) -> None:
     """Every method setting (``--set <method>.<field>``) checked by its method's own model, before
-    any work; a method that is not installed or has no such setting is one line."""
+    any work, and kept as the model reads it; a method that is not installed or has no such
+    setting is one line."""
     for method_name, values in config.method_settings.items():
         first = f"{method_name}.{next(iter(values), '')}"
         installed = registry.plugins("method")
@@ -49,7 +50,7 @@ def check_method_settings(config) -> None:
         if method.settings_model is None:
             raise SettingError(f"unknown setting {first!r}: method {method_name} has no settings of its own")
         try:
-            method().own_settings(config)
+            own = method().own_settings(config)
         except ValidationError as err:
             problem = err.errors()[0]
             field = ".".join(str(p) for p in problem["loc"])
@@ -57,3 +58,5 @@ def check_method_settings(config) -> None:
             raise SettingError(
                 f"setting {method_name}.{field}={problem['input']}: {message[:1].lower()}{message[1:]}"
             ) from None
+        # as the model reads them: `--set selm.epochs=3` and `epochs = 3` in a file name one run folder
+        config.method_settings[method_name] = own.model_dump(mode="json", exclude_unset=True)

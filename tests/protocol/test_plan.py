@@ -21,7 +21,8 @@ def test_a_method_reads_its_own_settings_with_its_defaults_where_none_is_given()
     check_method_settings(config)
     own = Selm().own_settings(config)
     assert (own.epochs, own.mapper, own.lr) == (3, "mlp", SelmSettings().lr)
-    assert config.method_settings == {"selm": {"epochs": "3", "mapper": "mlp"}} and config.get("selm.epochs") == "3"
+    assert config.method_settings == {"selm": {"epochs": 3, "mapper": "mlp"}}  # as the model reads them
+    assert config.get("selm.epochs") == 3 and config.get("selm.lr") is None  # a default stays unset
 
 
 @pytest.mark.parametrize(
