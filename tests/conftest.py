@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# Rich fixes a console's width when it is made if COLUMNS is set; the tests give each command
+# its own width (CliRunner's env), so the width of the terminal running pytest must not be
+# baked into bench's consoles first.
+os.environ.pop("COLUMNS", None)
+
 
 @pytest.fixture
 def no_network(monkeypatch):
