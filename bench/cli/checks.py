@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from pydantic import BaseModel
@@ -169,7 +170,8 @@ def check_method(name: str, backbone: str = "mini-clap", options: dict[str, str]
     model = registry.backbone(backbone, **(options or {})).eval()
 
     def predict() -> str:
-        first, second = _predictions(cls, model, config), _predictions(cls, model, config)
+        data, test_ids, test_emb = _problem(model, config)
+        first, second = (_predictions(cls, replace(data, kept={}), test_ids, test_emb) for _ in range(2))
         _expect(bool(first), "predictors() gave no predictor")
         for method, predicted in first.items():
             _expect(
@@ -197,14 +199,13 @@ def _method_identity(cls: type[Method], name: str) -> str:
     return f"{cls.summary} (bench API {declared or 'not declared'}; this bench: {API_VERSION})"
 
 
-def _predictions(cls: type[Method], backbone: Backbone, config: RunConfig) -> dict[str, torch.Tensor]:
-    """Each predictor's classes for the 12 test clips of a 3-class problem (seed 0)."""
+def _problem(backbone: Backbone, config: RunConfig) -> tuple[FoldInput, list[str], torch.Tensor]:
+    """A 3-class fold (4 training and 4 test clips per class, seed 0) and its 12 test clips."""
     classes, words = ("anger", "happiness", "sadness"), ["angry", "happy", "sad"]
-    clips = [Utterance(f"{label}-{i}", None, label, f"speaker{i % 4}") for label in classes for i in range(8)]
-    train, test = (
-        [u for u in clips if int(u.uid.rsplit("-", 1)[1]) < 4],
-        [u for u in clips if int(u.uid.rsplit("-", 1)[1]) >= 4],
-    )
+    train = [Utterance(f"{label}-{i}", None, label, f"speaker{i}") for label in classes for i in range(4)]
+    test = [Utterance(f"{label}-{i}", None, label, f"speaker{i - 4}") for label in classes for i in range(4, 8)]
+    clips = train + test
+    label = {u.uid: u.label for u in clips}
     n = backbone.front_end.n_samples or int(round(backbone.sample_rate * backbone.clip_seconds))
     with torch.no_grad():
         width = backbone.audio_features(torch.zeros(1, n)).shape[1]
@@ -223,7 +224,6 @@ def _predictions(cls: type[Method], backbone: Backbone, config: RunConfig) -> di
 
     def frame_features(uids):
         steps, dim = frames
-        label = {u.uid: u.label for u in clips}
         rows = [centres_of_frames[classes.index(label[u])] for u in uids]
         return list(uids), torch.stack(rows)[:, None, :].expand(-1, steps, dim).contiguous()
 
@@ -247,6 +247,13 @@ def _predictions(cls: type[Method], backbone: Backbone, config: RunConfig) -> di
         kept={},
     )
     test_ids, test_emb = embeddings([u.uid for u in test])
+    return data, test_ids, test_emb
+
+
+def _predictions(
+    cls: type[Method], data: FoldInput, test_ids: list[str], test_emb: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Each predictor's classes for the test clips."""
     found: list[Predictor] = list(cls().predictors(data))
     return {p.method: p.predict(test_ids, test_emb).long() for p in found}
 

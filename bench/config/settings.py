@@ -180,9 +180,8 @@ class RunConfig(Settings):
         data = self.model_dump()
         for key, value in overrides.items():
             key = RENAMED.get(key, key)
-            if key in LEGACY_METHOD_SECTIONS and isinstance(value, Mapping):
-                data["method_settings"].setdefault(LEGACY_METHOD_SECTIONS[key], {}).update(value)
-                continue
+            if key in LEGACY_METHOD_SECTIONS and isinstance(value, Mapping):  # a section from before API 1.0
+                key, value = "method_settings", {LEGACY_METHOD_SECTIONS[key]: value}
             if key == "method_settings" and isinstance(value, Mapping):
                 for method, values in value.items():
                     data["method_settings"].setdefault(method, {}).update(values)

@@ -29,6 +29,7 @@ def test_only_another_major_version_is_refused():
         "(import every name from bench.api)"
     )
     assert incompatible("2.0") == "written for bench API 2.0, newer than this bench's API 1.0: upgrade bench"
+    assert incompatible("one") == "api_version 'one' is not MAJOR.MINOR (this bench has API 1.0)"
 
 
 def test_an_import_of_the_old_contract_is_named_other_import_errors_are_not():
