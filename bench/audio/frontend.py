@@ -3,6 +3,7 @@ trim and fit, as the backbone's own package does."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,11 @@ def _resemblyzer_trim(wave: np.ndarray) -> np.ndarray:
     Where the detector keeps nothing (tones, noise, whispers), resemblyzer itself would fail on
     the empty clip; we keep the clip untrimmed instead, so no evaluation fold loses clips to it.
     """
-    from resemblyzer.audio import normalize_volume, trim_long_silences
-    from resemblyzer.hparams import audio_norm_target_dBFS
+    with warnings.catch_warnings():  # webrtcvad's import of pkg_resources warns on every run: not the user's news
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*scipy.ndimage.morphology", category=DeprecationWarning)
+        from resemblyzer.audio import normalize_volume, trim_long_silences
+        from resemblyzer.hparams import audio_norm_target_dBFS
 
     louder = normalize_volume(wave, audio_norm_target_dBFS, increase_only=True)
     trimmed = trim_long_silences(louder)

@@ -14,7 +14,9 @@ from bench.config.settings import SettingError
 from bench.plugins import registry
 
 console = Console(stderr=True)
-out = Console()
+# Results on stdout; where it is not a terminal (a log file, a pipe) a table is printed whole,
+# at its own width, instead of cut to 80 columns.
+out = Console() if Console().is_terminal else Console(width=100_000)
 
 USER_ERRORS = (DataError, CheckpointError, AudioError, registry.PluginError, SettingError)
 # User errors only where bench's own core raised them (a bad value, a full disk); raised in a
