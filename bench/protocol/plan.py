@@ -9,7 +9,7 @@ from bench.plugins import registry
 
 # `bench run` without --method: the CLEP-DG rows, plus the baselines unless --no-baselines.
 DEFAULT = ("clep-dg",)
-BASELINES = ("zero-shot", "linear-probe", "encoder-probe")
+BASELINES = ("zero-shot", "description-centroid", "linear-probe", "encoder-probe")
 
 
 def by_state(config) -> dict[bool, list[str]]:

@@ -36,7 +36,7 @@ def test_encoder_probe_matches_a_plain_sklearn_pipeline_on_emodb(emodb_root, tmp
     )
     record = run(config)
     ours = next(r for r in record.summary if r.method == "encoder-probe")
-    assert ours.row == "linear probe (encoder features)" and ours.folds == 10
+    assert ours.label == "linear probe (encoder features)" and ours.folds == 10
 
     corpus = Corpus.load("emodb", emodb_root)
     _, folds = corpus.folds("speaker")
