@@ -21,7 +21,7 @@ import abc
 import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import ClassVar
 
 import torch
@@ -38,12 +38,24 @@ Features = Callable[[Sequence[str]], tuple[list[str], Tensor]]
 @dataclass
 class Predictor:
     """One row per test set: ``predict(uids, embeddings)`` gives a class index per test clip
-    from its uid and its joint-space embedding (L2-normalised ``project_audio``)."""
+    from its uid and its joint-space embedding (L2-normalised ``project_audio``).
+
+    A row is keyed by (weight state, ``method``, ``arm``): ``arm`` names one of a method's
+    variants where it yields several (CLEP-DG: what its classifier was trained on, with or
+    without ACPT), ``label`` is the row's name in tables (default: the method), and ``main``
+    marks the row that stands for the method in comparisons (one per weight state).
+    ``diagnostics`` (JSON-ready) say why the figures are what they are; they are kept once per
+    unit, not per test set, and ``bench explain`` shows them.
+    """
 
     method: str  # the row's method name (records and tables group by it)
     predict: Callable[[list[str], Tensor], Tensor]
-    acpt: bool = False
+    _: KW_ONLY
+    arm: str = ""
+    label: str = ""
+    main: bool = True
     extra: dict = field(default_factory=dict)  # more fields of the row (e.g. a training loss)
+    diagnostics: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -68,7 +80,7 @@ class FoldInput:
     test_speakers: set
     settings: object  # the run's bench.config.settings.RunConfig
     backbone: Backbone
-    text: dict  # frozen text features: descriptions, captions, labels, soundscapes (bench.features.embedder)
+    text: dict  # frozen text-encoder features of the protocol's texts (bench.protocol.texts.TextFeatures)
     encoder_frozen: bool  # its features are those of the initial weights in every state
     features: Features
     embeddings: Features

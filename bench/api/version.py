@@ -9,11 +9,13 @@ refused with that line instead of failing somewhere inside a run.
 
 from __future__ import annotations
 
-API_VERSION = "1.0"
+API_VERSION = "2.0"
 
 CHANGES = {
     "1": "the contract moved from bench.contracts, bench.methods, bench.errors, bench.splits, bench.labels, "
     "bench.frontend and bench.prompting into one package, bench.api (import every name from bench.api)",
+    "2": "Predictor lost its CLEP-DG-only acpt flag and takes its other fields by keyword: a method's variants "
+    "are Predictor(name, predict, arm=..., label=..., main=..., extra=...)",
 }
 
 # The modules of the unversioned (0.x) contract, all of whose names live in bench.api now: a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bench.api import DataError
-from bench.cli import cache, common, data, finetune, listing, plugin, reproduce, run, settings, sweep, table
+from bench.cli import cache, common, data, explain, finetune, listing, plugin, reproduce, run, settings, sweep, table
 from bench.runtime.environment import environment
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.add_typer(plugin.app, name="plugin")
 app.add_typer(data.app, name="data")
 app.command("sweep")(sweep.sweep)
 app.add_typer(table.app, name="table")
+app.command("explain")(explain.explain)
 app.command("reproduce")(reproduce.reproduce)
 app.add_typer(cache.app, name="cache")
 

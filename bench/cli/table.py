@@ -90,7 +90,29 @@ def _paper_table(builder: str, summary: str):
     return command
 
 
-app.command("ablation")(_paper_table("ablation", "Fine-tune x ACPT rows per dataset (paper Table 3)."))
+@app.command()
+def ablation(
+    runs: Runs = Path("runs"),
+    fmt: Format = "rich",
+    reference: Reference = None,
+    metric: Metric = "wa",
+    output: Output = None,
+    texts: Annotated[
+        str,
+        typer.Option(
+            help="prompts: the paper's arms (no ACPT: classifier on the class prompts alone); "
+            "descriptions: the named ablation whose classifier also trains on the soundscape descriptions "
+            "(runs with --set classifier.texts=descriptions)."
+        ),
+    ] = "prompts",
+) -> None:
+    """Fine-tune x ACPT rows per dataset and ACPT's gain on the fine-tuned weights (paper Table 3)."""
+    from bench.results import tables
+
+    with user_errors():
+        emit(tables.ablation(_found(runs), metric, _paper_only(reference), texts), fmt, output)
+
+
 app.command("loss")(_paper_table("loss", "Softmax vs ArcFace classifier per dataset (paper Table 4)."))
 
 

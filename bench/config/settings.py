@@ -108,6 +108,11 @@ class ACPTSettings(Settings):
     momentum: Fraction = 0.9
     init_std: Positive = 0.02
     temperature: Positive = 0.07
+    # "class": the paper's losses over the C classes, each description scored against its own
+    # soundscape's prompts; "soundscape-class": against every soundscape's, so a soundscape's
+    # contexts must carry that soundscape (a variant, not the paper's method)
+    target: Literal["class", "soundscape-class"] = "class"
+    reduction: Literal["sum", "mean"] = "sum"  # over descriptions: the paper's equations sum
 
 
 class ClassifierSettings(Settings):
@@ -118,6 +123,10 @@ class ClassifierSettings(Settings):
     momentum: Fraction = 0.9
     arcface_scale: Positive = 30.0
     arcface_margin: Annotated[float, Field(ge=0, lt=1.5708)] = 0.5  # radians, below pi/2
+    # what CLEP-DG's classifier trains on (bench.results.stages): "prompts", the paper's (the
+    # class prompts, or ACPT's prompts); "descriptions": the soundscape descriptions and
+    # captions beside them, a named ablation
+    texts: Literal["prompts", "descriptions"] = "prompts"
 
 
 class SweepSettings(Settings):

@@ -31,8 +31,9 @@ def evaluate_state(
     seed: int,
     tuned: bool,
     methods: Sequence[str],
-) -> list[dict]:
-    """Every row of ``methods`` on this weight state, in their order."""
+) -> tuple[list[dict], list[dict]]:
+    """Every row of ``methods`` on this weight state, in their order, and each predictor's
+    diagnostics (once per unit, with its weight state, method and arm)."""
     embedder = model.embedder
     by_uid = {u.uid: u for u in corpus.utterances}
     conditioned = {}
@@ -70,9 +71,13 @@ def evaluate_state(
         timed=model.timed,
         kept=model.kept,
     )
-    rows = []
+    rows, figures = [], []
     for name in methods:
         for predictor in registry.get("method", name)().predictors(data):
+            if predictor.diagnostics:
+                figures.append(
+                    {"finetune": tuned, "method": predictor.method, "arm": predictor.arm, **predictor.diagnostics}
+                )
             for condition, (test_ids, test_emb, test_labels) in test_sets.items():
                 predicted = predictor.predict(test_ids, test_emb).cpu().numpy()
                 rows.append(
@@ -80,12 +85,14 @@ def evaluate_state(
                         "seed": seed,
                         "fold": fold.name,
                         "finetune": tuned,
-                        "acpt": predictor.acpt,
                         "method": predictor.method,
+                        "arm": predictor.arm,
+                        "label": predictor.label or predictor.method,
+                        "main": predictor.main,
                         "n_test": len(test_ids),
                         **scores(test_labels, predicted, len(corpus.classes)),
                         **predictor.extra,
                         **({"condition": condition} if condition != "clean" else {}),
                     }
                 )
-    return rows
+    return rows, figures

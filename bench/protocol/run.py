@@ -121,12 +121,13 @@ def run(config: RunConfig) -> Record:
         protocol=protocol,
         folds=folds,
         units=[row for unit in units for row in unit.rows],
-        finetunes=[unit.finetune for unit in units if unit.finetune],
+        finetunes=[unit.trained for unit in units if unit.trained],
         checkpoints={k: v for unit in units for k, v in unit.checkpoints.items()},
         skipped=skipped,
         seconds=time.time() - started,
         device=str(device),
         stage_seconds=[unit.seconds for unit in units],
+        diagnostics=[unit.diagnostics for unit in units],
         conditions=soundscape.record_part(
             config.test_conditions, config.finetune_conditions, [row for unit in units for row in unit.condition_rows]
         )

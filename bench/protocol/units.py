@@ -103,7 +103,7 @@ def run_unit(
     model.seconds = {}
     with model.timed("embedding"):
         embedder.prepare()
-    finetuned, checkpoints = None, {}
+    trained, checkpoints = None, {}
     if tuned:
         key = f"{fold.name}-seed{seed}"
         source = checkpoint_for(config, fold, seed)
@@ -114,16 +114,16 @@ def run_unit(
             payload = records.load_checkpoint(source, backbone)
             backbone.load_trainable_state(payload["state"])
             if source == own:
-                finetuned = {"seed": seed, "fold": fold.name, **payload["trained_on"]}
+                trained = {"seed": seed, "fold": fold.name, **payload["trained_on"]}
         else:
             with model.timed("finetune"):
                 info = train_on_pool(backbone, config, pool, corpus, fold, embedder, seed)
             if distributed.is_main():
                 records.save_checkpoint(own, backbone, config, info, fold)
             source = own
-            finetuned = {"seed": seed, "fold": fold.name, **info}
+            trained = {"seed": seed, "fold": fold.name, **info}
         checkpoints[key] = fileio.sha256(source) if distributed.is_main() else None
-    rows = evaluate_state(model, config, corpus, pool, fold, seed, tuned, methods)
+    rows, figures = evaluate_state(model, config, corpus, pool, fold, seed, tuned, methods)
     rows = [Row.model_validate(row) for row in rows]
     return Unit(
         seed=seed,
@@ -131,7 +131,8 @@ def run_unit(
         finetuned=tuned,
         rows=[row for row in rows if row.condition is None],
         condition_rows=[row for row in rows if row.condition],
-        finetune=finetuned,
+        trained=trained,
+        diagnostics=figures,
         checkpoints=checkpoints,
         skipped=embedder.skipped,
         initial_weights=model.initial_id,

@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.api import DataError
 from bench.config.settings import RENAMED
+from bench.results import stages
 from bench.results.schema import Record, SummaryRow
 
 SWEEPS = "sweeps"
@@ -47,16 +48,22 @@ class Found:
             name = next(old for old, new in RENAMED.items() if new == f"{section}.{name}").rpartition(".")[2]
         return values[name]
 
-    def row(self, finetune: bool, acpt: bool, method: str = "cross-modal") -> SummaryRow | None:
-        return self.record.row((finetune, acpt, method))
+    @property
+    def texts(self) -> str:
+        """The reading its CLEP-DG rows follow (bench.results.stages)."""
+        return stages.texts_of(self.record.config)
+
+    def stage_row(self, finetune: bool, acpt: bool) -> SummaryRow | None:
+        """The CLEP-DG row of these stages, in the run's own reading."""
+        return self.record.row(stages.key(finetune, acpt, self.texts))
 
     def main_row(self) -> SummaryRow | None:
         return self.record.main_row()
 
     def per_seed(self, finetune: bool, acpt: bool, metric: str) -> dict[int, float]:
-        """Mean over folds per seed of one cross-modal row, from the record's units."""
+        """Mean over folds per seed of one CLEP-DG stage row, from the record's units."""
         by_seed = defaultdict(list)
-        for unit in self.record.units_of((finetune, acpt, "cross-modal")):
+        for unit in self.record.units_of(stages.key(finetune, acpt, self.texts)):
             by_seed[unit.seed].append(getattr(unit, metric))
         return {seed: float(np.mean(values)) for seed, values in by_seed.items()}
 

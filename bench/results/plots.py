@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.api import DataError  # noqa: E402
-from bench.results import records  # noqa: E402
 from bench.results.catalog import Found  # noqa: E402
 from bench.results.tables import Report  # noqa: E402
 from bench.util import fileio
@@ -83,7 +82,6 @@ def confusion(found: Found, path: Path) -> Path:
     axes.set_yticks(range(len(classes)), classes)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    stages = records.row_name(*wanted)
-    axes.set_title(f"{found.backbone} on {found.dataset}: {stages}", fontsize="medium")
+    axes.set_title(f"{found.backbone} on {found.dataset}: {units[0].label}", fontsize="medium")
     figure.colorbar(image, ax=axes, label="% of true class")
     return _save(figure, path)

@@ -28,18 +28,6 @@ from bench.util import fileio, identity
 
 CHECKPOINT_FORMAT = "bench-finetuned"
 PACKAGES = ("ser-bench", "torch", "torchaudio", "numpy", "transformers", "laion-clap", "msclap", "optuna")
-STAGE_ROWS = {
-    (False, False): "none",
-    (False, True): "ACPT",
-    (True, False): "fine-tune",
-    (True, True): "fine-tune + ACPT",
-}
-BASELINE_ROWS = {
-    "zero-shot": "zero shot",
-    "linear-probe": "linear probe (joint space)",
-    "encoder-probe": "linear probe (encoder features)",
-}
-METHOD_ROWS = {**BASELINE_ROWS, "selm": "SELM"}  # another method's rows are named by the method
 
 
 def run_dir(config, backbone: str, data: str, device: str, code: str) -> Path:
@@ -183,37 +171,71 @@ def guard_checkpoint(path: Path, dataset: str) -> None:
 
 
 def summarize(units: list[Row]) -> list[SummaryRow]:
-    """Mean and std over seeds of the per-seed mean over folds, per (stage setting, method)."""
+    """Mean and std over seeds of the per-seed mean over folds, per (weight state, method, arm),
+    in the order the units first show them, initial weights before fine-tuned."""
     grouped: dict[tuple, dict[int, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    first: dict[tuple, Row] = {}
     for unit in units:
         grouped[unit.key][unit.seed].append(unit)
+        first.setdefault(unit.key, unit)
+    methods = list(dict.fromkeys(unit.method for unit in units))
     rows = []
-    for (tuned, acpt, method), by_seed in grouped.items():
+    for key, by_seed in grouped.items():
         figures = {}
         for metric in ("wa", "ua", "f1"):
             per_seed = [np.mean([getattr(u, metric) for u in units_]) for units_ in by_seed.values()]
             figures[metric] = float(np.mean(per_seed))
             figures[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+        row = first[key]
         rows.append(
             SummaryRow(
-                finetune=tuned,
-                acpt=acpt,
-                method=method,
-                row=row_name(tuned, acpt, method),
+                finetune=row.finetune,
+                method=row.method,
+                arm=row.arm,
+                label=row.label,
+                main=row.main,
                 **figures,
                 seeds=len(by_seed),
                 folds=len(next(iter(by_seed.values()))),
             )
         )
-    order = ["cross-modal", *METHOD_ROWS]
-    rank = {m: (order.index(m) if m in order else len(order), m) for m in {r.method for r in rows}}
-    return sorted(rows, key=lambda r: (rank[r.method], r.finetune, r.acpt))
+    arms = {key: i for i, key in enumerate(first)}
+    return sorted(rows, key=lambda r: (methods.index(r.method), r.finetune, arms[r.key]))
 
 
-def row_name(tuned: bool, acpt: bool, method: str) -> str:
-    """Stage rows are named by their stages; other methods by method (and features: the table
-    marks fine-tuning)."""
-    return STAGE_ROWS[(tuned, acpt)] if method == "cross-modal" else METHOD_ROWS.get(method, method)
+UNIT_ONLY = ("pca",)  # diagnostics too large for a record: the unit files keep them
+
+
+def summarize_diagnostics(units: list[list[dict]]) -> list[dict]:
+    """Each (weight state, method, arm)'s diagnostics averaged over the units that gave them:
+    numbers and equal-shaped lists element-wise (None and NaN left out), other values kept
+    where every unit agrees; ``units``: each unit's list (bench.results.schema.Unit.diagnostics)."""
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for figures in units:
+        for entry in figures:
+            grouped[(entry["finetune"], entry["method"], entry["arm"])].append(entry)
+    summary = []
+    for (tuned, method, arm), entries in grouped.items():
+        merged = _average([{k: v for k, v in e.items() if k not in UNIT_ONLY} for e in entries])
+        summary.append({**merged, "finetune": tuned, "method": method, "arm": arm, "units": len(entries)})
+    return summary
+
+
+def _average(values: list):
+    first = values[0]
+    if isinstance(first, dict):
+        keys = [k for k in first if all(isinstance(v, dict) and k in v for v in values)]
+        return {k: _average([v[k] for v in values]) for k in keys}
+    if isinstance(first, bool) or not isinstance(first, (int, float, list)):
+        return first if all(v == first for v in values) else None
+    if isinstance(first, list):
+        try:
+            stacked = np.array(values, dtype=float)
+        except (TypeError, ValueError):  # lists of other shapes: nothing to average
+            return None
+        return np.round(np.nanmean(stacked, axis=0), 4).tolist() if stacked.size else []
+    numbers = [float(v) for v in values if v is not None and not np.isnan(v)]
+    return round(float(np.mean(numbers)), 4) if numbers else None
 
 
 def build(
@@ -233,6 +255,7 @@ def build(
     seconds,
     device,
     stage_seconds,
+    diagnostics=(),
     conditions=None,
 ) -> Record:
     """The record; ``code``: :func:`code_identity` at the run's start; ``conditions``: the part of
@@ -268,6 +291,7 @@ def build(
             "finetunes": finetunes,
             "summary": summarize(units),
             **({"conditions": conditions} if conditions else {}),
+            "diagnostics": summarize_diagnostics(list(diagnostics)),
             "versions": versions(),
             "device": device,
             "timings": {

@@ -16,9 +16,10 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import Self
 
 from bench.api import DataError
+from bench.results import stages
 from bench.util import fileio
 
-SCHEMA = 1
+SCHEMA = 2  # 2: rows keyed by (weight state, method, arm), not by CLEP-DG's ACPT flag
 
 
 def _absent(value: object) -> bool:
@@ -55,12 +56,20 @@ class Versioned(Shape):
     @classmethod
     def _same_schema(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("schema", SCHEMA) != SCHEMA:
+            upgraded = cls.upgrade(data)
+            if upgraded is not None:
+                return upgraded
             raise PydanticCustomError(
                 "schema",
                 "record schema {got}, this bench reads schema {wanted}",
                 {"got": repr(data.get("schema")), "wanted": SCHEMA},
             )
         return data
+
+    @classmethod
+    def upgrade(cls, data: dict) -> dict | None:
+        """``data`` of an older schema in this one, where the shape knows how (None: it does not)."""
+        return None
 
 
 def _why(shape: type[Shape], err: ValidationError) -> str:
@@ -78,30 +87,31 @@ def _why(shape: type[Shape], err: ValidationError) -> str:
 
 class Scores(Shape):
     finetune: bool
-    acpt: bool
     method: str
+    arm: str = ""  # which of the method's variants (bench.api.Predictor.arm)
+    label: str  # the row's name in tables
+    main: bool = True  # the row that stands for its method in comparisons
     wa: float
     ua: float
     f1: float
     condition: str | None = Field(None, exclude_if=_absent)  # an acoustic test condition; none: the clean test set
 
     @property
-    def key(self) -> tuple[bool, bool, str]:
-        """What a row is a figure of: its stage setting and method."""
-        return self.finetune, self.acpt, self.method
+    def key(self) -> tuple[bool, str, str]:
+        """What a row is a figure of: its weight state, method and arm."""
+        return self.finetune, self.method, self.arm
 
 
 class Row(Scores):
-    """One figure set of one unit: a seed, a fold, a weight state and a method."""
+    """One figure set of one unit: a seed, a fold, a weight state and a method's arm."""
 
     seed: int
     fold: str
 
 
 class SummaryRow(Scores):
-    """Mean and std over seeds of one (stage setting, method)."""
+    """Mean and std over seeds of one (weight state, method, arm)."""
 
-    row: str
     wa_std: float
     ua_std: float
     f1_std: float
@@ -117,7 +127,8 @@ class Unit(Versioned):
     finetuned: bool
     rows: list[Row]
     condition_rows: list[Row] = []
-    finetune: dict | None
+    trained: dict | None  # what this unit's own fine-tune trained on (None: initial weights, or loaded)
+    diagnostics: list[dict] = []  # per method arm: why its figures are what they are (bench explain)
     checkpoints: dict[str, str | None]
     skipped: list[tuple[str, str]]
     initial_weights: str
@@ -171,7 +182,31 @@ class Record(Versioned):
     finetunes: list[dict] = []
     summary: list[SummaryRow]
     conditions: Conditions | None = Field(None, exclude_if=_absent)
+    # per (weight state, method, arm): each method's diagnostics averaged over its units
+    # (bench.results.records.summarize_diagnostics; the unit files keep each unit's whole)
+    diagnostics: list[dict] = []
     path: Path | None = Field(None, exclude=True)
+
+    @classmethod
+    def upgrade(cls, data: dict) -> dict | None:
+        """A schema-1 record: its rows were keyed by CLEP-DG's ACPT flag and method
+        "cross-modal", whose classifier trained on the soundscape descriptions: the named
+        ablation's arms now."""
+        if data.get("schema") != 1:
+            return None
+        config = dict(data.get("config", {}))
+        config["classifier_settings"] = {**config.get("classifier_settings", {}), "texts": "descriptions"}
+        data = {**data, "schema": SCHEMA, "config": config}
+        data["units"] = [_row_v1(r, config) for r in data.get("units", [])]
+        data["summary"] = [_row_v1(r, config) for r in data.get("summary", [])]
+        if data.get("conditions"):
+            part = data["conditions"]
+            data["conditions"] = {
+                **part,
+                "units": [_row_v1(r, config) for r in part.get("units", [])],
+                "summary": [_row_v1(r, config) for r in part.get("summary", [])],
+            }
+        return data
 
     @classmethod
     def read(cls, path: Path) -> Self:
@@ -183,22 +218,44 @@ class Record(Versioned):
         super().write(path)
         self.path = Path(path)
 
-    def main_key(self) -> tuple[bool, bool, str]:
-        """The main row: cross-modal with the run's own stages (fine-tune + ACPT unless switched
-        off), the row that tables, sweeps and plots report for a run; in a run without CLEP-DG
-        (``--method``), the first row of its first method that has rows."""
-        methods = self.config.methods
-        if methods and "clep-dg" not in methods:
-            found = [r for m in methods for r in self.summary if r.method == m] or self.summary
-            return found[0].key
-        return self.config.finetune, self.config.acpt, "cross-modal"
+    def main_key(self) -> tuple[bool, str, str] | None:
+        """The main row: that of the run's first method marked main (CLEP-DG's: the classifier
+        with the run's own stages, fine-tune + ACPT unless switched off) on the run's own weight
+        state; the row that tables, sweeps and plots report for a run."""
+        main = [r for r in self.summary if r.main and r.condition is None] or self.summary
+        own = [r for r in main if r.finetune == self.config.finetune] or main
+        return own[0].key if own else None
 
-    def row(self, wanted: tuple[bool, bool, str]) -> SummaryRow | None:
+    def row(self, wanted: tuple[bool, str, str] | None) -> SummaryRow | None:
         return next((r for r in self.summary if r.key == wanted), None)
 
     def main_row(self) -> SummaryRow | None:
         return self.row(self.main_key())
 
-    def units_of(self, wanted: tuple[bool, bool, str]) -> list[Row]:
+    def units_of(self, wanted: tuple[bool, str, str]) -> list[Row]:
         """The per-unit rows behind one summary row."""
         return [u for u in self.units if u.key == wanted]
+
+
+_LABELS_V1 = {
+    "zero-shot": "zero shot",
+    "linear-probe": "linear probe (joint space)",
+    "encoder-probe": "linear probe (encoder features)",
+    "selm": "SELM",
+}
+
+
+def _row_v1(row: dict, config: dict) -> dict:
+    row = dict(row)
+    acpt, label = bool(row.pop("acpt", False)), row.pop("row", None)
+    if row.get("method") == "cross-modal":
+        tuned = bool(row.get("finetune"))
+        row.update(
+            method=stages.CLEP_DG,
+            arm=stages.ARMS["descriptions"][acpt],
+            label=stages.label(tuned, acpt, "descriptions"),
+            main=acpt == bool(config.get("acpt", True)),
+        )
+    else:
+        row["label"] = label or _LABELS_V1.get(row.get("method"), row.get("method"))
+    return row

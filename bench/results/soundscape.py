@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.api import DataError
 from bench.data import conditions
-from bench.results import records
+from bench.results import records, stages
 from bench.results.catalog import Found, newest
 from bench.results.schema import Conditions, Row
 from bench.results.tables import Cell, Report, _check_metric
@@ -48,10 +48,10 @@ def _units(found: Found, condition: str) -> list[Row]:
     return [u for u in found.record.conditions.units if u.condition == condition]
 
 
-def _per_seed(units: list[Row], tuned: bool, acpt: bool, metric: str) -> dict[int, float]:
+def _per_seed(units: list[Row], tuned: bool, acpt: bool, metric: str, texts: str) -> dict[int, float]:
     by_seed = defaultdict(list)
     for unit in units:
-        if unit.key == (tuned, acpt, "cross-modal"):
+        if unit.key == stages.key(tuned, acpt, texts):
             by_seed[unit.seed].append(getattr(unit, metric))
     return {seed: 100 * float(np.mean(values)) for seed, values in by_seed.items()}
 
@@ -64,9 +64,9 @@ def _cell(per_seed: dict[int, float], record: str) -> Cell:
     return Cell(float(np.mean(values)), std, len(values), record)
 
 
-def _gain(units: list[Row], metric: str, record: str) -> Cell:
+def _gain(units: list[Row], metric: str, texts: str, record: str) -> Cell:
     for tuned in (True, False):
-        with_acpt, without = _per_seed(units, tuned, True, metric), _per_seed(units, tuned, False, metric)
+        with_acpt, without = _per_seed(units, tuned, True, metric, texts), _per_seed(units, tuned, False, metric, texts)
         if with_acpt and without:
             return _cell({s: with_acpt[s] - without[s] for s in with_acpt if s in without}, record)
     return Cell()
@@ -86,8 +86,8 @@ def table(found: list[Found], metric: str = "wa") -> Report:
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
     stage_rows = [
         (key, name)
-        for key, name in sorted(records.STAGE_ROWS.items())
-        if any(_per_seed(f.record.units, *key, "wa") for f in chosen.values())
+        for key, name in sorted(stages.STAGES.items())
+        if any(_per_seed(f.record.units, *key, "wa", f.texts) for f in chosen.values())
     ]
     report = Report(
         "soundscape",
@@ -102,8 +102,10 @@ def table(found: list[Found], metric: str = "wa") -> Report:
         prefix = f"{backbone} on {dataset}: " if len(chosen) > 1 else ""
         for condition in [CLEAN, *part.test]:
             units = _units(f, condition)
-            cells = [_gain(units, metric, str(f.path))]
-            cells += [_cell(_per_seed(units, *key, m), str(f.path)) for key, _ in stage_rows for m in ("wa", "ua")]
+            cells = [_gain(units, metric, f.texts, str(f.path))]
+            cells += [
+                _cell(_per_seed(units, *key, m, f.texts), str(f.path)) for key, _ in stage_rows for m in ("wa", "ua")
+            ]
             report.rows.append((prefix + condition, cells))
             meanings[condition] = part.soundscapes.get(condition, [])
     said = [f"{c} = {' + '.join(s).replace('-', ' ')}" for c, s in meanings.items() if s]
@@ -131,7 +133,7 @@ def plot(report: Report, path: Path, metric: str = "wa") -> Path:
     figure, axes = plt.subplots(figsize=(1.3 * len(conditions_seen) + 3.5, 3.8))
     for run, rows in runs.items():
         x = [conditions_seen.index(c) for c, _ in rows]
-        for index, stages in columns:
+        for index, row_name in columns:
             cells = [cells[index] for _, cells in rows]
             axes.errorbar(
                 x,
@@ -139,7 +141,7 @@ def plot(report: Report, path: Path, metric: str = "wa") -> Path:
                 yerr=[c.std or 0.0 for c in cells],
                 marker="o",
                 capsize=3,
-                label=f"{run}: {stages}" if run else stages,
+                label=f"{run}: {row_name}" if run else row_name,
             )
     axes.set_xticks(range(len(conditions_seen)), conditions_seen, rotation=20, ha="right")
     axes.set_xlabel("condition")

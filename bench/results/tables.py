@@ -14,7 +14,7 @@ import numpy as np
 from rich import box
 from rich.table import Table
 
-from bench.results import records, references
+from bench.results import references, stages
 from bench.results.catalog import Found, newest, record_of_checkpoints
 from bench.results.schema import Record, SummaryRow
 
@@ -31,13 +31,12 @@ def run_table(record: Record) -> Table:
         caption="WA = accuracy, UA = mean per-class recall, F1 = macro-F1; % mean ± std over seeds",
         box=box.SIMPLE_HEAD,
     )
-    for column in ("setting", "FT", "ACPT", "WA %", "UA %", "F1 %"):
+    for column in ("setting", "FT", "WA %", "UA %", "F1 %"):
         table.add_column(column, justify="left" if column == "setting" else "right", no_wrap=True)
     for row in record.summary:
         table.add_row(
-            row.row,
+            row.label,
             "✓" if row.finetune else "–",
-            "✓" if row.acpt else "–",
             pct(row.wa, row.wa_std),
             pct(row.ua, row.ua_std),
             pct(row.f1, row.f1_std),
@@ -147,37 +146,80 @@ def comparison(found: list[Found], reference: str | None) -> Report:
     return report
 
 
-def ablation(found: list[Found], metric: str, with_paper: bool) -> Report:
-    """Fine-tune x ACPT rows per dataset from one ablation run each (the paper's Table 3)."""
+def ablation(found: list[Found], metric: str, with_paper: bool, texts: str = "prompts") -> Report:
+    """Fine-tune x ACPT rows per dataset from one ablation run each, and ACPT's gain on the
+    fine-tuned weights (the paper's Table 3).
+
+    ``texts`` picks the reading (bench.results.stages): ``prompts``, the paper's arms (no ACPT:
+    the classifier on the class prompts alone), or ``descriptions``, the named ablation whose
+    classifier also trains on the soundscape descriptions; a run enters only the table of the
+    reading it was computed in.
+    """
     _check_metric(metric)
+    if texts not in stages.READINGS:
+        raise ValueError(f"--texts must be one of {', '.join(stages.READINGS)}, not {texts!r}")
     candidates = defaultdict(list)
     for f in found:
-        if not f.swept and sum(f.row(t, a) is not None for t, a in records.STAGE_ROWS) > 1:
+        if not f.swept and f.texts == texts and sum(f.stage_row(t, a) is not None for t, a in stages.STAGES) > 1:
             candidates[(f.backbone, f.dataset)].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
     backbones = _ordered({b for b, _ in chosen}, references.BACKBONES)
     datasets = _ordered({d for _, d in chosen}, references.DATASETS)
+    reading = "paper Table 3" if texts == "prompts" else "named ablation: classifier on descriptions + captions"
     report = Report(
         "ablation",
-        f"Stage ablation (paper Table 3): {metric.upper()} %, mean ± std over seeds",
+        f"Stage ablation ({reading}): {metric.upper()} %, mean ± std over seeds",
         "stages",
         [_dataset_label(d) for d in datasets] + ["avg"],
         notes=notes,
     )
     paper_average = with_paper and tuple(datasets) == references.DATASETS
     for backbone in backbones:
-        for (tuned, acpt), name in sorted(records.STAGE_ROWS.items()):
+        prefix = "" if len(backbones) == 1 else f"{backbone}: "
+        for (tuned, acpt), name in sorted(stages.STAGES.items()):
             cells = []
             for dataset in datasets:
                 f = chosen.get((backbone, dataset))
                 reference = references.ablation(name, backbone, dataset, metric) if with_paper else None
-                cells.append(_cell(f.row(tuned, acpt) if f else None, metric, f, reference))
+                cells.append(_cell(f.stage_row(tuned, acpt) if f else None, metric, f, reference))
             if all(c.mean is None for c in cells):
                 continue
             average = references.ablation(name, backbone, "avg", metric) if paper_average else None
-            label = name if len(backbones) == 1 else f"{backbone}: {name}"
-            report.rows.append((label, [*cells, _with_average(cells, average)]))
+            report.rows.append((prefix + name, [*cells, _with_average(cells, average)]))
+        gains = [
+            _acpt_gain(f, f, metric, _reference_gain(backbone, d, metric) if with_paper else None)
+            for d in datasets
+            for f in [chosen.get((backbone, d))]
+        ]
+        if any(c.mean is not None for c in gains):
+            average = _reference_gain(backbone, "avg", metric) if paper_average else None
+            report.rows.append((f"{prefix}ACPT gain (fine-tuned)", [*gains, _with_average(gains, average)]))
+    arms = stages.ARMS[texts]
+    report.notes.insert(
+        0,
+        f"classifier trained on: {arms[False]} (rows without ACPT), {arms[True]} (with ACPT); "
+        "ACPT gain: fine-tune + ACPT minus fine-tune, per seed, in points",
+    )
     return report
+
+
+def _reference_gain(backbone: str, dataset: str, metric: str) -> float | None:
+    with_acpt = references.ablation("fine-tune + ACPT", backbone, dataset, metric)
+    without = references.ablation("fine-tune", backbone, dataset, metric)
+    return None if with_acpt is None or without is None else with_acpt - without
+
+
+def _acpt_gain(f: Found | None, base: Found | None, metric: str, reference: float | None = None) -> Cell:
+    """ACPT's gain on the fine-tuned weights (the paper's comparison): ``f``'s fine-tune + ACPT
+    minus ``base``'s fine-tune row, per seed they share, in points."""
+    if f is None or base is None:
+        return Cell(reference=reference)
+    with_acpt, without = f.per_seed(True, True, metric), base.per_seed(True, False, metric)
+    per_seed = [100 * (with_acpt[s] - without[s]) for s in with_acpt if s in without]
+    if not per_seed:
+        return Cell(reference=reference)
+    std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+    return Cell(float(np.mean(per_seed)), std, len(per_seed), str(f.path), reference)
 
 
 def loss(found: list[Found], metric: str, with_paper: bool) -> Report:
@@ -263,7 +305,7 @@ def prompt_length(found: list[Found], metric: str) -> Report:
     _check_metric(metric)
     candidates = defaultdict(list)
     for f in found:
-        if f.swept <= {"acpt.prompt_length"} and f.row(True, True) is not None:
+        if f.swept <= {"acpt.prompt_length"} and f.stage_row(True, True) is not None:
             candidates[(f.backbone, f.dataset, int(f.setting("acpt", "prompt_length")))].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]} with {key[2]} tokens")
     report = Report(
@@ -275,17 +317,15 @@ def prompt_length(found: list[Found], metric: str) -> Report:
     )
     gains: dict[tuple[str, str], dict[int, Cell]] = defaultdict(dict)
     for (backbone, dataset, tokens), f in chosen.items():
-        base = f if f.row(True, False) is not None else record_of_checkpoints(f, found)
-        if base is None or base.row(True, False) is None:
+        base = f if f.stage_row(True, False) is not None else record_of_checkpoints(f, found)
+        if base is None or base.stage_row(True, False) is None:
             report.notes.append(f"{f.path}: no fine-tuned baseline row (its run or its checkpoints' run), left out")
             continue
-        with_acpt, without = f.per_seed(True, True, metric), base.per_seed(True, False, metric)
-        per_seed = [100 * (with_acpt[s] - without[s]) for s in with_acpt if s in without]
-        if not per_seed:
+        gain = _acpt_gain(f, base, metric)
+        if gain.mean is None:
             report.notes.append(f"{f.path}: no seed in common with its baseline {base.path}, left out")
             continue
-        std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
-        gains[(backbone, dataset)][tokens] = Cell(float(np.mean(per_seed)), std, len(per_seed), str(f.path))
+        gains[(backbone, dataset)][tokens] = gain
     tokens = sorted({t for by_tokens in gains.values() for t in by_tokens})
     report.columns = [str(t) for t in tokens]
     backbones = _ordered({b for b, _ in gains}, references.BACKBONES)

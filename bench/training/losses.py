@@ -97,18 +97,23 @@ def objective(
     return emotion if gender is None else (1 - gender_weight) * emotion + gender_weight * gender
 
 
-def acpt_losses(similarity: Tensor, labels: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
-    """L_CLS and L_RANK of ACPT from cosine similarities ``[M, C]`` of descriptions to prompts.
+def acpt_losses(
+    similarity: Tensor, labels: Tensor, temperature: float, reduction: str = "sum"
+) -> tuple[Tensor, Tensor]:
+    """L_CLS and L_RANK of ACPT from cosine similarities ``[M, K]`` of descriptions to their
+    candidate prompts (K: the classes, or every soundscape x class).
 
     L_CLS: cross-entropy of ``sim / temperature`` (the paper's eq. 1 read as a softmax).
     L_RANK: sum over negatives of ``max(0, 1 - sim_pos + sim_neg)`` (eq. 2, single positive).
-    Both are averaged over the M descriptions so the scale does not grow with M.
+    ``reduction`` over the M descriptions: ``sum`` as the paper's equations write it, or
+    ``mean`` (the same direction, a step M times smaller at the same learning rate).
     """
-    l_cls = F.cross_entropy(similarity / temperature, labels)
+    l_cls = F.cross_entropy(similarity / temperature, labels, reduction=reduction)
     positive = similarity.gather(1, labels[:, None])
     hinge = (1 - positive + similarity).clamp_min(0)
     negatives = torch.ones_like(similarity).scatter(1, labels[:, None], 0.0)
-    l_rank = (hinge * negatives).sum(1).mean()
+    per_description = (hinge * negatives).sum(1)
+    l_rank = per_description.sum() if reduction == "sum" else per_description.mean()
     return l_cls, l_rank
 
 

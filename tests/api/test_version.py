@@ -21,15 +21,20 @@ class Declared(Method):
 
 
 def test_only_another_major_version_is_refused():
-    assert API_VERSION == "1.0"
-    assert incompatible(None) is None and incompatible("1.0") is None and incompatible("1.7") is None
-    assert incompatible("0.9") == (
-        "written for bench API 0.9, this bench has API 1.0: the contract moved from bench.contracts, bench.methods, "
-        "bench.errors, bench.splits, bench.labels, bench.frontend and bench.prompting into one package, bench.api "
-        "(import every name from bench.api)"
+    assert API_VERSION == "2.0"
+    assert incompatible(None) is None and incompatible("2.0") is None and incompatible("2.7") is None
+    assert incompatible("1.0") == (
+        "written for bench API 1.0, this bench has API 2.0: Predictor lost its CLEP-DG-only acpt flag and takes its "
+        "other fields by keyword: a method's variants are Predictor(name, predict, arm=..., label=..., main=..., "
+        "extra=...)"
     )
-    assert incompatible("2.0") == "written for bench API 2.0, newer than this bench's API 1.0: upgrade bench"
-    assert incompatible("one") == "api_version 'one' is not MAJOR.MINOR (this bench has API 1.0)"
+    assert incompatible("0.9").startswith(
+        "written for bench API 0.9, this bench has API 2.0: the contract moved from bench.contracts, bench.methods, "
+        "bench.errors, bench.splits, bench.labels, bench.frontend and bench.prompting into one package, bench.api "
+        "(import every name from bench.api); Predictor lost"
+    )
+    assert incompatible("3.0") == "written for bench API 3.0, newer than this bench's API 2.0: upgrade bench"
+    assert incompatible("one") == "api_version 'one' is not MAJOR.MINOR (this bench has API 2.0)"
 
 
 def test_an_import_of_the_old_contract_is_named_other_import_errors_are_not():
@@ -42,7 +47,7 @@ def test_an_import_of_the_old_contract_is_named_other_import_errors_are_not():
 
 @pytest.mark.parametrize(
     "declared, error",
-    [("1.0", None), ("0.3", "written for bench API 0.3, this bench has API 1.0: the contract moved")],
+    [("2.0", None), ("1.0", "written for bench API 1.0, this bench has API 2.0: Predictor lost")],
 )
 def test_the_registry_loads_a_plugin_by_its_declared_version(monkeypatch, declared, error):
     monkeypatch.setattr(Declared, "api_version", declared, raising=False)

@@ -15,15 +15,17 @@ if TYPE_CHECKING:
 # baselines on the initial and the fine-tuned weights (the encoder-feature probe: on the fine-tuned
 # weights only where fine-tuning trains the encoder).
 ROWS = [
-    ("none", (False, False, "cross-modal")),
-    ("ACPT", (False, True, "cross-modal")),
-    ("fine-tune", (True, False, "cross-modal")),
-    ("fine-tune + ACPT", (True, True, "cross-modal")),
-    ("zero shot", (False, False, "zero-shot")),
-    ("zero shot", (True, False, "zero-shot")),
-    ("linear probe (joint space)", (False, False, "linear-probe")),
-    ("linear probe (joint space)", (True, False, "linear-probe")),
-    ("linear probe (encoder features)", (False, False, "encoder-probe")),
+    ("none", (False, "clep-dg", "class prompts")),
+    ("ACPT", (False, "clep-dg", "ACPT prompts")),
+    ("fine-tune", (True, "clep-dg", "class prompts")),
+    ("fine-tune + ACPT", (True, "clep-dg", "ACPT prompts")),
+    ("zero shot", (False, "zero-shot", "")),
+    ("zero shot", (True, "zero-shot", "")),
+    ("nearest description centroid", (False, "description-centroid", "")),
+    ("nearest description centroid", (True, "description-centroid", "")),
+    ("linear probe (joint space)", (False, "linear-probe", "")),
+    ("linear probe (joint space)", (True, "linear-probe", "")),
+    ("linear probe (encoder features)", (False, "encoder-probe", "")),
 ]
 
 
@@ -42,15 +44,15 @@ def run_on_synth(
         "synth", data, tmp_path / "runs", "--backbone", backbone, *opts, **{"finetune.epochs": "2", **settings}
     )
     check_record(record, encoder_trains)
-    return {row.row: row for row in record.summary}
+    return {row.label: row for row in record.summary}
 
 
 def check_record(record, encoder_trains: bool) -> None:
     """What every default run's record must say exactly, whatever the backbone's numbers:
     every row once, a unit per (fold, row), each unit's figures those of its own confusion
     matrix over its fold's whole test part, and each summary the mean of its units."""
-    rows = ROWS + [("linear probe (encoder features)", (True, False, "encoder-probe"))] * encoder_trains
-    assert [(row.row, row.key) for row in record.summary] == rows
+    rows = ROWS + [("linear probe (encoder features)", (True, "encoder-probe", ""))] * encoder_trains
+    assert [(row.label, row.key) for row in record.summary] == rows
     folds = {fold["name"]: fold["test"] for fold in record.dataset.folds}
     n_classes = len(record.dataset.classes)
     assert len(record.units) == len(folds) * len(rows) * len(record.seeds)

@@ -21,7 +21,7 @@ from bench.features.embed import waveform
 from bench.plugins import registry
 from bench.protocol.metrics import scores
 from bench.results import records
-from bench.results.schema import Record, Unit
+from bench.results.schema import SCHEMA, Record, Unit
 from bench.util import fileio
 
 runner = CliRunner()
@@ -237,7 +237,7 @@ def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypat
         fold="all",
         finetuned=False,
         rows=[],
-        finetune=None,
+        trained=None,
         checkpoints={},
         skipped=[],
         initial_weights="0123456789abcdef",
@@ -257,7 +257,7 @@ def test_a_full_disk_while_writing_keeps_the_previous_record(tmp_path, monkeypat
 
 def test_records_of_another_schema_are_rejected(tmp_path):
     (tmp_path / "old.json").write_text('{"schema": 0, "units": []}')
-    with pytest.raises(DataError, match="schema 0, this bench reads schema 1"):
+    with pytest.raises(DataError, match=f"schema 0, this bench reads schema {SCHEMA}"):
         Record.read(tmp_path / "old.json")
 
 

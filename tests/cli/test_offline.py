@@ -25,7 +25,7 @@ def test_main_paths_run_with_sockets_blocked(no_network, tmp_path):
     run = runner.invoke(app, ["run", "--seeds", "1", "--no-ablation", "--output", str(tmp_path), *settings])
     assert run.exit_code == 0, run.output
     record = Record.read(re.search(r"record: (\S+)", run.output).group(1))
-    assert {row.row for row in record.summary} >= {"fine-tune + ACPT"}
+    assert {row.label for row in record.summary} >= {"fine-tune + ACPT"}
 
     table = runner.invoke(app, ["table", "ablation", "--runs", str(tmp_path), "--format", "markdown"])
     assert table.exit_code == 0, table.output

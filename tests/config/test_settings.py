@@ -476,7 +476,7 @@ def test_set_finetune_false_gives_the_run_without_fine_tuning(tmp_path):
     assert result.exit_code == 0, result.output
     record = Record.read(next((tmp_path / "runs").glob("*/record.json")))
     assert record.config.finetune is False and record.finetunes == []
-    assert {(r.finetune, r.row) for r in record.summary} == {(False, "none"), (False, "ACPT")}
+    assert {(r.finetune, r.label) for r in record.summary} == {(False, "none"), (False, "ACPT")}
     assert not any((tmp_path / "runs").glob("*/checkpoints/*.pt"))
 
 

@@ -215,7 +215,7 @@ def test_a_run_on_emobox_folds_gets_emobox_figures_beside_it(tmp_path, files, mo
     assert "EmoBox emobox: 0 EmoBox utterances missing from the corpus" in result.output
     record = Record.read(re.search(r"record: (\S+)", result.output).group(1))
     assert [f["test"] for f in record.dataset.folds] == TEST_SIZES["savee"]
-    main = next(r for r in record.summary if r.row == "none")
+    main = next(r for r in record.summary if r.label == "none")
     table = runner.invoke(app, ["table", "comparison", "--reference", "emobox", "--format", "markdown"])
     assert table.exit_code == 0, table.output
     print(table.output)

@@ -29,7 +29,7 @@ def finish(output):
 
 
 def rows(record):
-    return sorted((u.seed, u.fold, u.finetune, u.acpt, u.method, u.wa, u.ua, u.f1) for u in record.units)
+    return sorted((u.seed, u.fold, u.finetune, u.method, u.arm, u.wa, u.ua, u.f1) for u in record.units)
 
 
 @pytest.mark.slow

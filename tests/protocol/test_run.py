@@ -40,12 +40,13 @@ def first_run(tmp_path_factory):
 
 def test_one_run_reports_every_stage_ablation_row_and_the_baselines(first_run):
     record, _ = first_run
-    names = {row.row for row in record.summary}
-    assert names == STAGE_ROWS | {"zero shot", "linear probe (joint space)", "linear probe (encoder features)"}
+    names = {row.label for row in record.summary}
+    baselines = {"zero shot", "nearest description centroid", "linear probe (joint space)"}
+    assert names == STAGE_ROWS | baselines | {"linear probe (encoder features)"}
     for row in record.summary:
         assert 0.0 <= row.wa <= 1.0 and 0.0 <= row.ua <= 1.0
-    # 2 folds x (2 weight states x (2 stage rows + 2 baselines) + the frozen encoder's probe, once)
-    assert len(record.units) == 2 * (2 * 2 + 2 * 2 + 1)
+    # 2 folds x (2 weight states x (2 stage rows + 3 baselines) + the frozen encoder's probe, once)
+    assert len(record.units) == 2 * (2 * 2 + 2 * 3 + 1)
 
 
 def test_record_says_what_produced_it(first_run):
@@ -149,9 +150,9 @@ def test_checkpoints_load_back_and_reproduce_the_fine_tuned_rows(first_run, tmp_
     folder = Path(path).parent / "checkpoints"
     reloaded, _ = record_of(bench_run(tmp_path, "--checkpoint", str(folder), "--no-ablation", "--no-baselines"))
     assert reloaded.finetunes == []
-    tuned = lambda rec: {(u.fold, u.wa) for u in rec.units_of((True, True, "cross-modal"))}  # noqa: E731
+    tuned = lambda rec: {(u.fold, u.wa) for u in rec.units_of((True, "clep-dg", "ACPT prompts"))}  # noqa: E731
     assert tuned(reloaded) == tuned(record)
-    assert {r.row for r in reloaded.summary} == {"fine-tune + ACPT"}
+    assert {r.label for r in reloaded.summary} == {"fine-tune + ACPT"}
 
 
 def test_a_single_checkpoint_trained_on_the_evaluated_corpus_is_refused(first_run, tmp_path):
@@ -164,7 +165,7 @@ def test_a_single_checkpoint_trained_on_the_evaluated_corpus_is_refused(first_ru
 
 def test_stage_switches_remove_their_rows(tmp_path):
     record, _ = record_of(bench_run(tmp_path, "--no-finetune", "--no-classifier", "--no-baselines"))
-    assert {r.row for r in record.summary} == {"none", "ACPT"}
+    assert {r.label for r in record.summary} == {"none", "ACPT"}
     assert record.finetunes == [] and record.backbone["finetuned_checkpoints"] == {}
 
 
@@ -209,3 +210,49 @@ def test_finetune_trains_the_audio_encoder_slowly_and_never_the_text_encoder():
     assert 0.0 < change("lstm.") <= 2 * 2e-5  # Adam moves each weight by about lr per step
     assert change("audio_head.") > 1e-4 and change("text_head.") > 1e-4
     json.dumps(FinetuneSettings().__dict__)
+
+
+def test_diagnostics_are_in_the_record_and_bench_explain_shows_them(first_run, tmp_path):
+    record, path = first_run
+    arms = {(d["finetune"], d["arm"]): d for d in record.diagnostics}
+    assert set(arms) == {(t, a) for t in (False, True) for a in ("class prompts", "ACPT prompts")}
+    for (_, arm), figures in arms.items():
+        assert figures["units"] == 2 and "pca" not in figures  # averaged over the 2 folds; the PCA stays in units
+        assert set(figures["text_collapse"]) == {"same_class", "different_class", "to_caption"}
+        assert 0.0 <= figures["transfer"]["training_audio"] <= 1.0
+        assert ("acpt" in figures) == (arm == "ACPT prompts")
+    acpt = arms[(True, "ACPT prompts")]["acpt"]
+    assert len(acpt["l_cls"]) == len(acpt["l_rank"]) == 4 and len(acpt["specificity"]["matrix"]) == 12
+    unit = Unit.read(next((Path(path).parent / "units").glob("*finetuned.json")))
+    assert {"audio", "captions", "descriptions", "prompts", "classes"} <= set(unit.diagnostics[-1]["pca"])
+    result = runner.invoke(app, ["explain", str(Path(path).parent), "--plot", str(tmp_path / "why.png")])
+    assert result.exit_code == 0, result.output
+    assert "Transfer" in result.output and "specificity" in result.output and "fine-tune + ACPT" in result.output
+    assert (tmp_path / "why.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_table3_named_ablation_and_soundscape_variant_are_one_setting_apart(tmp_path):
+    """--set classifier.texts=descriptions: the arms whose classifier sees the descriptions, in
+    their own table; --set acpt.target=soundscape-class: ACPT's variant, recorded as such."""
+    record, path = record_of(
+        bench_run(
+            tmp_path / "runs",
+            "--no-finetune",
+            "--no-baselines",
+            "--set",
+            "classifier.texts=descriptions",
+            "--set",
+            "acpt.target=soundscape-class",
+        )
+    )
+    assert [(r.label, r.arm) for r in record.summary] == [
+        ("none (descriptions)", "descriptions"),
+        ("ACPT (descriptions)", "descriptions + ACPT prompts"),
+    ]
+    assert next(d for d in record.diagnostics if "acpt" in d)["acpt"]["target"] == "soundscape-class"
+    assert next(d for d in record.diagnostics if "acpt" in d)["transfer"]["descriptions_trained_on"] is True
+    shown = runner.invoke(app, ["table", "ablation", "--runs", str(tmp_path / "runs"), "--texts", "descriptions"])
+    assert shown.exit_code == 0 and "none" in shown.output and "named ablation" in shown.output, shown.output
+    paper = runner.invoke(app, ["table", "ablation", "--runs", str(tmp_path / "runs")])
+    assert paper.exit_code == 0 and "none" not in paper.output, paper.output

@@ -14,16 +14,17 @@ runner = CliRunner()
 GOOD = {
     "schema": records.SCHEMA,
     "kind": "bench.run",
-    "config": {"backbone": "mini-clap", "dataset": "synth", "finetune": True, "acpt": False},
+    "config": {"backbone": "mini-clap", "dataset": "synth", "finetune": True, "acpt": True},
     "dataset": {"name": "synth"},
     "seeds": [0],
     "units": [],
     "summary": [
         {
             "finetune": True,
-            "acpt": False,
-            "method": "cross-modal",
-            "row": "fine-tune",
+            "method": "clep-dg",
+            "arm": "class prompts",
+            "label": "fine-tune",
+            "main": False,
             "wa": 0.5,
             "ua": 0.4,
             "f1": 0.3,
@@ -35,9 +36,10 @@ GOOD = {
         },
         {
             "finetune": True,
-            "acpt": True,
-            "method": "cross-modal",
-            "row": "fine-tune + ACPT",
+            "method": "clep-dg",
+            "arm": "ACPT prompts",
+            "label": "fine-tune + ACPT",
+            "main": True,
             "wa": 0.6,
             "ua": 0.5,
             "f1": 0.4,
@@ -50,13 +52,13 @@ GOOD = {
     ],
 }
 BAD = [
-    ({"schema": 1}, "not a record of this bench (kind: field required)"),
+    ({"schema": records.SCHEMA}, "not a record of this bench (kind: field required)"),
     ([1, 2], "not a record of this bench (holds a JSON list, not an object)"),
     ({**GOOD, "summary": None}, "not a record of this bench (summary: input should be a valid array)"),
     ({**GOOD, "summary": [{"wa": 1}]}, "not a record of this bench (summary.0.finetune: field required)"),
     ({**GOOD, "config": {"backbone": "x"}}, "not a record of this bench (config.dataset: field required)"),
     ({**GOOD, "units": {}}, "not a record of this bench (units: input should be a valid array)"),
-    ({**GOOD, "schema": 99}, "record schema 99, this bench reads schema 1"),
+    ({**GOOD, "schema": 99}, f"record schema 99, this bench reads schema {records.SCHEMA}"),
     ("text", "not a record of this bench (holds a JSON str, not an object)"),
 ]
 
@@ -79,12 +81,37 @@ def test_a_unit_file_of_the_wrong_shape_is_a_data_error(tmp_path):
         Unit.read(path)
 
 
-def test_the_main_row_is_the_run_s_own_stages():
-    assert Record.model_validate(GOOD).main_row().row == "fine-tune"
-    assert (
-        Record.model_validate({**GOOD, "config": {**GOOD["config"], "acpt": True}}).main_row().row == "fine-tune + ACPT"
+def test_the_main_row_is_the_first_method_s_main_row_on_the_run_s_own_weights():
+    assert Record.model_validate(GOOD).main_row().label == "fine-tune + ACPT"
+    untuned = {**GOOD, "config": {**GOOD["config"], "finetune": False}}
+    assert Record.model_validate(untuned).main_row().label == "fine-tune + ACPT"  # the only main row there is
+    assert Record.model_validate({**GOOD, "summary": []}).main_row() is None
+
+
+def test_a_schema_1_record_reads_as_the_named_ablation_it_computed():
+    """Schema 1 keyed rows by ACPT and method "cross-modal", whose classifier trained on the
+    descriptions: read now, they are CLEP-DG's descriptions arms, the run's own stages main."""
+    old_rows = [
+        {"finetune": True, "acpt": acpt, "method": "cross-modal", "row": name, "wa": wa, "ua": wa, "f1": wa}
+        for acpt, name, wa in [(False, "fine-tune", 0.5), (True, "fine-tune + ACPT", 0.6)]
+    ]
+    zero_shot = {"finetune": True, "acpt": False, "method": "zero-shot", "row": "zero shot", "wa": 0.4, "ua": 0.4}
+    summary = [{**r, "wa_std": 0, "ua_std": 0, "f1_std": 0, "seeds": 1, "folds": 1} for r in old_rows]
+    record = Record.model_validate(
+        {
+            **GOOD,
+            "schema": 1,
+            "units": [{**r, "seed": 0, "fold": "a"} for r in old_rows]
+            + [{**zero_shot, "f1": 0.4, "seed": 0, "fold": "a"}],
+            "summary": summary,
+        }
     )
-    assert Record.model_validate({**GOOD, "config": {**GOOD["config"], "finetune": False}}).main_row() is None
+    assert [(r.key, r.label, r.main) for r in record.summary] == [
+        ((True, "clep-dg", "descriptions"), "fine-tune (descriptions)", False),
+        ((True, "clep-dg", "descriptions + ACPT prompts"), "fine-tune + ACPT (descriptions)", True),
+    ]
+    assert record.units[-1].label == "zero shot" and record.config.classifier_settings["texts"] == "descriptions"
+    assert record.main_row().wa == 0.6
 
 
 def test_a_record_goes_to_disk_and_back_unchanged_with_the_fields_it_does_not_name(tmp_path):
@@ -93,8 +120,10 @@ def test_a_record_goes_to_disk_and_back_unchanged_with_the_fields_it_does_not_na
         "seed": 0,
         "fold": "all",
         "finetune": True,
-        "acpt": False,
-        "method": "cross-modal",
+        "method": "clep-dg",
+        "arm": "class prompts",
+        "label": "fine-tune",
+        "main": False,
         "n_test": 4,
         "wa": 0.5,
         "ua": 0.4,
@@ -118,6 +147,7 @@ def test_a_record_goes_to_disk_and_back_unchanged_with_the_fields_it_does_not_na
         "code": {},
         "backbone": {},
         "finetunes": [],
+        "diagnostics": [],
         "dataset": {**written["dataset"], "classes": [], "protocol": "", "folds": [], "skipped": []},
         "config": {
             **written["config"],
@@ -136,7 +166,8 @@ def test_a_unit_goes_to_disk_and_back(tmp_path):
         fold="half1",
         finetuned=True,
         rows=[],
-        finetune={"loss": [1.0, 0.5]},
+        trained={"loss": [1.0, 0.5]},
+        diagnostics=[{"finetune": True, "method": "clep-dg", "arm": "ACPT prompts", "pca": {"audio": [[0.1, 0.2]]}}],
         checkpoints={"half1-seed1": "ab"},
         skipped=[("a.wav", "silent")],
         initial_weights="0123",

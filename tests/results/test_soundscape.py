@@ -47,7 +47,7 @@ def test_record_has_rows_per_condition_beside_the_clean_rows(runs):
         rows = [u for u in part.units if u.condition == condition]
         assert len(rows) == len(record.units)
         assert [r.n_test for r in rows] == [u.n_test for u in record.units]
-        assert {r.row for r in part.summary if r.condition == condition} == {r.row for r in record.summary}
+        assert {r.label for r in part.summary if r.condition == condition} == {r.label for r in record.summary}
     assert {u.wa for u in part.units} != {u.wa for u in record.units}
     assert record.timings["unit_seconds"]["conditions"] > 0
     assert "Soundscape shift" in printed and "babble@5dB" in printed
@@ -79,8 +79,8 @@ def test_soundscape_table_in_every_format_and_its_plot(runs, tmp_path):
     )
     per_seed = {}
     for unit in record.conditions.units:
-        if unit.condition == "street@5dB" and unit.finetune and unit.method == "cross-modal":
-            per_seed.setdefault(unit.seed, {}).setdefault(unit.acpt, []).append(unit.wa)
+        if unit.condition == "street@5dB" and unit.finetune and unit.method == "clep-dg":
+            per_seed.setdefault(unit.seed, {}).setdefault(unit.arm == "ACPT prompts", []).append(unit.wa)
     expected = sum(100 * (sum(v[True]) - sum(v[False])) / len(v[True]) for v in per_seed.values()) / len(per_seed)
     assert gains["street@5dB"]["mean"] == pytest.approx(expected)
     rows = list(csv.DictReader(io.StringIO(shown["csv"])))

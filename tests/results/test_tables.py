@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.results import records
+from bench.results import records, stages, tables
+from bench.results.catalog import find
 from bench.results.schema import Record, Row
 
 runner = CliRunner()
@@ -37,15 +38,19 @@ def write_record(
     loss: str = "arcface",
     tokens: int = 8,
     checkpoint: str | None = None,
+    texts: str = "prompts",
 ) -> Path:
     """A record with one fold per seed; ``wa`` maps (fine-tune, ACPT) to WA per seed."""
+    acpt_on = any(a for _, a in wa)
     units = [
         Row(
             seed=seed,
             fold="all",
             finetune=tuned,
-            acpt=acpt,
-            method="cross-modal",
+            method="clep-dg",
+            arm=stages.ARMS[texts][acpt],
+            label=stages.label(tuned, acpt, texts),
+            main=acpt == acpt_on,
             n_test=100,
             wa=value,
             ua=value - 0.02,
@@ -63,13 +68,13 @@ def write_record(
                 "backbone": backbone,
                 "dataset": dataset,
                 "finetune": any(t for t, _ in wa),
-                "acpt": any(a for _, a in wa),
+                "acpt": acpt_on,
                 "classifier": True,
                 "ablation": len(wa) > 1,
                 "checkpoint": checkpoint,
                 "seeds": 2,
                 "acpt_settings": {"prompt_length": tokens},
-                "classifier_settings": {"loss": loss},
+                "classifier_settings": {"loss": loss, "texts": texts},
             },
             "dataset": {"name": dataset, "classes": CLASSES, "protocol": "fixed", "folds": [{"name": "all"}]},
             "seeds": [0, 1],
@@ -216,3 +221,27 @@ def test_reproduce_dry_run_lists_runs_files_and_what_is_recorded(runs):
     assert "run clep-dg on iemocap: cannot run: no corpus" in lines
     assert any("GE2E weights from the resemblyzer wheel" in line and "found" in line for line in lines)
     assert any("missing iemocap: no data root" in line for line in lines)
+
+
+def test_table3_reads_each_run_in_its_own_reading_and_reports_acpt_s_gain(runs):
+    """A run whose classifier trained on the descriptions enters the named ablation's table only;
+    the gain row is fine-tune + ACPT minus fine-tune per seed (paper: 52.39 - 49.74 on average)."""
+    write_record(runs / "described", "clep-dg", "tess", ablation_rows(0.30), created="2025-01-05", texts="descriptions")
+    found, _ = find(runs)
+    paper = tables.ablation(found, "wa", True)
+    named = tables.ablation(found, "wa", False, "descriptions")
+    assert "TESS" not in paper.columns and named.columns == ["TESS", "avg"]
+    assert [label for label, _ in named.rows] == [
+        "none",
+        "ACPT",
+        "fine-tune",
+        "fine-tune + ACPT",
+        "ACPT gain (fine-tuned)",
+    ]
+    gain = dict(named.rows)["ACPT gain (fine-tuned)"][0]
+    assert gain.mean == pytest.approx(10.0) and gain.seeds == 2
+    paper_gain = dict(paper.rows)["clep-dg: ACPT gain (fine-tuned)"]
+    assert paper_gain[0].reference == pytest.approx(75.18 - 72.91)
+    assert "descriptions" in named.title and "paper Table 3" in paper.title
+    result = runner.invoke(app, ["table", "ablation", "--runs", str(runs), "--texts", "captions"])
+    assert result.exit_code == 2 and "--texts must be one of prompts, descriptions" in result.output

@@ -63,7 +63,7 @@ def test_a_sweep_records_every_trial_resumes_by_name_and_tables_list_both(runs):
     assert sorted(t.params["acpt.prompt_length"] for t in trials) == [2, 4]
     assert first_record.stat().st_mtime_ns == stamp  # the finished trial was not run again
     base = Record.read(study.user_attrs["base_record"])
-    assert {r.row for r in base.summary} >= {"fine-tune", "fine-tune + ACPT"}
+    assert {r.label for r in base.summary} >= {"fine-tune", "fine-tune + ACPT"}
     base_tokens = int(TINY_SETTINGS["acpt.prompt_length"])
     for trial in trials:
         record = Record.read(trial.user_attrs["record"])
@@ -111,7 +111,7 @@ def test_the_base_point_trial_is_what_running_it_would_give(runs, tmp_path):
     )
     assert result.exit_code == 0, result.output
     ran = Record.read(next(tmp_path.rglob("record.json")))
-    both = lambda record: record.units_of((True, True, "cross-modal"))  # noqa: E731
+    both = lambda record: record.units_of((True, "clep-dg", "ACPT prompts"))  # noqa: E731
     assert both(ran) == both(base) and len(both(ran)) == 2
 
 

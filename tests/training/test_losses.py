@@ -39,7 +39,10 @@ def test_acpt_losses_match_hand_computation():
     ce1 = -(0.4 / omega - math.log(sum(math.exp(s / omega) for s in (0.3, 0.5, 0.4))))
     rank0 = max(0, 1 - 0.9 + 0.2) + max(0, 1 - 0.9 - 0.1)
     rank1 = max(0, 1 - 0.4 + 0.3) + max(0, 1 - 0.4 + 0.5)
-    l_cls, l_rank = acpt_losses(sim, labels, omega)
+    l_cls, l_rank = acpt_losses(sim, labels, omega)  # summed over descriptions, as the paper writes it
+    assert l_cls.item() == pytest.approx(ce0 + ce1, rel=1e-6)
+    assert l_rank.item() == pytest.approx(rank0 + rank1, rel=1e-6)
+    l_cls, l_rank = acpt_losses(sim, labels, omega, "mean")
     assert l_cls.item() == pytest.approx((ce0 + ce1) / 2, rel=1e-6)
     assert l_rank.item() == pytest.approx((rank0 + rank1) / 2, rel=1e-6)
 

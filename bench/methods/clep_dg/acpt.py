@@ -3,15 +3,18 @@
 Each of the 12 soundscapes owns N_p learnable context vectors v^s, initialised N(0, 0.02^2)
 and spliced in after the text encoder's start token, followed by the class-name tokens:
 u_{s,c} = T([v^s_1..v^s_Np, CLASS_c]). A description t_m that mentions soundscape s_m is
-classified against the prompts of its own soundscape, u_{s_m,:}; the loss is
-L_CLS + L_RANK (see :func:`bench.training.losses.acpt_losses`). SGD, lr 2e-3, momentum 0.9,
-120 iterations over all descriptions at once. On CPU the iterations run on one thread or
+classified against the prompts of its own soundscape, u_{s_m,:} (the paper's losses over the
+C classes), or, with ``acpt.target = soundscape-class``, against all S x C prompts with
+(s_m, y_m) as its target, so a soundscape's contexts must carry that soundscape; the loss is
+L_CLS + L_RANK (see :func:`bench.training.losses.acpt_losses`), summed over descriptions as
+the paper writes it. SGD, lr 2e-3, momentum 0.9, 120 iterations over all descriptions at once. On CPU the iterations run on one thread or
 several, whichever a timed iteration each way says is faster (:mod:`bench.runtime.threads`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +32,34 @@ def prompt_embeddings(backbone: Backbone, contexts: Tensor, class_words: Sequenc
     return F.normalize(backbone.project_text(backbone.prompt_features(contexts, class_words)), dim=-1)
 
 
+@dataclass
+class Contexts:
+    """ACPT's result: the learned context vectors ``[S, N_p, width]``, their initial values, and
+    L_CLS and L_RANK at every iteration."""
+
+    learned: Tensor
+    initial: Tensor
+    l_cls: list[float]
+    l_rank: list[float]
+
+    @property
+    def loss(self) -> list[float]:
+        return [c + r for c, r in zip(self.l_cls, self.l_rank, strict=True)]
+
+
+def description_scores(prompts: Tensor, descriptions: Tensor, soundscapes: Tensor, target: str) -> Tensor:
+    """Cosines of each description to its candidate prompts: ``[M, C]`` against its own
+    soundscape's prompts (``class``), or ``[M, S*C]`` against every prompt (``soundscape-class``)."""
+    if target == "class":
+        return torch.einsum("md,mcd->mc", descriptions, prompts[soundscapes])
+    return descriptions @ prompts.reshape(-1, prompts.shape[-1]).T
+
+
+def description_targets(labels: Tensor, soundscapes: Tensor, n_classes: int, target: str) -> Tensor:
+    """The candidate index each description should score highest (see :func:`description_scores`)."""
+    return labels if target == "class" else soundscapes * n_classes + labels
+
+
 def train_contexts(
     backbone: Backbone,
     class_words: Sequence[str],
@@ -39,8 +70,8 @@ def train_contexts(
     settings: ACPTSettings,
     seed: int,
     progress: Progress = silent,
-) -> tuple[Tensor, list[float]]:
-    """Learn the context vectors; returns them ``[S, N_p, width]`` and the loss per iteration.
+) -> Contexts:
+    """Learn the context vectors.
 
     ``description_embeddings`` are the L2-normalised joint-space t_m (fixed: the text encoder
     and, during this stage, the projection are frozen; only the contexts move).
@@ -48,27 +79,28 @@ def train_contexts(
     device = description_embeddings.device
     generator = torch.Generator().manual_seed(seed)
     init = torch.randn(n_soundscapes, settings.prompt_length, backbone.context_width, generator=generator)
-    contexts = torch.nn.Parameter((init * settings.init_std).to(device))
+    initial = (init * settings.init_std).to(device)
+    contexts = torch.nn.Parameter(initial.clone())
     optimizer = torch.optim.SGD([contexts], lr=settings.lr, momentum=settings.momentum)
+    targets = description_targets(labels, soundscapes, len(class_words), settings.target)
     frozen = [p for p in backbone.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
-    history = []
+    l_cls_history, l_rank_history = [], []
     try:
         with progress("ACPT", settings.iterations, "iterations") as advance, MeasuredThreads(device) as threads:
             for _ in range(settings.iterations):
                 with threads.step():
                     prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
-                    own = prompts[soundscapes]  # [M, C, D]: prompts of each description's soundscape
-                    similarity = torch.einsum("md,mcd->mc", description_embeddings, own)
-                    l_cls, l_rank = acpt_losses(similarity, labels, settings.temperature)
-                    loss = l_cls + l_rank
+                    similarity = description_scores(prompts, description_embeddings, soundscapes, settings.target)
+                    l_cls, l_rank = acpt_losses(similarity, targets, settings.temperature, settings.reduction)
                     optimizer.zero_grad()
-                    loss.backward()
+                    (l_cls + l_rank).backward()
                     optimizer.step()
-                history.append(loss.item())
+                l_cls_history.append(l_cls.item())
+                l_rank_history.append(l_rank.item())
                 advance()
     finally:
         for p in frozen:
             p.requires_grad_(True)
-    return contexts.detach(), history
+    return Contexts(contexts.detach(), initial, l_cls_history, l_rank_history)

@@ -200,7 +200,7 @@ class Selm(Method):
                         ]
                     )
 
-        yield Predictor("selm", predict, extra=extra)
+        yield Predictor(self.name, predict, label="SELM", extra=extra)
 
     @staticmethod
     def _usable(data: FoldInput, clips: Sequence[Utterance]) -> list[Utterance]:

@@ -25,7 +25,7 @@ def _minilm_dir():
 
 class MfccMiniLM(PromptedText, Backbone):
     name = "mfcc-minilm"
-    api_version = "1.0"  # the bench.api it was written against
+    api_version = "2.0"  # the bench.api it was written against
     sample_rate = 16_000
     clip_seconds = 4.0
     embed_dim = 128

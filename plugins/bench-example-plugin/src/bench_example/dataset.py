@@ -29,7 +29,7 @@ AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif"}
 class ClassFolders(DatasetLoader):
     name = "class-folders"
     classes = CANONICAL
-    api_version = "1.0"  # the bench.api it was written against
+    api_version = "2.0"  # the bench.api it was written against
     env_var = "BENCH_CLASS_FOLDERS_ROOT"
     protocols = ("speaker", "random-10fold")
 

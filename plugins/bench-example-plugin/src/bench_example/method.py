@@ -23,7 +23,7 @@ class NearestClassMeanSettings(BaseModel):
 class NearestClassMean(Method):
     name = "nearest-class-mean"
     summary = "nearest mean joint-space embedding of each class's training clips"
-    api_version = "1.0"  # the bench.api it was written against
+    api_version = "2.0"  # the bench.api it was written against
     settings_model = NearestClassMeanSettings
 
     def predictors(self, data: FoldInput) -> Iterator[Predictor]:
