@@ -2,9 +2,9 @@
 
 The official loaders of msclap and AudioCLIP call ``load_state_dict(strict=False)``, so a
 file of another architecture silently leaves a random model. Everything here fails loudly
-instead: a missing file is a one-line :class:`FileNotFoundError` naming the setting and
-environment variable that point to it; a file with missing, unexpected or mis-shaped keys
-is a :class:`CheckpointError`. Nothing here downloads: Hugging Face and torch caches are
+instead: a missing file is a one-line :class:`bench.api.MissingFileError` (a CheckpointError
+and a FileNotFoundError) naming the setting and environment variable that point to it; a file
+with missing, unexpected or mis-shaped keys is a :class:`CheckpointError`. Nothing here downloads: Hugging Face and torch caches are
 only looked up.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bench.api import CheckpointError, RequiredFile
+from bench.api import CheckpointError, MissingFileError, RequiredFile
 
 # Buffers that older transformers releases saved with the weights but that are derived from
 # the config (position ids, GPT-2's causal mask): checkpoints of that era carry them.
@@ -61,7 +61,7 @@ def require(backbone: str, files: Iterable[tuple[RequiredFile, str]]) -> None:
         if not req.found
     ]
     if missing:
-        raise FileNotFoundError(f"{backbone} needs " + "; ".join(missing))
+        raise MissingFileError(f"{backbone} needs " + "; ".join(missing))
 
 
 def load_state(path: Path, key: str | None = None) -> dict[str, Tensor]:
@@ -138,7 +138,7 @@ def local_text_model(folder: Path, model_class: type | None = None, **kwargs) ->
     try:
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
     except OSError as err:
-        raise FileNotFoundError(f"{folder}: no transformers config.json there ({err})") from err
+        raise MissingFileError(f"{folder}: no transformers config.json there ({err})") from err
     return (model_class or AutoModel).from_config(config, **kwargs)
 
 
@@ -148,4 +148,4 @@ def local_tokenizer(folder: Path, **kwargs):
     try:
         return AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
     except (OSError, ValueError) as err:
-        raise FileNotFoundError(f"{folder}: no tokenizer files there ({err})") from err
+        raise MissingFileError(f"{folder}: no tokenizer files there ({err})") from err

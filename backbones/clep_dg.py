@@ -15,7 +15,7 @@ fine-tuned weights come from our own fine-tune stage (``bench finetune``), which
 
 from __future__ import annotations
 
-from bench.api import CheckpointError, RequiredFile
+from bench.api import CheckpointError, MissingFileError, RequiredFile
 from bench.backbones._laion import FRONT_END_KEYS, HEAD_KEYS, ROBERTA, LaionFamily
 from bench.backbones._laion_audio import AudioConfig
 from bench.backbones._weights import load_state, require, setting_path
@@ -80,7 +80,7 @@ class ClepDG(LaionFamily):
         try:
             roberta, info = RobertaModel.from_pretrained(text, local_files_only=True, output_loading_info=True)
         except OSError as err:
-            raise FileNotFoundError(f"clep-dg: no RoBERTa-base weights in {text}: {str(err).splitlines()[0]}") from None
+            raise MissingFileError(f"clep-dg: no RoBERTa-base weights in {text}: {str(err).splitlines()[0]}") from None
         absent = set(info["missing_keys"])
         if absent - {"pooler.dense.weight", "pooler.dense.bias"}:
             raise CheckpointError(f"{text}: RoBERTa weights lack {sorted(absent)[:4]}")

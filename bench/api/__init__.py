@@ -31,7 +31,7 @@ implementation that declares it by name (or takes ``**kwargs``), as
 
 from bench.api.backbone import Backbone, RequiredFile
 from bench.api.dataset import DatasetLoader, ScanResult, Utterance
-from bench.api.errors import CheckpointError, DataError
+from bench.api.errors import CheckpointError, DataError, MissingFileError
 from bench.api.frontend import FrontEnd, choose, paper
 from bench.api.labels import ADJECTIVES, ALIASES, CANONICAL, adjective, canonical
 from bench.api.method import Features, FoldInput, Method, Predictor
@@ -54,6 +54,7 @@ __all__ = [
     "FrontEnd",
     "HFEncoder",
     "Method",
+    "MissingFileError",
     "Predictor",
     "PromptedText",
     "RequiredFile",

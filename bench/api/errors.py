@@ -7,3 +7,8 @@ class DataError(Exception):
 
 class CheckpointError(Exception):
     """A weights file is missing, truncated, of another architecture, or has mismatched keys."""
+
+
+class MissingFileError(CheckpointError, FileNotFoundError):
+    """A file or folder a plugin needs (weights, a model folder) is not where its option or
+    variable points: a user's fix, reported in one line (still a FileNotFoundError)."""
