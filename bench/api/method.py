@@ -113,6 +113,10 @@ class Method(abc.ABC):
     ``initial_only``: its rows come from the backbone's initial weights only (its encoder is
     frozen), so the core computes no fine-tuned state for it.
 
+    ``uses_shots``: it adapts to ``--shots K`` labelled clips per class (through
+    :meth:`FoldInput.few_shot`); a run whose methods all leave it False refuses ``--shots``
+    instead of ignoring it (API 2.1; a method that says nothing does not use them).
+
     ``settings_model``: the method's own settings, a pydantic model whose fields are set as
     ``--set <name>.<field>=VALUE`` (``--param`` in sweeps, ``[method_settings.<name>]`` in a
     config file). The core checks them with this model before any work, names the run folder
@@ -122,6 +126,7 @@ class Method(abc.ABC):
     name: str
     summary: str
     initial_only: bool = False
+    uses_shots: bool = False
     settings_model: ClassVar[type[BaseModel] | None] = None
 
     def own_settings(self, config) -> BaseModel | None:

@@ -9,7 +9,7 @@ refused with that line instead of failing somewhere inside a run.
 
 from __future__ import annotations
 
-API_VERSION = "2.0"
+API_VERSION = "2.1"  # 2.1: Method.uses_shots, MissingFileError
 
 CHANGES = {
     "1": "the contract moved from bench.contracts, bench.methods, bench.errors, bench.splits, bench.labels, "

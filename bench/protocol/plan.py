@@ -18,6 +18,7 @@ def by_state(config) -> dict[bool, list[str]]:
     here, before any work."""
     states = [True] if config.finetune and not config.ablation else [False, True] if config.finetune else [False]
     check_method_settings(config)
+    check_shots(config)
     plan: dict[bool, list[str]] = {}
     for name in chosen(config):
         method = registry.get("method", name)
@@ -60,3 +61,19 @@ def check_method_settings(config) -> None:
             ) from None
         # as the model reads them: `--set selm.epochs=3` and `epochs = 3` in a file name one run folder
         config.method_settings[method_name] = own.model_dump(mode="json", exclude_unset=True)
+
+
+def check_shots(config) -> None:
+    """``--shots K`` only where a chosen method adapts to K clips per class (``Method.uses_shots``):
+    otherwise it would change nothing but the run folder's name, so it is refused before any work."""
+    if not config.shots:
+        return
+    names = chosen(config)
+    if any(registry.get("method", name).uses_shots for name in names):
+        return
+    users = sorted(n for n, p in registry.plugins("method").items() if p.ok and getattr(p.obj, "uses_shots", False))
+    which = f"methods that do: {', '.join(users)}" if users else "no installed method does"
+    raise SettingError(
+        f"--shots {config.shots}: no method of this run ({', '.join(names)}) uses few-shot clips ({which}); "
+        "add one with --method or leave --shots out"
+    )

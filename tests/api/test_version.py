@@ -21,10 +21,10 @@ class Declared(Method):
 
 
 def test_only_another_major_version_is_refused():
-    assert API_VERSION == "2.0"
+    assert API_VERSION == "2.1"
     assert incompatible(None) is None and incompatible("2.0") is None and incompatible("2.7") is None
     assert incompatible("1.0") == (
-        "written for bench API 1.0, this bench has API 2.0: Predictor lost its CLEP-DG-only acpt flag and takes its "
+        "written for bench API 1.0, this bench has API 2.1: Predictor lost its CLEP-DG-only acpt flag and takes its "
         "other fields by keyword: a method's variants are Predictor(name, predict, arm=..., label=..., main=..., "
         "extra=...)"
     )
@@ -47,7 +47,7 @@ def test_an_import_of_the_old_contract_is_named_other_import_errors_are_not():
 
 @pytest.mark.parametrize(
     "declared, error",
-    [("2.0", None), ("1.0", "written for bench API 1.0, this bench has API 2.0: Predictor lost")],
+    [("2.0", None), ("1.0", "written for bench API 1.0, this bench has API 2.1: Predictor lost")],
 )
 def test_the_registry_loads_a_plugin_by_its_declared_version(monkeypatch, declared, error):
     monkeypatch.setattr(Declared, "api_version", declared, raising=False)

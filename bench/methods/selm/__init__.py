@@ -135,6 +135,7 @@ class Selm(Method):
     name = "selm"
     summary = "SELM: frozen audio frames -> mapper -> prefix of a frozen causal LM; class = likeliest class word"
     initial_only = True
+    uses_shots = True
     settings_model = SelmSettings
 
     def prepare(self, config) -> None:
