@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.cli.common import out, user_errors
 from bench.cli.switches import run_config, with_run_switches
 from bench.runtime import distributed
+from bench.util import fileio
 
 
 @with_run_switches
@@ -28,5 +29,5 @@ def run(switches: dict) -> None:
 
         out.print(rich_table(soundscape.table([Found(path, record)])))
     plot = plots.confusion(Found(path, record), path.parent / "confusion.png")
-    out.print(f"record: {path}", highlight=False, soft_wrap=True)
-    out.print(f"confusion matrix of the main row: {plot}", highlight=False, soft_wrap=True)
+    out.print(f"record: {fileio.as_text(path)}", highlight=False, soft_wrap=True)
+    out.print(f"confusion matrix of the main row: {fileio.as_text(plot)}", highlight=False, soft_wrap=True)

@@ -8,11 +8,12 @@ plugin or a later part adds) are kept as they were written and read back as attr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, PydanticSerializationError
 from typing_extensions import Self
 
 from bench.api import DataError
@@ -42,8 +43,13 @@ class Shape(BaseModel):
             raise DataError(f"{path}: {_why(cls, err)}") from err
 
     def write(self, path: Path) -> None:
-        """Written whole or not at all (bench.util.fileio); values JSON does not know are written as text."""
-        fileio.atomic_write(path, self.model_dump_json(indent=1, fallback=str).encode())
+        """Written whole or not at all (bench.util.fileio); values JSON does not know are written as
+        text, and a file or folder name that is not UTF-8 with its odd bytes as ``\\xNN``."""
+        try:
+            text = self.model_dump_json(indent=1, fallback=str)
+        except PydanticSerializationError:  # lone surrogates: a name in another encoding (fileio.as_text)
+            text = json.dumps(fileio.as_json_text(self.model_dump(mode="json", fallback=str)), indent=1)
+        fileio.atomic_write(path, text.encode())
 
 
 class Versioned(Shape):

@@ -100,3 +100,35 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def as_text(value: str | os.PathLike) -> str:
+    """A path or name as text any UTF-8 file or terminal takes.
+
+    A file name that is not UTF-8 (another encoding's bytes) reaches Python as lone surrogates,
+    which no JSON writer or UTF-8 terminal accepts; each such byte becomes ``\\xNN`` (its value),
+    so ``03a05W\\xffa.wav`` still says which file it is. Valid names are returned unchanged.
+    """
+    text = os.fspath(value)
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "backslashreplace")
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # surrogates that no byte made (built in memory): their code points
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def as_json_text(data: object) -> object:
+    """``data`` (JSON-ready: dicts, lists, strings, numbers) with every string :func:`as_text`."""
+    if isinstance(data, str):
+        return as_text(data)
+    if isinstance(data, dict):
+        return {as_text(k) if isinstance(k, str) else k: as_json_text(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [as_json_text(v) for v in data]
+    return data
