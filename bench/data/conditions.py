@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ KINDS: dict[str, Kind] = {
     "mobile": Kind("kbps", 12.2, "phone-call"),
     "lowpass": Kind("kHz", 4.0),
 }
+# The values a step may take, by unit (others: any finite number). A simulated room needs an
+# RT60 its smallest absorption can reach (0.2 s in the largest room drawn) and memory that grows
+# with the cube of its image-source order (1.5 s: about 3 GB, 2 s: more than 8 GB).
+RANGES = {"s": (0.2, 1.5), "kHz": (0.1, math.inf)}
 ALIASES = {  # an ACPT soundscape's name -> the first kind meaning its place (phone-call: telephone)
     kind.soundscape: name for name, kind in reversed(KINDS.items()) if kind.soundscape and kind.soundscape != name
 }
@@ -132,10 +137,21 @@ def parse(text: str) -> Condition:
             raise ValueError(
                 f"condition {text!r}: {kind} takes a number in {unit}, e.g. {kind}@{KINDS[kind].default:g}{unit}"
             ) from None
+        low, high = RANGES.get(unit, (-math.inf, math.inf))
+        if not (math.isfinite(steps[-1].value) and low <= steps[-1].value <= high):
+            raise ValueError(f"condition {text!r}: {kind} takes {_range(unit, low, high)}, not {number}")
         if kind == "mobile" and steps[-1].value not in acoustics.AMR_NB_KBPS:
             modes = ", ".join(f"{m:g}" for m in acoustics.AMR_NB_KBPS)
             raise ValueError(f"condition {text!r}: AMR-NB has no {steps[-1].value:g} kbit/s mode (modes: {modes})")
     return Condition(tuple(steps))
+
+
+def _range(unit: str, low: float, high: float) -> str:
+    if math.isinf(low) and math.isinf(high):
+        return f"a finite value in {unit}"
+    if math.isinf(high):
+        return f"a value of at least {low:g} {unit}"
+    return f"a value from {low:g} to {high:g} {unit}"
 
 
 def parse_list(texts: str | Sequence[str]) -> list[Condition]:
