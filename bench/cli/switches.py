@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 
-def _switch(name: str, annotation, help: str, flag: str | None = None) -> inspect.Parameter:
-    option = typer.Option(*([flag] if flag else []), help=help)
+def _switch(name: str, annotation, help: str, flag: str | None = None, metavar: str | None = None) -> inspect.Parameter:
+    option = typer.Option(*([flag] if flag else []), help=help, metavar=metavar)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option]
     )
@@ -50,7 +50,8 @@ STAGES = {
 }
 RUN_SWITCHES = [
     *(_switch(name, Optional[str], help) for name, help in TEXT.items()),
-    *(_switch(name, Optional[Path], help) for name, help in PATHS.items()),
+    # as text, so an empty value reaches the settings' check (a Path of "" is ".", the working folder)
+    *(_switch(name, Optional[str], help, metavar="PATH") for name, help in PATHS.items()),
     *(_switch(name, Optional[bool], help) for name, help in STAGES.items()),
     _switch(
         "method",
@@ -111,7 +112,10 @@ def run_config(switches: dict):
     config.apply(settings.PROFILES[config.profile])
     config.apply(base)
     if "method" in given:
-        given["methods"] = [m.strip() for value in given.pop("method") for m in value.split(",") if m.strip()]
+        values = given.pop("method")
+        given["methods"] = [m.strip() for value in values for m in value.split(",") if m.strip()]
+        if not given["methods"]:
+            raise settings.SettingError(f"--method {' '.join(values)!r}: {settings.NO_METHOD}")
     options = parse_pairs(given.pop("backbone_opt", None), "--backbone-opt")
     overrides = parse_pairs(given.pop("set_", None), "--set")
     config.apply({FLAG_SETTINGS.get(k, k): v for k, v in given.items()})

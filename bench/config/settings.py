@@ -10,6 +10,7 @@ exists. Adding a setting is adding one field.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,6 +63,33 @@ def _device(value: object) -> object:
     return value
 
 
+def _path(value: object) -> object:
+    """A path setting given as text: empty text is refused (``Path("")`` would be the working folder)."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("expected a path, got an empty value (write . for the working folder)")
+    return value
+
+
+def _output_folder(value: Path) -> Path:
+    """Where run folders go: a folder, or one that can be made (checked before any work, not at
+    the first file a run writes)."""
+    existing = value
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        named = "it" if existing == value else str(existing)
+        raise ValueError(f"{named} is a file, not a folder (--output names the folder that run folders go in)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{existing} is not writable by you; give a folder you can write")
+    return value
+
+
+def _some_methods(value: list[str] | None) -> list[str] | None:
+    if value is not None and not value:
+        raise ValueError(NO_METHOD)
+    return value
+
+
 def _text_values(value: object) -> object:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else value
 
@@ -76,6 +104,12 @@ def _database_url(value: str) -> str:
     if not re.match(r"[A-Za-z][\w]*(\+\w+)?://", value):
         raise ValueError("expected a database URL, e.g. sqlite:///sweeps/optuna.db or postgresql://user@host/db")
     return value
+
+
+NO_METHOD = "name at least one method (`bench list` shows them), or leave it out for clep-dg and the baselines"
+
+
+PathSetting = Annotated[Path | None, BeforeValidator(_path)]
 
 
 class SettingError(ValueError):
@@ -156,9 +190,9 @@ class RunConfig(Settings):
     backbone: str = "mini-clap"
     dataset: str = "synth"
     backbone_options: Annotated[dict[str, str], BeforeValidator(_text_values)] = Field(default_factory=dict)
-    data_root: Path | None = None
+    data_root: PathSetting = None
     protocol: str | None = None
-    emobox: Path | None = None  # EmoBox's data/ folder for the emobox protocols (else env var or config)
+    emobox: PathSetting = None  # EmoBox's data/ folder for the emobox protocols (else env var or config)
     finetune_on: Annotated[list[str] | None, BeforeValidator(_comma_list)] = None
     seeds: Count = 3
     finetune: bool = True
@@ -167,11 +201,11 @@ class RunConfig(Settings):
     ablation: bool = True
     baselines: bool = True
     # the methods computed (entry points of bench.methods); None: CLEP-DG's rows plus the baselines unless --no-baselines
-    methods: Annotated[list[str] | None, BeforeValidator(_comma_list)] = None
+    methods: Annotated[list[str] | None, BeforeValidator(_comma_list), AfterValidator(_some_methods)] = None
     shots: Annotated[int, Field(ge=0)] = 0  # few-shot: K labelled clips per class of the fold's training part
-    checkpoint: Path | None = None
+    checkpoint: PathSetting = None
     device: Annotated[str, BeforeValidator(_device)] = "auto"
-    output: Path = Path("runs")
+    output: Annotated[Path, BeforeValidator(_path), AfterValidator(_output_folder)] = Path("runs")
     profile: Literal["paper", "quick"] = "paper"
     finetune_settings: FinetuneSettings = Field(default_factory=FinetuneSettings)
     acpt_settings: ACPTSettings = Field(default_factory=ACPTSettings)
@@ -249,6 +283,8 @@ def _one_line(err: ValidationError, flag: bool = False) -> str:
 
 def read_file(path: Path) -> dict:
     """Settings from a TOML or YAML file, in RunConfig's own shape (a record's ``config`` too)."""
+    if not str(path).strip():
+        raise SettingError("--config: expected a settings file, got an empty value")
     path = Path(path)
     try:
         text = path.read_text()
