@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench.api import DataError, DatasetLoader, Fold, ScanResult, Utterance, kfold, leave_one_group_out
+from bench.audio.io import MIN_CLIP_SECONDS
 from bench.util import fileio
 
 # Container suffixes a corpus may use, in the order a duplicate is preferred (lossless first).
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".m4a", ".mp4", ".flv", ".webm", ".mkv", ".avi")
-MIN_AUDIO_BYTES = 64  # a canonical WAV header alone is 44 bytes: no smaller file holds audio
+# A canonical WAV header alone is 44 bytes: no smaller file holds MIN_CLIP_SECONDS of audio in
+# any format, so scanning skips it by its size (decoding would skip it as too short).
+MIN_AUDIO_BYTES = 64
 MAX_LOSO_SPEAKERS = 10
 SPEAKER_GROUPS = 5
 
@@ -53,7 +56,7 @@ def unusable(path: Path) -> str | None:
         return reason
     size = path.stat().st_size
     if size < MIN_AUDIO_BYTES:
-        return f"holds no audio ({size} bytes)"
+        return f"holds no audio ({size} bytes): a clip needs at least {MIN_CLIP_SECONDS:g} s"
     return None
 
 

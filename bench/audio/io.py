@@ -16,6 +16,10 @@ from bench.api.frontend import PAD_MODES
 from bench.util import fileio
 
 _EMPTY_WAV_BYTES = 128  # more than a canonical WAV header and a few chunks around no samples
+# The least audio a clip must hold to be an utterance: no word is shorter (a syllable lasts
+# 100-250 ms). A shorter clip is skipped with this in its reason; noise and room responses are
+# not clips and take any length.
+MIN_CLIP_SECONDS = 0.1
 
 
 class AudioError(Exception):
@@ -127,29 +131,38 @@ def load(
     duration: float | None = None,
     resampler: str = "soxr",
     flatten: bool = False,
+    shortest: float = MIN_CLIP_SECONDS,
 ) -> np.ndarray:
-    """Decode, make mono and resample; reject empty, silent or NaN audio.
+    """Decode, make mono and resample; reject empty, silent or NaN audio, and audio shorter
+    than ``shortest`` seconds (a clip: :data:`MIN_CLIP_SECONDS`).
 
     Mono is the mean of the channels, or (``flatten``, msclap's loader) the channels resampled
     and laid end to end.
     """
-    data, rate = _checked(path, offset, duration)
+    data, rate = _checked(path, offset, duration, shortest)
     if flatten:
         return resample(data, rate, sample_rate, resampler).reshape(-1)
     return resample(data.mean(axis=0), rate, sample_rate, resampler)
 
 
-def load_native(path: Path, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+def load_native(
+    path: Path, offset: float = 0.0, duration: float | None = None, shortest: float = MIN_CLIP_SECONDS
+) -> tuple[np.ndarray, int]:
     """``(mono samples, the file's own rate)``, checked as :func:`load` checks them."""
-    data, rate = _checked(path, offset, duration)
+    data, rate = _checked(path, offset, duration, shortest)
     return data.mean(axis=0), rate
 
 
-def _checked(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
-    """``[channels, samples]`` and the rate, refused when empty, silent or NaN."""
+def _checked(path: Path, offset: float, duration: float | None, shortest: float) -> tuple[np.ndarray, int]:
+    """``[channels, samples]`` and the rate, refused when empty, shorter than ``shortest``
+    seconds, silent or NaN."""
     data, rate = decode(path, offset, duration)
     if data.shape[1] == 0:
         raise AudioError("no samples (zero-length audio)")
+    if data.shape[1] < shortest * rate:
+        raise AudioError(
+            f"too short: {data.shape[1]} samples ({data.shape[1] / rate:.3f} s), a clip needs at least {shortest:g} s"
+        )
     if not np.isfinite(data).all():
         raise AudioError("contains NaN or infinite samples")
     if not np.any(data):

@@ -73,7 +73,7 @@ def _files(noise_root: Path | None, rir_root: Path | None, category: str) -> lis
 @lru_cache(maxsize=256)
 def load(path: Path, rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
     """A recording (noise, talker or response) as float64 at ``rate``."""
-    return audio.load(path, rate, offset, duration).astype(np.float64)
+    return audio.load(path, rate, offset, duration, shortest=0).astype(np.float64)  # not a clip: any length
 
 
 @lru_cache(maxsize=4 * SIMULATED_ROOMS)

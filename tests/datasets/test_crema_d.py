@@ -55,7 +55,7 @@ def test_counts_genders_and_duplicates(corpus):
     assert next(u for u in utts if u.uid == "1012_MTI_SAD_XX").path.suffix == ".mp3"
     reasons = {p.name: r for p, r in result.skipped}
     assert sum(r.startswith("duplicate of 1001_") for r in reasons.values()) == 12
-    assert reasons["1012_MTI_SAD_XX.wav"] == "holds no audio (16 bytes)"
+    assert reasons["1012_MTI_SAD_XX.wav"] == "holds no audio (16 bytes): a clip needs at least 0.1 s"
     assert reasons["1001_DFA_CAL_XX.wav"] == "unknown emotion code 'CAL'"
     assert reasons["1001_XYZ_ANG_HI.wav"] == "unknown sentence code 'XYZ'"
     assert "like 1001_DFA_ANG_XX" in reasons["1001-DFA-ANG-HI.wav"]
