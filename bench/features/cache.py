@@ -49,11 +49,20 @@ _VERIFIED: set[tuple[str, int, int]] = set()  # (.npy path, size, mtime) whose c
 def cache_dir() -> Path:
     """Platform cache directory for bench (``BENCH_CACHE_DIR``, or ``cache_dir`` in the config file, overrides it)."""
     path = environment().cache_dir
+    chosen = path is not None
     if path is None:
         from platformdirs import user_cache_dir
 
         path = Path(user_cache_dir("bench"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        fix = (
+            "point BENCH_CACHE_DIR (or cache_dir in the config file) to a folder you can write"
+            if chosen
+            else "set BENCH_CACHE_DIR (or cache_dir in bench.toml) to a folder you can write"
+        )
+        raise fileio.WriteError(f"cannot make the cache folder {path} ({err.strerror or err}); {fix}") from err
     return path
 
 
