@@ -159,14 +159,14 @@ def _checked(path: Path, offset: float, duration: float | None, shortest: float)
     data, rate = decode(path, offset, duration)
     if data.shape[1] == 0:
         raise AudioError("no samples (zero-length audio)")
-    if data.shape[1] < shortest * rate:
-        raise AudioError(
-            f"too short: {data.shape[1]} samples ({data.shape[1] / rate:.3f} s), a clip needs at least {shortest:g} s"
-        )
     if not np.isfinite(data).all():
         raise AudioError("contains NaN or infinite samples")
     if not np.any(data):
         raise AudioError("silent (all samples are zero)")
+    if data.shape[1] < shortest * rate:
+        raise AudioError(
+            f"too short: {data.shape[1]} samples ({data.shape[1] / rate:.3f} s), a clip needs at least {shortest:g} s"
+        )
     return data, rate
 
 

@@ -26,11 +26,12 @@ def test_librosa_resampler_keeps_librosa_loads_length(tmp_path):
 
 def test_quantise_clips_and_flatten_lays_channels_end_to_end(tmp_path):
     path = tmp_path / "stereo.wav"
-    left, right = np.full(100, 0.25), np.full(100, -0.5)
+    n = 1600  # 0.1 s, the shortest clip (bench.audio.io.MIN_CLIP_SECONDS)
+    left, right = np.full(n, 0.25), np.full(n, -0.5)
     sf.write(path, np.stack([left, right], axis=1), 16_000, subtype="FLOAT")
     flat = frontend.prepare(path, FrontEnd("x", 16_000, None, flatten=True))
-    assert flat.shape == (200,) and np.allclose(flat[:100], 0.25) and np.allclose(flat[100:], -0.5)
-    sf.write(path, np.full(100, 1.2), 16_000, subtype="FLOAT")
+    assert flat.shape == (2 * n,) and np.allclose(flat[:n], 0.25) and np.allclose(flat[n:], -0.5)
+    sf.write(path, np.full(n, 1.2), 16_000, subtype="FLOAT")
     quantised = frontend.prepare(path, FrontEnd("x", 16_000, None, quantise=True))
     assert quantised.max() == np.float32(1.0) and quantised.dtype == np.float32
 
