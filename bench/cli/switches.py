@@ -120,4 +120,7 @@ def run_config(switches: dict):
     overrides = parse_pairs(given.pop("set_", None), "--set")
     config.apply({FLAG_SETTINGS.get(k, k): v for k, v in given.items()})
     config.apply({"backbone_options": {**config.backbone_options, **options}, **overrides})
+    from bench.protocol.plan import check_shots
+
+    check_shots(config)  # also in the run itself; here before the corpus is read (synth would render first)
     return config
