@@ -29,12 +29,12 @@ def test_only_another_major_version_is_refused():
         "extra=...)"
     )
     assert incompatible("0.9").startswith(
-        "written for bench API 0.9, this bench has API 2.0: the contract moved from bench.contracts, bench.methods, "
+        "written for bench API 0.9, this bench has API 2.1: the contract moved from bench.contracts, bench.methods, "
         "bench.errors, bench.splits, bench.labels, bench.frontend and bench.prompting into one package, bench.api "
         "(import every name from bench.api); Predictor lost"
     )
-    assert incompatible("3.0") == "written for bench API 3.0, newer than this bench's API 2.0: upgrade bench"
-    assert incompatible("one") == "api_version 'one' is not MAJOR.MINOR (this bench has API 2.0)"
+    assert incompatible("3.0") == "written for bench API 3.0, newer than this bench's API 2.1: upgrade bench"
+    assert incompatible("one") == "api_version 'one' is not MAJOR.MINOR (this bench has API 2.1)"
 
 
 def test_an_import_of_the_old_contract_is_named_other_import_errors_are_not():
