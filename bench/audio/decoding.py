@@ -50,14 +50,15 @@ def choose_workers(decode_seconds: float, encode_seconds: float, batches: int, c
     batch took to decode and to encode in this process.
 
     In-process decoding adds its time to every batch; ``w`` workers hide it (decoding ``w``
-    batches at once) but cost a start each and, when the encoder runs on the CPU, the cores
-    they take from it (:func:`encoder_threads`). Cheap WAVs before a heavy encoder stay in
-    process; compressed video before a light encoder gets workers.
+    batches at once) but cost a start each and, when the encoder runs on the CPU, compete with
+    its threads for the cores (the encoder keeps its thread count: a timed choice must not
+    change a bit of its output). Cheap WAVs before a heavy encoder stay in process; compressed
+    video before a light encoder gets workers.
     """
     cores = os.cpu_count() or 1
     best, best_seconds = 0, batches * (decode_seconds + encode_seconds)
     for workers in range(1, min(MAX_WORKERS, cores - 1) + 1):
-        encode = encode_seconds * cores / encoder_threads(workers) if cpu_encoder else encode_seconds
+        encode = encode_seconds * (cores + workers) / cores if cpu_encoder else encode_seconds
         seconds = WORKER_START_SECONDS + batches * max(encode, decode_seconds / workers)
         if seconds < best_seconds:
             best, best_seconds = workers, seconds

@@ -147,6 +147,9 @@ class ACPTSettings(Settings):
     # contexts must carry that soundscape (a variant, not the paper's method)
     target: Literal["class", "soundscape-class"] = "class"
     reduction: Literal["sum", "mean"] = "sum"  # over descriptions: the paper's equations sum
+    # CPU threads of ACPT's steps: 1 gives bitwise the same contexts on every machine; more can
+    # be faster on an idle machine, and the contexts' last bits then depend on the count
+    threads: Count = 1
 
 
 class ClassifierSettings(Settings):

@@ -168,7 +168,10 @@ def _compute(
 
     Unless ``workers`` or ``BENCH_DECODE_WORKERS`` fixes it, the first batch is decoded and
     encoded here, timed, and :func:`bench.audio.decoding.choose_workers` decides whether the rest
-    is decoded in worker processes (and how many cores that leaves the encoder).
+    is decoded in worker processes. Timing chooses only that: decoding gives the same samples in
+    any process, while the encoder's thread count can change the last bits of its features, so
+    the encoder keeps the configured threads whatever the timing says; only a fixed worker
+    count (a setting) hands cores from the encoder to the workers.
     """
     workers = decoding.configured_workers() if workers is None else workers
     prep = preprocessing(encoder.backbone)
@@ -181,7 +184,8 @@ def _compute(
             shards.add([key for key, _ in batch], reasons, encoder(waves) if len(waves) else None)
             advance(len(batch))
 
-        if workers is None and batches:
+        timed = workers is None
+        if timed and batches:
             started = time.perf_counter()
             waves, reasons = decoding.decode_batch(_clips(batches[0]), prep)
             decoded = time.perf_counter()
@@ -190,7 +194,7 @@ def _compute(
                 decoded - started, time.perf_counter() - decoded, len(batches) - 1, encoder.device.type == "cpu"
             )
             batches = batches[1:]
-        if encoder.device.type == "cpu" and workers:
+        if encoder.device.type == "cpu" and workers and not timed:
             torch.set_num_threads(min(threads, decoding.encoder_threads(workers)))
         try:
             for batch, (waves, reasons) in zip(batches, decoding.stream(map(_clips, batches), prep, workers)):

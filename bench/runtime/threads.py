@@ -7,63 +7,35 @@ wait for a core, each step then takes a scheduler time slice instead of microsec
 (measured in ``benchmarks/stages.py``: tens of times slower). They run on :func:`one_thread`.
 
 ACPT's steps (a text encoder forward and backward over every prompt) are large enough for
-several cores to pay on an idle machine, yet on a busy one they ran twice as fast on one
-thread (``benchmarks/stages.py``): :class:`MeasuredThreads` times a step each way and keeps
-the faster. On one thread the result is also bitwise repeatable; on several, reductions
-split between threads differ run to run in the last bits (measured: 7e-9 in the contexts).
+several cores to pay on an idle machine, but reductions split between threads sum in another
+order, so the contexts' last bits depend on the thread count (measured: 7e-9). No number may
+depend on how busy the machine was, so the count is a setting (``acpt.threads``, default 1:
+bitwise the same contexts on every machine), recorded with the run, and :func:`threads`
+applies it; nothing is chosen by timing.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Self
 
 import torch
 
 
 @contextmanager
-def one_thread(device: torch.device) -> Iterator[None]:
+def threads(count: int, device: torch.device) -> Iterator[None]:
+    """``count`` intra-op threads on CPU for the block (capped by the configured count); the
+    configured count again after it. Other devices are left alone."""
     if device.type != "cpu":
         yield
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    configured = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(count, configured)))
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(configured)
 
 
-class MeasuredThreads:
-    """Equal steps on CPU: the second at the configured thread count, the third on one thread
-    (the first warms caches and is not compared), every later one on the faster of the two.
-
-    Use ``with MeasuredThreads(device) as threads:`` around the loop and ``with threads.step():``
-    around each step; leaving restores the configured count.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.configured = torch.get_num_threads()
-        self.active = device.type == "cpu" and self.configured > 1
-        self.steps, self.seconds = 0, {}
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_) -> None:
-        torch.set_num_threads(self.configured)
-
-    @contextmanager
-    def step(self) -> Iterator[None]:
-        index, self.steps = self.steps, self.steps + 1
-        if not self.active or index not in (1, 2):
-            yield
-            return
-        torch.set_num_threads(self.configured if index == 1 else 1)
-        started = time.perf_counter()
-        yield
-        self.seconds[torch.get_num_threads()] = time.perf_counter() - started
-        if index == 2:
-            torch.set_num_threads(min(self.seconds, key=self.seconds.get))
+def one_thread(device: torch.device):
+    return threads(1, device)

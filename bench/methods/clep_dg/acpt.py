@@ -7,8 +7,9 @@ classified against the prompts of its own soundscape, u_{s_m,:} (the paper's los
 C classes), or, with ``acpt.target = soundscape-class``, against all S x C prompts with
 (s_m, y_m) as its target, so a soundscape's contexts must carry that soundscape; the loss is
 L_CLS + L_RANK (see :func:`bench.training.losses.acpt_losses`), summed over descriptions as
-the paper writes it. SGD, lr 2e-3, momentum 0.9, 120 iterations over all descriptions at once. On CPU the iterations run on one thread or
-several, whichever a timed iteration each way says is faster (:mod:`bench.runtime.threads`).
+the paper writes it. SGD, lr 2e-3, momentum 0.9, 120 iterations over all descriptions at once.
+On CPU the iterations run on ``acpt.threads`` threads (default 1: bitwise repeatable; see
+:mod:`bench.runtime.threads`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch import Tensor
 
 from bench.api import Backbone
 from bench.config.settings import ACPTSettings
-from bench.runtime.threads import MeasuredThreads
+from bench.runtime.threads import threads
 from bench.training.losses import acpt_losses
 from bench.util.progress import Progress, silent
 
@@ -88,15 +89,14 @@ def train_contexts(
         p.requires_grad_(False)
     l_cls_history, l_rank_history = [], []
     try:
-        with progress("ACPT", settings.iterations, "iterations") as advance, MeasuredThreads(device) as threads:
+        with progress("ACPT", settings.iterations, "iterations") as advance, threads(settings.threads, device):
             for _ in range(settings.iterations):
-                with threads.step():
-                    prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
-                    similarity = description_scores(prompts, description_embeddings, soundscapes, settings.target)
-                    l_cls, l_rank = acpt_losses(similarity, targets, settings.temperature, settings.reduction)
-                    optimizer.zero_grad()
-                    (l_cls + l_rank).backward()
-                    optimizer.step()
+                prompts = prompt_embeddings(backbone, contexts, class_words)  # [S, C, D]
+                similarity = description_scores(prompts, description_embeddings, soundscapes, settings.target)
+                l_cls, l_rank = acpt_losses(similarity, targets, settings.temperature, settings.reduction)
+                optimizer.zero_grad()
+                (l_cls + l_rank).backward()
+                optimizer.step()
                 l_cls_history.append(l_cls.item())
                 l_rank_history.append(l_rank.item())
                 advance()
