@@ -14,6 +14,7 @@ import json
 import platform
 import subprocess
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from importlib import metadata
@@ -155,6 +156,16 @@ def load_checkpoint(path: Path, backbone: Backbone | None = None) -> dict:
     if backbone is not None and payload["backbone"] != backbone.name:
         raise CheckpointError(f"{path}: checkpoint of backbone {payload['backbone']!r}, not {backbone.name!r}")
     return payload
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at ``path`` is damaged, found without loading its weights (a torch
+    file is a zip archive whose directory is at its end: a file cut short has none), or None."""
+    try:
+        with zipfile.ZipFile(path):
+            return None
+    except (OSError, zipfile.BadZipFile) as err:
+        return f"{path}: not a readable checkpoint ({type(err).__name__}: {err})"
 
 
 def guard_checkpoint(path: Path, dataset: str) -> None:
