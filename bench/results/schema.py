@@ -53,18 +53,23 @@ class Shape(BaseModel):
             shape = cls.model_validate_json(text)
         except ValidationError as err:
             raise DataError(f"{path}: {_why(cls, err)}") from err
-        problem = shape.unfaithful()
+        problem = shape.unfaithful(json.loads(text))
         if problem:
             raise DataError(f"{path}: {problem}")
         return shape
 
-    def unfaithful(self) -> str | None:
-        """Why this content, read from a file, is not what bench wrote there; None: nothing found."""
+    def unfaithful(self, written: Any) -> str | None:
+        """Why this content, read from a file (``written``: its JSON as is), is not what bench
+        wrote there; None: nothing found."""
         return None
 
+    def json_text(self) -> str:
+        """The JSON this shape is written as; values JSON does not know are written as text."""
+        return self.model_dump_json(indent=1, fallback=str)
+
     def write(self, path: Path) -> None:
-        """Written whole or not at all (bench.util.fileio); values JSON does not know are written as text."""
-        fileio.atomic_write(path, self.model_dump_json(indent=1, fallback=str).encode())
+        """Written whole or not at all (bench.util.fileio)."""
+        fileio.atomic_write(path, self.json_text().encode())
 
 
 class Versioned(Shape):
@@ -79,12 +84,10 @@ class Versioned(Shape):
 
     def content_digest(self) -> str:
         """The digest of the sealed fields as they go to disk (see the module's docstring)."""
-        part = json.loads(self.model_dump_json(include=self.SEALED, exclude={"digest"}, fallback=str))
-        canonical = json.dumps(part, sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        return _digest(json.loads(self.json_text()), self.SEALED)
 
-    def unfaithful(self) -> str | None:
-        if self.digest is not None and self.digest != self.content_digest():
+    def unfaithful(self, written: Any) -> str | None:
+        if self.digest is not None and self.digest != _digest(written, self.SEALED):
             return f"the digest does not match {self.SEALS} (changed after bench wrote it)"
         return None
 
@@ -110,6 +113,13 @@ class Versioned(Shape):
     def upgrade(cls, data: dict) -> dict | None:
         """``data`` of an older schema in this one, where the shape knows how (None: it does not)."""
         return None
+
+
+def _digest(written: dict, sealed: set[str] | None) -> str:
+    """``"sha256:"`` + the hex sha256 of the canonical JSON of the sealed part of a file's JSON."""
+    part = {k: v for k, v in written.items() if k != "digest" and (sealed is None or k in sealed)}
+    canonical = json.dumps(part, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _why(shape: type[Shape], err: ValidationError) -> str:
@@ -238,7 +248,7 @@ class Record(Versioned):
     SEALED: ClassVar[set[str] | None] = {"units", "summary", "conditions"}
     SEALS: ClassVar[str] = "its units and summary"
 
-    def unfaithful(self) -> str | None:
+    def unfaithful(self, written: Any) -> str | None:
         """A summary that does not follow from the units (any record), then a digest that does
         not match its figures (a record written with one)."""
         problem = _summary_differs(self.summary, summarize(self.units))
@@ -246,7 +256,7 @@ class Record(Versioned):
             problem = _summary_differs(self.conditions.summary, self.conditions.expected_summary())
         if problem is not None:
             return f"the summary does not follow from its units ({problem})"
-        return super().unfaithful()
+        return super().unfaithful(written)
 
     @classmethod
     def upgrade(cls, data: dict) -> dict | None:
