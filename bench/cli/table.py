@@ -71,25 +71,6 @@ def _paper_only(reference: str | None) -> bool:
     return reference == "paper"
 
 
-def _paper_table(builder: str, summary: str):
-    """A command rendering ``bench.results.tables.<builder>`` (a table the paper has figures for)."""
-
-    def command(
-        runs: Runs = Path("runs"),
-        fmt: Format = "rich",
-        reference: Reference = None,
-        metric: Metric = "wa",
-        output: Output = None,
-    ) -> None:
-        from bench.results import tables
-
-        with user_errors():
-            emit(getattr(tables, builder)(_found(runs), metric, _paper_only(reference)), fmt, output)
-
-    command.__doc__ = summary
-    return command
-
-
 @app.command()
 def ablation(
     runs: Runs = Path("runs"),
@@ -113,7 +94,19 @@ def ablation(
         emit(tables.ablation(_found(runs), metric, _paper_only(reference), texts), fmt, output)
 
 
-app.command("loss")(_paper_table("loss", "Softmax vs ArcFace classifier per dataset (paper Table 4)."))
+@app.command()
+def loss(
+    runs: Runs = Path("runs"),
+    fmt: Format = "rich",
+    reference: Reference = None,
+    metric: Metric = "wa",
+    output: Output = None,
+) -> None:
+    """Softmax vs ArcFace classifier per dataset (paper Table 4)."""
+    from bench.results import tables
+
+    with user_errors():
+        emit(tables.loss(_found(runs), metric, _paper_only(reference)), fmt, output)
 
 
 @app.command()

@@ -32,7 +32,7 @@ from bench.plugins import registry
 from bench.protocol.corpus import Corpus, finetune_pool
 from bench.protocol.finetune import checkpoint_for, train_on_pool
 from bench.protocol.plan import by_state, chosen
-from bench.protocol.units import Model, run_unit
+from bench.protocol.units import Model, run_unit, set_aside
 from bench.results import records, soundscape
 from bench.results.schema import Record, Unit
 from bench.runtime import distributed
@@ -80,7 +80,7 @@ def run(config: RunConfig) -> Record:
         run_dir / "units" / f"seed{seed}-{fold.name}-{'finetuned' if tuned else 'initial'}.json"
         for seed, fold, tuned in plan
     ]
-    units = distributed.from_main(lambda: [Unit.read(path) if path.is_file() else None for path in paths])
+    units = distributed.from_main(lambda: finished_units(config, plan, paths, run_dir))
     recorded = {unit.initial_weights for unit in units if unit is not None}
     model = None
     todo = [i for i, unit in enumerate(units) if unit is None]
@@ -103,11 +103,10 @@ def run(config: RunConfig) -> Record:
             unit_done()
 
     finished = run_dir / "record.json"
-    if model is None and distributed.from_main(finished.is_file):
-        try:  # nothing was computed: the record on disk is this run's, with its own date and timings
-            return Record.read(finished)
-        except DataError:
-            pass  # unreadable: written again below from the units
+    if model is None:  # nothing was computed: the record on disk is this run's, with its own date and timings
+        record = distributed.from_main(lambda: finished_record(finished, run_dir))
+        if record is not None:
+            return record
     skipped = corpus.skipped + sorted({(f, r) for unit in units for f, r in unit.skipped})
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} unusable files[/] (listed in the record)")
@@ -138,6 +137,38 @@ def run(config: RunConfig) -> Record:
         record.write(finished)
     record.path = finished
     return record
+
+
+def finished_units(config: RunConfig, plan: list, paths: list[Path], run_dir: Path) -> list[Unit | None]:
+    """The units on disk, None where one is still to compute: missing, or damaged (unreadable,
+    its digest not matching, or its own checkpoint cut short), which is then set aside."""
+    units = []
+    for (seed, fold, tuned), path in zip(plan, paths):
+        unit = None
+        if path.is_file():
+            try:
+                unit = Unit.read(path)
+            except DataError as err:
+                set_aside(path, run_dir, str(err))
+        own = run_dir / "checkpoints" / f"{fold.name}-seed{seed}.pt"
+        if unit is not None and tuned and checkpoint_for(config, fold, seed) is None and own.is_file():
+            problem = records.checkpoint_problem(own)
+            if problem is not None:  # the unit is whole, but its weights are what `--checkpoint <run>` loads
+                set_aside(own, run_dir, problem)
+                unit = None
+        units.append(unit)
+    return units
+
+
+def finished_record(path: Path, run_dir: Path) -> Record | None:
+    """The finished run's record, or None: absent, or damaged (set aside, and written again from the units)."""
+    if not path.is_file():
+        return None
+    try:
+        return Record.read(path)
+    except DataError as err:
+        set_aside(path, run_dir, str(err))
+        return None
 
 
 def finetune_corpora(config: RunConfig, corpora: Sequence[str], output: Path, seed: int = 0) -> dict:

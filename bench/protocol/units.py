@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 
-from bench.api import Backbone, Fold
+from bench.api import Backbone, CheckpointError, Fold
 from bench.config.settings import RunConfig
 from bench.features.embedder import Embedder
 from bench.plugins import registry
@@ -28,6 +29,7 @@ from bench.results.schema import Row, Unit
 from bench.runtime import distributed
 from bench.training.contrastive import encoder_trains
 from bench.util import fileio
+from bench.util.progress import console
 
 _BUILT: dict[tuple, tuple[Backbone, dict, str]] = {}
 _SHARED: dict[tuple, Embedder | TextFeatures] = {}  # frozen-encoder outputs of the built backbone, kept for later runs
@@ -82,6 +84,40 @@ class Model:
         )
 
 
+def set_aside(path: Path, run_dir: Path, why: str) -> None:
+    """A damaged file of the run's own (unit, checkpoint, record) reported in one line and moved
+    into ``<run>/damaged/``, so that the command computes it again; called by the main process."""
+    moved = fileio.set_aside(path, run_dir / "damaged")
+    why = " ".join(why.split())
+    console.print(
+        f"[yellow]damaged:[/] {escape(why)}; moved to {escape(str(moved))}, computed again",
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+    )
+
+
+def own_checkpoint(path: Path, backbone: Backbone, run_dir: Path) -> dict | None:
+    """The run's own checkpoint at ``path`` (a unit killed after saving it), or None: absent, or
+    unreadable (set aside, so it is fine-tuned again). The main process decides for all."""
+    payload = None
+
+    def readable() -> bool:
+        nonlocal payload
+        if not path.is_file():
+            return False
+        try:
+            payload = records.load_checkpoint(path, backbone)
+        except CheckpointError as err:
+            set_aside(path, run_dir, str(err))
+            return False
+        return True
+
+    if not distributed.from_main(readable):
+        return None
+    return payload if payload is not None else records.load_checkpoint(path, backbone)
+
+
 def run_unit(
     model: Model,
     config: RunConfig,
@@ -106,12 +142,13 @@ def run_unit(
     trained, checkpoints = None, {}
     if tuned:
         key = f"{fold.name}-seed{seed}"
-        source = checkpoint_for(config, fold, seed)
+        source = checkpoint_for(config, fold, seed)  # the user's: a broken one is an error
         own = run_dir / "checkpoints" / f"{key}.pt"
-        if source is None and distributed.from_main(own.is_file):  # killed after saving it: the weights are done
-            source = own
+        payload = records.load_checkpoint(source, backbone) if source is not None else None
+        if source is None:  # killed after saving its own: the weights are done, unless damaged since
+            payload = own_checkpoint(own, backbone, run_dir)
+            source = own if payload is not None else None
         if source is not None:
-            payload = records.load_checkpoint(source, backbone)
             backbone.load_trainable_state(payload["state"])
             if source == own:
                 trained = {"seed": seed, "fold": fold.name, **payload["trained_on"]}

@@ -14,6 +14,7 @@ import json
 import platform
 import subprocess
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from importlib import metadata
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from bench.api import Backbone, CheckpointError, DataError, Fold
-from bench.results.schema import SCHEMA, Record, Row, SummaryRow
+from bench.results.schema import SCHEMA, Record, Row, summarize
 from bench.util import fileio, identity
 
 CHECKPOINT_FORMAT = "bench-finetuned"
@@ -157,6 +158,16 @@ def load_checkpoint(path: Path, backbone: Backbone | None = None) -> dict:
     return payload
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at ``path`` is damaged, found without loading its weights (a torch
+    file is a zip archive whose directory is at its end: a file cut short has none), or None."""
+    try:
+        with zipfile.ZipFile(path):
+            return None
+    except (OSError, zipfile.BadZipFile) as err:
+        return f"{path}: not a readable checkpoint ({type(err).__name__}: {err})"
+
+
 def guard_checkpoint(path: Path, dataset: str) -> None:
     """Leakage guard for a single checkpoint file: it must not have seen the evaluated corpus."""
     trained_on = load_checkpoint(path)["trained_on"]
@@ -168,39 +179,6 @@ def guard_checkpoint(path: Path, dataset: str) -> None:
 
 
 # --- records -------------------------------------------------------------------------------
-
-
-def summarize(units: list[Row]) -> list[SummaryRow]:
-    """Mean and std over seeds of the per-seed mean over folds, per (weight state, method, arm),
-    in the order the units first show them, initial weights before fine-tuned."""
-    grouped: dict[tuple, dict[int, list[Row]]] = defaultdict(lambda: defaultdict(list))
-    first: dict[tuple, Row] = {}
-    for unit in units:
-        grouped[unit.key][unit.seed].append(unit)
-        first.setdefault(unit.key, unit)
-    methods = list(dict.fromkeys(unit.method for unit in units))
-    rows = []
-    for key, by_seed in grouped.items():
-        figures = {}
-        for metric in ("wa", "ua", "f1"):
-            per_seed = [np.mean([getattr(u, metric) for u in units_]) for units_ in by_seed.values()]
-            figures[metric] = float(np.mean(per_seed))
-            figures[f"{metric}_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
-        row = first[key]
-        rows.append(
-            SummaryRow(
-                finetune=row.finetune,
-                method=row.method,
-                arm=row.arm,
-                label=row.label,
-                main=row.main,
-                **figures,
-                seeds=len(by_seed),
-                folds=len(next(iter(by_seed.values()))),
-            )
-        )
-    arms = {key: i for i, key in enumerate(first)}
-    return sorted(rows, key=lambda r: (methods.index(r.method), r.finetune, arms[r.key]))
 
 
 UNIT_ONLY = ("pca",)  # diagnostics too large for a record: the unit files keep them

@@ -15,6 +15,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -132,3 +133,21 @@ def as_json_text(data: object) -> object:
     if isinstance(data, list | tuple):
         return [as_json_text(v) for v in data]
     return data
+
+
+def set_aside(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` as ``<name>.<UTC time>`` (``-2``, ``-3``... when taken), never
+    deleting it: a damaged file a command replaces stays there to be looked at. Returns where
+    it went; an OSError (the folder is not writable) is a WriteError naming both."""
+    path, folder = Path(path), Path(folder)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target, n = folder / f"{path.name}.{stamp}", 1
+        while target.exists():
+            n += 1
+            target = folder / f"{path.name}.{stamp}-{n}"
+        os.replace(path, target)
+    except OSError as err:
+        raise WriteError(f"cannot move {path} aside into {folder}: {err.strerror or err}{_hint(err)}") from err
+    return target
