@@ -207,6 +207,8 @@ def _average(values: list):
     if isinstance(first, bool) or not isinstance(first, (int, float, list)):
         return first if all(v == first for v in values) else None
     if isinstance(first, list):
+        if all(v == first for v in values):  # the same in every unit (names, a constant): kept as it is
+            return first
         try:
             stacked = np.array(values, dtype=float)
         except (TypeError, ValueError):  # lists of other shapes: nothing to average
