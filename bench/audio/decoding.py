@@ -65,15 +65,6 @@ def choose_workers(decode_seconds: float, encode_seconds: float, batches: int, c
     return best
 
 
-def encoder_threads(workers: int) -> int:
-    """CPU threads left for the encoder beside ``workers`` decoding processes.
-
-    More threads than free cores makes OpenMP threads wait on each other: on a busy 2-core
-    machine two threads beside a decoding worker encode about 3x slower than one.
-    """
-    return max(1, (os.cpu_count() or 1) - workers)
-
-
 def decode_batch(clips: Sequence[Clip], prep: FrontEnd) -> tuple[np.ndarray | list[np.ndarray], list[str | None]]:
     """Waveforms of the usable clips and, per clip, ``None`` or why it is unusable.
 

@@ -86,12 +86,16 @@ def ablation(
             "(runs with --set classifier.texts=descriptions)."
         ),
     ] = "prompts",
+    target: Annotated[
+        str,
+        typer.Option(help="ACPT's target: class (the paper's) or soundscape-class (the variant, acpt.target)."),
+    ] = "class",
 ) -> None:
     """Fine-tune x ACPT rows per dataset and ACPT's gain on the fine-tuned weights (paper Table 3)."""
     from bench.results import tables
 
     with user_errors():
-        emit(tables.ablation(_found(runs), metric, _paper_only(reference), texts), fmt, output)
+        emit(tables.ablation(_found(runs), metric, _paper_only(reference), texts, target), fmt, output)
 
 
 @app.command()

@@ -200,6 +200,7 @@ class RunSettings(Shape):
     checkpoint: str | None = None
     backbone_options: dict[str, Any] = {}
     finetune_settings: dict[str, Any] = {}
+    acpt_settings: dict[str, Any] = {}
     methods: list[str] | None = Field(None, exclude_if=_absent)  # methods chosen with --method (None: the default rows)
     method_settings: dict[str, dict[str, Any]] | None = Field(None, exclude_if=_absent)  # each method's own, as given
 

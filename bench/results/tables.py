@@ -146,26 +146,34 @@ def comparison(found: list[Found], reference: str | None) -> Report:
     return report
 
 
-def ablation(found: list[Found], metric: str, with_paper: bool, texts: str = "prompts") -> Report:
+def ablation(
+    found: list[Found], metric: str, with_paper: bool, texts: str = "prompts", target: str = "class"
+) -> Report:
     """Fine-tune x ACPT rows per dataset from one ablation run each, and ACPT's gain on the
     fine-tuned weights (the paper's Table 3).
 
     ``texts`` picks the reading (bench.results.stages): ``prompts``, the paper's arms (no ACPT:
     the classifier on the class prompts alone), or ``descriptions``, the named ablation whose
     classifier also trains on the soundscape descriptions; a run enters only the table of the
-    reading it was computed in.
+    reading it was computed in. ``target``: ACPT's (``class``, the paper's; ``soundscape-class``,
+    the variant), likewise.
     """
     _check_metric(metric)
     if texts not in stages.READINGS:
         raise ValueError(f"--texts must be one of {', '.join(stages.READINGS)}, not {texts!r}")
+    if target not in ("class", "soundscape-class"):
+        raise ValueError(f"--target must be class or soundscape-class, not {target!r}")
     candidates = defaultdict(list)
     for f in found:
-        if not f.swept and f.texts == texts and sum(f.stage_row(t, a) is not None for t, a in stages.STAGES) > 1:
+        own = f.texts == texts and f.record.config.acpt_settings.get("target", "class") == target
+        if not f.swept and own and sum(f.stage_row(t, a) is not None for t, a in stages.STAGES) > 1:
             candidates[(f.backbone, f.dataset)].append(f)
     chosen, notes = newest(candidates, lambda key: f"{key[0]} on {key[1]}")
     backbones = _ordered({b for b, _ in chosen}, references.BACKBONES)
     datasets = _ordered({d for _, d in chosen}, references.DATASETS)
     reading = "paper Table 3" if texts == "prompts" else "named ablation: classifier on descriptions + captions"
+    if target != "class":
+        reading += f"; ACPT's variant target {target}"
     report = Report(
         "ablation",
         f"Stage ablation ({reading}): {metric.upper()} %, mean ± std over seeds",
