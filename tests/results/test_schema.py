@@ -159,6 +159,7 @@ def test_a_record_goes_to_disk_and_back_unchanged_with_the_fields_it_does_not_na
             "checkpoint": None,
             "backbone_options": {},
             "finetune_settings": {},
+            "acpt_settings": {},
         },
     }
     assert Record.read(tmp_path / "new.json") == record and record.path == tmp_path / "new.json"
